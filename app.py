@@ -1,0 +1,110 @@
+"""Application factory: config, extensions, blueprints, CLI and app-wide error handlers."""
+
+from __future__ import annotations
+
+import traceback
+from importlib.resources import files
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+from sqlalchemy import event
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+import config
+from models import db
+
+csrf = CSRFProtect()
+migrate = Migrate()
+htmx = Htmx()
+
+# htmx is served from the PyPI package that ships it, from our own origin (no CDN, no copied file).
+vendor = Blueprint(
+    "vendor",
+    __name__,
+    static_folder=str(files("js_lib_htmx") / "static" / "htmx"),
+    static_url_path="/static/vendor",
+)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app."""
+    app = Flask(__name__, instance_relative_config=True)
+    config.load(app, test_config)
+    app.json.sort_keys = False  # keep "schemas" and "id" first, as SCIM examples read
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_root() / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    from admin import bp as admin_bp
+    from cli import register as register_cli
+    from scim import bp as scim_bp
+    from scim import init_app as init_scim
+
+    init_scim(app)
+    csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
+    app.register_blueprint(scim_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(vendor)
+    register_cli(app)
+
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("admin.index"))
+
+    return app
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL and a busy timeout let several workers share one SQLite file; enforce foreign keys."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _is_scim() -> bool:
+    from scim import is_scim_path
+
+    return is_scim_path(request.path)
+
+
+def _http_error(error: HTTPException):
+    """Answer Flask's own errors in the protocol of the path: SCIM JSON or an HTML page."""
+    if _is_scim():
+        from scim.errors import error_response
+
+        detail = {
+            404: "no such SCIM endpoint",
+            405: f"method {request.method} is not allowed here",
+            413: "request body too large",
+            415: "send application/scim+json or application/json",
+        }.get(error.code or 500, error.description or "request failed")
+        return error_response(error.code or 500, detail)
+    return render_template("errors/error.html", error=error), error.code or 500
+
+
+def _unexpected_error(error: Exception):
+    """Roll back, log, and answer 500 without leaking internals."""
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    db.session.rollback()
+    # The frames help an operator; the exception's message may quote personal data, so it stays out.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
+    return _http_error(InternalServerError())

@@ -1,0 +1,157 @@
+"""Operator CLI: `flask --app app tenants|users|scim ...` (output a script can read)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from models import Role
+from services import credentials, members, tenants
+from services.errors import DomainError
+
+tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
+users_cli = AppGroup("users", help="Create users, verify emails and change roles (the dashboard's rules apply).")
+scim_cli = AppGroup("scim", help="Issue, list, disable, enable and revoke SCIM bearer credentials.")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    for group in (tenants_cli, users_cli, scim_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(bootstrap)
+
+
+@click.command("bootstrap")
+@click.option("--port", default=5000, show_default=True, help="Port the app will listen on (for the printed link).")
+def bootstrap(port: int) -> None:
+    """Make sure the default tenant exists and say how to sign in."""
+    tenant, created = tenants.ensure_default()
+    click.echo(
+        f"tenant '{tenant.slug}' {'created' if created else 'ready'} (SCIM {'on' if tenant.learn_scim else 'off'})"
+    )
+
+
+def _fail(error: DomainError) -> None:
+    raise click.ClickException(error.message)
+
+
+def _tenant(slug: str):
+    try:
+        return tenants.get_by_slug(slug)
+    except DomainError as error:
+        _fail(error)
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (defaults to the slug).")
+@click.option("--scim/--no-scim", default=True, show_default=True, help="Whether the learn_scim feature is on.")
+def tenants_create(slug: str, name: str | None, scim: bool) -> None:
+    """Create tenant SLUG (also its subdomain when TENANT_BASE_DOMAIN is set)."""
+    try:
+        tenant = tenants.create_tenant(slug, name, learn_scim=scim)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{tenant.id}\t{tenant.slug}\t{tenant.name}\tscim={'on' if tenant.learn_scim else 'off'}")
+
+
+@tenants_cli.command("list")
+def tenants_list() -> None:
+    """List tenants: id, slug, name, scim=on|off (tab-separated)."""
+    for tenant in tenants.list_tenants():
+        click.echo(f"{tenant.id}\t{tenant.slug}\t{tenant.name}\tscim={'on' if tenant.learn_scim else 'off'}")
+
+
+@tenants_cli.command("scim")
+@click.argument("slug")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def tenants_scim(slug: str, state: str) -> None:
+    """Switch SCIM on or off for tenant SLUG; off makes every /scim/v2 path answer 404."""
+    tenant = tenants.set_scim(_tenant(slug), state == "on")
+    click.echo(f"{tenant.slug}\tscim={'on' if tenant.learn_scim else 'off'}")
+
+
+@users_cli.command("create")
+@click.option("--tenant", "slug", required=True, help="Tenant slug.")
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.IntRange(1, 5), required=True, help="1 banned, 2 member, 3 moderator, 4 admin, 5 super-admin."
+)
+@click.option("--password", help="Sign-in password (admins need one to use the dashboard).")
+@click.option("--verified", is_flag=True, help="Mark the email as verified (needed for roles above 2).")
+def users_create(slug: str, email: str, role: int, password: str | None, verified: bool) -> None:
+    """Create a local (non-SCIM) user."""
+    try:
+        user = members.create_local_user(_tenant(slug), email, role, password=password, verified=verified)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{user.id}\t{user.email}\trole={user.role}\tverified={'yes' if user.email_verified else 'no'}")
+
+
+def _user(slug: str, email: str):
+    user = members.find_by_email(_tenant(slug), email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email} in tenant {slug}")
+    return user
+
+
+@users_cli.command("verify")
+@click.option("--tenant", "slug", required=True)
+@click.option("--email", required=True)
+def users_verify(slug: str, email: str) -> None:
+    """Mark a user's email as verified (as the emailed link would)."""
+    user = members.mark_verified(_user(slug, email))
+    click.echo(f"{user.id}\t{user.email}\tverified=yes")
+
+
+@users_cli.command("role")
+@click.option("--tenant", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.IntRange(1, 5), required=True)
+def users_role(slug: str, email: str, role: int) -> None:
+    """Set a user's role; promotion past 2 needs a verified email (R4)."""
+    try:
+        user = members.set_role(_user(slug, email), role)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{user.id}\t{user.email}\trole={user.role} ({Role.NAMES[user.role]})")
+
+
+@scim_cli.command("issue")
+@click.option("--tenant", "slug", required=True)
+@click.option("--name", required=True, help='A descriptive name, e.g. "Okta production".')
+@click.option("--slug", "credential_slug", help="Optional short identifier, unique in the tenant.")
+def scim_issue(slug: str, name: str, credential_slug: str | None) -> None:
+    """Issue a credential; the token is printed once, alone on the last line."""
+    try:
+        credential, token = credentials.issue(_tenant(slug), name, credential_slug)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"credential {credential.id} issued for tenant {slug}; store the token now, it is not shown again:")
+    click.echo(token)
+
+
+@scim_cli.command("list")
+@click.option("--tenant", "slug", required=True)
+def scim_list(slug: str) -> None:
+    """List credentials: id, state, name, slug, token hint (tab-separated)."""
+    for credential in credentials.for_tenant(_tenant(slug)):
+        hint = f"...{credential.token_hint}"
+        click.echo(f"{credential.id}\t{credential.state}\t{credential.name}\t{credential.slug or '-'}\t{hint}")
+
+
+def _credential_command(name: str, action, help_text: str) -> None:
+    @scim_cli.command(name, help=help_text)
+    @click.argument("credential_id", type=int)
+    def command(credential_id: int) -> None:
+        try:
+            credential = action(credentials.get(None, credential_id))
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"{credential.id}\t{credential.state}")
+
+
+_credential_command("revoke", credentials.revoke, "Revoke credential ID for good; its next request answers 401.")
+_credential_command("disable", credentials.disable, "Disable credential ID until it is enabled again.")
+_credential_command("enable", credentials.enable, "Enable a disabled credential ID.")

@@ -1,0 +1,79 @@
+"""Configuration: defaults, then instance/config.py, then the environment (DESIGN §8)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+ENV_PREFIX = "MOBIEUS"
+
+
+class Defaults:
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    TENANT_BASE_DOMAIN: str | None = None
+    SCIM_MAX_RESULTS = 200
+    SCIM_DEFAULT_COUNT = 100
+    SCIM_MAX_BODY_BYTES = 2 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "https"
+    WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a wall clock
+    LOGIN_LIMIT = "5 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    MAIL_SMTP_HOST: str | None = None
+    MAIL_SMTP_PORT = 25
+    MAIL_FROM = "mobieuslearn@localhost"
+    VERIFY_LINK_HOURS = 48
+
+
+def load(app: Flask, test_config: dict | None) -> None:
+    """Fill app.config from every source, later ones winning."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    # Any setting as MOBIEUS_<NAME> (values parsed as JSON where they are JSON).
+    app.config.from_prefixed_env(ENV_PREFIX)
+    for name in ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if test_config:
+        app.config.update(test_config)
+
+    database_url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not database_url:
+        database_url = "sqlite:///" + str(Path(app.instance_path) / "mobieus.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Several gunicorn workers share one file: wait for a lock instead of failing at once.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 15)
+    else:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_pre_ping", True)
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _with_driver(url: str) -> str:
+    """Use psycopg 3 for plain postgres URLs (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret(instance: Path) -> str:
+    """Generate the secret key once into instance/ so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

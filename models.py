@@ -1,0 +1,267 @@
+"""The database and every model, shared by the SCIM and admin interfaces (DESIGN §7)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime (both databases store it alike)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_scim_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Role:
+    """Roles on a tenant; SCIM owns only BANNED and MEMBER (R1)."""
+
+    BANNED = 1
+    MEMBER = 2
+    MODERATOR = 3
+    ADMIN = 4
+    SUPER_ADMIN = 5
+
+    NAMES = {1: "banned", 2: "member", 3: "moderator", 4: "admin", 5: "super-admin"}
+    SCIM_RUNG = (BANNED, MEMBER)
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    learn_scim: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        # R5: unique among live accounts only, so a deprovisioned userName can be used again (R8).
+        Index(
+            "uq_users_tenant_user_name",
+            "tenant_id",
+            "user_name_ci",
+            unique=True,
+            sqlite_where=db.text("deprovisioned_at IS NULL"),
+            postgresql_where=db.text("deprovisioned_at IS NULL"),
+        ),
+        Index(
+            "uq_users_tenant_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            sqlite_where=db.text("deprovisioned_at IS NULL"),
+            postgresql_where=db.text("deprovisioned_at IS NULL"),
+        ),
+        Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
+        Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_scim_id)
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    user_name_ci: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_ci: Mapped[str | None] = mapped_column(String(320))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    password_hash: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[int] = mapped_column(Integer, default=Role.MEMBER)
+    scim_managed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    given_name: Mapped[str | None] = mapped_column(String(255))
+    family_name: Mapped[str | None] = mapped_column(String(255))
+    # The rest of the SCIM profile (name parts, nickName, locale, phoneNumbers, addresses,
+    # enterprise fields ...) is kept as sent; only what we filter or sort on has a column.
+    profile: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    deprovisioned_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    tenant: Mapped[Tenant] = relationship()
+    emails: Mapped[list[UserEmail]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserEmail.position"
+    )
+
+    @property
+    def active(self) -> bool:
+        """SCIM's `active` is the member rung (R1)."""
+        return self.role == Role.MEMBER
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def label(self) -> str:
+        """Return a human name for the dashboard."""
+        names = " ".join(n for n in (self.given_name, self.family_name) if n)
+        return self.display_name or names or self.user_name or self.email or self.scim_id
+
+
+class UserEmail(db.Model):
+    """One of a user's SCIM emails, kept as sent and indexed for filters."""
+
+    __tablename__ = "user_emails"
+    __table_args__ = (Index("ix_user_emails_value_ci", "value_ci"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[str | None] = mapped_column(String(320))
+    value_ci: Mapped[str | None] = mapped_column(String(320))
+    type: Mapped[str | None] = mapped_column(String(40))
+    primary: Mapped[bool | None] = mapped_column(Boolean)
+    display: Mapped[str | None] = mapped_column(String(320))
+
+    user: Mapped[User] = relationship(back_populates="emails")
+
+
+class Cohort(db.Model):
+    __tablename__ = "cohorts"
+    __table_args__ = (
+        # Unique among cohorts SCIM still sees, so a deleted group's name can be reused.
+        Index(
+            "uq_cohorts_tenant_scim_name",
+            "tenant_id",
+            "name_ci",
+            unique=True,
+            sqlite_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
+            postgresql_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
+        ),
+        Index("ix_cohorts_tenant_external_id", "tenant_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_scim_id)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    name_ci: Mapped[str] = mapped_column(String(255))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    scim_managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    scim_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship()
+
+
+class CohortMember(db.Model):
+    __tablename__ = "cohort_members"
+    __table_args__ = (Index("ix_cohort_members_user", "user_id"),)
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ScimCredential(db.Model):
+    __tablename__ = "scim_credentials"
+    __table_args__ = (Index("uq_scim_credentials_tenant_slug", "tenant_id", "slug", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str | None] = mapped_column(String(63))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hint: Mapped[str] = mapped_column(String(20))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    tenant: Mapped[Tenant] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.disabled_at:
+            return "disabled"
+        return "active"
+
+
+class ScimRequest(db.Model):
+    """One SCIM request as R11 records it: never the body, query string or token."""
+
+    __tablename__ = "scim_requests"
+    __table_args__ = (
+        # "Latest N for a credential" and "counts by status since T" are range scans on this.
+        Index("ix_scim_requests_credential_at", "credential_id", "at", "status"),
+        Index("ix_scim_requests_tenant_at", "tenant_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("scim_credentials.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    status: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[float] = mapped_column(db.Float)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    operation: Mapped[str | None] = mapped_column(String(40))
+    failure: Mapped[str | None] = mapped_column(String(40))
+
+
+class EmailToken(db.Model):
+    """A single-use, expiring link token (email verification, set password); stored hashed."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+__all__ = [
+    "Cohort",
+    "CohortMember",
+    "EmailToken",
+    "Role",
+    "ScimCredential",
+    "ScimRequest",
+    "Tenant",
+    "User",
+    "UserEmail",
+    "db",
+    "utcnow",
+]

@@ -1,0 +1,77 @@
+"""The SCIM 2.0 interface at /scim/v2 (RFC 7643/7644): one blueprint, one module per resource."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, Flask, g, request
+
+from scim import errors
+
+PREFIX = "/scim/v2"
+
+bp = Blueprint("scim", __name__, url_prefix=PREFIX)
+
+# Resource names are matched case-insensitively (IdPs and hand-written clients vary).
+_RESOURCES = {
+    name.lower(): name for name in ("Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig", ".search")
+}
+_SEGMENT = re.compile(r"^(/scim/v2)(/+)([^/]+)", re.IGNORECASE)
+
+
+def is_scim_path(path: str) -> bool:
+    """Tell whether a request path belongs to the SCIM surface."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+class _NormalizeScimPath:
+    """WSGI middleware: `/scim/v2//users/` reaches the same view as `/scim/v2/Users` without a redirect.
+
+    Flask would answer `//Users` with a 308 and `/users` with a 404; IdPs append paths to the
+    base URL the admin typed, with or without a trailing slash.
+    """
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path[: len(PREFIX)].lower() == PREFIX:
+            path = PREFIX + re.sub(r"/{2,}", "/", path[len(PREFIX) :])
+            match = _SEGMENT.match(path)
+            if match:
+                canonical = _RESOURCES.get(match.group(3).lower(), match.group(3))
+                path = PREFIX + "/" + canonical + path[match.end() :]
+            environ["PATH_INFO"] = path
+        return self.wsgi_app(environ, start_response)
+
+
+def init_app(app: Flask) -> None:
+    """Install the path normaliser, the app-wide SCIM hooks, and the views.
+
+    The hooks are app-level, not blueprint-level, so that requests for SCIM paths that match
+    no route (404, 405) are authenticated, answered in SCIM JSON and recorded too (R11).
+    """
+    app.wsgi_app = _NormalizeScimPath(app.wsgi_app)
+    app.before_request(_before_scim_request)
+    app.after_request(_after_scim_request)
+    app.register_error_handler(errors.ScimError, errors.render)
+    from scim import discovery, groups, users  # noqa: F401 - route registration
+
+
+def _before_scim_request() -> None:
+    if not is_scim_path(request.path):
+        return
+    g.scim_started = time.perf_counter()
+    from scim.auth import authenticate
+
+    authenticate()
+
+
+def _after_scim_request(response):
+    if is_scim_path(request.path):
+        from scim.audit import record_request
+
+        record_request(response)
+    return response

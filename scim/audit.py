@@ -1,0 +1,30 @@
+"""Record every SCIM request as R11 says: no body, no query string, no Authorization header."""
+
+from __future__ import annotations
+
+import time
+
+from flask import g, request
+
+from services import audit
+
+
+def record_request(response) -> None:
+    """Write the request's log row once the response is known."""
+    tenant = g.get("scim_tenant")
+    credential = g.get("scim_credential")
+    started = g.get("scim_started") or time.perf_counter()
+    audit.record(
+        audit.RequestRecord(
+            tenant_id=tenant.id if tenant is not None else None,
+            credential_id=credential.id if credential is not None else None,
+            method=request.method,
+            path=request.path,  # PATH_INFO only: the query string (filters name people) stays out
+            status=response.status_code,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            ip=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+            operation=g.get("scim_operation"),
+            failure=g.get("scim_failure") if response.status_code >= 400 else None,
+        )
+    )

@@ -1,0 +1,75 @@
+"""Wire helpers shared by every SCIM view: bodies in, SCIM JSON out, paging (RFC 7644 §3.4.2.4, §3.8)."""
+
+from __future__ import annotations
+
+from flask import current_app, json, make_response, request
+
+from scim.definitions import LIST_RESPONSE
+from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
+
+_ACCEPTED_TYPES = ("application/scim+json", "application/json")
+
+
+def scim_response(body: dict | None, status: int = 200, location: str | None = None):
+    """Serialise a SCIM body as application/scim+json (Entra rejects plain JSON)."""
+    response = make_response("" if body is None else json.dumps(body), status)
+    response.mimetype = SCIM_MEDIA_TYPE
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+def request_body() -> dict:
+    """Return the JSON object sent, whatever JSON-ish media type (or none) labels it.
+
+    Entra sends DELETE with no Content-Type and Okta's tests send application/json, so only a
+    media type that is clearly something else is refused.
+    """
+    mimetype = request.mimetype
+    if mimetype and mimetype not in _ACCEPTED_TYPES and not mimetype.endswith("+json"):
+        raise ScimError("send the body as application/scim+json or application/json", status=415)
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise InvalidSyntax("the request body must be a JSON object")
+    return body
+
+
+def paging(source=None) -> tuple[int, int]:
+    """Return (startIndex, count) from the query (or a .search body): 1-based, count defaulting to 100, capped."""
+    source = request.args if source is None else source
+    config = current_app.config
+    start = _integer(source, "startIndex", 1)
+    count = _integer(source, "count", config["SCIM_DEFAULT_COUNT"])
+    return max(start, 1), min(max(count, 0), config["SCIM_MAX_RESULTS"])
+
+
+def _integer(source, name: str, default: int) -> int:
+    raw = source.get(name)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return default
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{name} must be an integer")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidValue(f"{name} must be an integer") from None
+
+
+def list_response(resources: list[dict], total: int, start: int) -> dict:
+    """Build a ListResponse; numbers stay numbers and Resources is always present (Okta reads it)."""
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def attribute_params() -> tuple[list[str], list[str]]:
+    """Return the `attributes` and `excludedAttributes` query parameters as lists."""
+    return _csv(request.args.get("attributes")), _csv(request.args.get("excludedAttributes"))
+
+
+def _csv(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]

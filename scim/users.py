@@ -1,0 +1,188 @@
+"""/Users (RFC 7644 §3.2-§3.6): members on the rung SCIM owns (R1-R5, R8)."""
+
+from __future__ import annotations
+
+from flask import g, request, url_for
+from sqlalchemy import func, select
+
+from models import User, db
+from scim import bp
+from scim.definitions import ENTERPRISE_USER_SCHEMA, PATCH_OP, USER_RESOURCE, USER_SCHEMA
+from scim.errors import InvalidSyntax, InvalidValue
+from scim.filters import USER_FILTERS, compile_filter
+from scim.http import attribute_params, list_response, paging, request_body, scim_response
+from scim.patch import apply_patch
+from scim.projection import project
+from scim.schemas import UserSchema, load
+from scim.translate import domain_errors, iso
+from services import cohorts, members
+
+_user_schema = UserSchema()
+
+
+def user_resource(user: User, groups: list) -> dict:
+    """Render a member as a SCIM User; nothing empty, `manager` always as `{"value": ...}`."""
+    profile = dict(user.profile or {})
+    enterprise = profile.pop("enterprise", None)
+    body: dict = {"schemas": [USER_SCHEMA], "id": user.scim_id}
+    if user.external_id:
+        body["externalId"] = user.external_id
+    body["userName"] = user.user_name
+    body.update(profile)
+    body["active"] = user.active
+    emails = [
+        {
+            k: v
+            for k, v in (("value", e.value), ("type", e.type), ("primary", e.primary), ("display", e.display))
+            if v is not None
+        }
+        for e in user.emails
+    ]
+    if emails:
+        body["emails"] = emails
+    if groups:
+        body["groups"] = [
+            {
+                "value": c.scim_id,
+                "$ref": url_for("scim.show_group", scim_id=c.scim_id, _external=True),
+                "display": c.name,
+                "type": "direct",
+            }
+            for c in groups
+        ]
+    if enterprise:
+        body["schemas"].append(ENTERPRISE_USER_SCHEMA)
+        body[ENTERPRISE_USER_SCHEMA] = enterprise
+    body["meta"] = {
+        "resourceType": "User",
+        "created": iso(user.created_at),
+        "lastModified": iso(user.updated_at),
+        "location": url_for("scim.show_user", scim_id=user.scim_id, _external=True),
+    }
+    return body
+
+
+def _render(user: User) -> dict:
+    groups = cohorts.scim_groups_for(user.tenant_id, [user.id]).get(user.id, [])
+    attributes, excluded = attribute_params()
+    return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
+
+
+def _profile(body: dict) -> members.ScimProfile:
+    data = load(_user_schema, body)
+    attributes = {k: v for k, v in data.items() if k not in ("userName", "externalId", "active", "emails")}
+    return members.ScimProfile(
+        user_name=data["userName"],
+        external_id=data.get("externalId"),
+        active=data.get("active"),
+        emails=data.get("emails", []),
+        attributes=attributes,
+    )
+
+
+def _search(filter_text: str | None, start: int, count: int, attributes: list[str], excluded: list[str]):
+    tenant = g.scim_tenant
+    query = select(User).where(members.scim_visible(tenant.id))
+    if filter_text:
+        query = query.where(compile_filter(filter_text, USER_FILTERS))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    users = []
+    if count > 0:
+        users = list(db.session.scalars(query.order_by(User.id).offset(start - 1).limit(count)))
+    groups = cohorts.scim_groups_for(tenant.id, [u.id for u in users])
+    resources = [project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, attributes, excluded) for u in users]
+    g.scim_operation = "users.searched"
+    return scim_response(list_response(resources, total, start))
+
+
+@bp.get("/Users", strict_slashes=False)
+def index_users():
+    """List or filter members (RFC 7644 §3.4.2); zero matches is a 200 with totalResults 0."""
+    start, count = paging()
+    attributes, excluded = attribute_params()
+    return _search(request.args.get("filter"), start, count, attributes, excluded)
+
+
+@bp.post("/Users/.search", strict_slashes=False)
+def search_users():
+    """Search with POST (RFC 7644 §3.4.3), for filters that should not travel in a URL."""
+    body = request_body()
+    start, count = paging(body)
+    attributes = body.get("attributes") or []
+    excluded = body.get("excludedAttributes") or []
+    if not isinstance(attributes, list) or not isinstance(excluded, list):
+        raise InvalidValue("attributes and excludedAttributes must be lists")
+    return _search(body.get("filter"), start, count, attributes, excluded)
+
+
+@bp.post("/Users", strict_slashes=False)
+def create_user():
+    """Provision a member (201 with the full resource and its Location)."""
+    profile = _profile(request_body())
+    with domain_errors():
+        user = members.create_scim_user(g.scim_tenant, profile)
+    g.scim_operation = "user.created"
+    resource = _render(user)
+    return scim_response(resource, 201, location=resource["meta"]["location"])
+
+
+@bp.get("/Users/<scim_id>", strict_slashes=False)
+def show_user(scim_id: str):
+    """Show a member; deactivated ones stay readable with active false (R2)."""
+    with domain_errors():
+        user = members.get_scim_user(g.scim_tenant, scim_id)
+    g.scim_operation = "user.read"
+    return scim_response(_render(user))
+
+
+def _save(user: User, profile: members.ScimProfile, operation: str):
+    was_active = user.active
+    with domain_errors():
+        members.replace_scim_user(user, profile)
+    if was_active and not user.active:
+        operation = "user.deactivated"
+    elif not was_active and user.active:
+        operation = "user.reactivated"
+    g.scim_operation = operation
+    return scim_response(_render(user))
+
+
+@bp.put("/Users/<scim_id>", strict_slashes=False)
+def replace_user(scim_id: str):
+    """Replace a member's profile (RFC 7644 §3.5.1); read-only attributes sent back are ignored."""
+    body = request_body()
+    with domain_errors():
+        user = members.get_scim_user(g.scim_tenant, scim_id)
+    return _save(user, _profile(body), "user.updated")
+
+
+@bp.patch("/Users/<scim_id>", strict_slashes=False)
+def modify_user(scim_id: str):
+    """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's or Entra's dialect; 200 with the resource."""
+    body = request_body()
+    with domain_errors():
+        user = members.get_scim_user(g.scim_tenant, scim_id)
+    operations = _operations(body)
+    current = user_resource(user, [])
+    patched = apply_patch(current, operations, USER_RESOURCE)
+    return _save(user, _profile(patched), "user.updated")
+
+
+def _operations(body: dict) -> list:
+    schemas = body.get("schemas")
+    if isinstance(schemas, list) and schemas and PATCH_OP not in schemas:
+        raise InvalidSyntax(f"a PATCH body must declare the schema {PATCH_OP}")
+    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    if not isinstance(operations, list) or not operations:
+        raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
+    return operations
+
+
+@bp.delete("/Users/<scim_id>", strict_slashes=False)
+def delete_user(scim_id: str):
+    """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
+    with domain_errors():
+        user = members.get_scim_user(g.scim_tenant, scim_id)
+        members.deprovision(user)
+    g.scim_operation = "user.deleted"
+    return scim_response(None, 204)

@@ -1,0 +1,118 @@
+"""SCIM bearer credentials (R9): issued once, stored as a hash, rotated by issuing another."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import ScimCredential, Tenant, User, db, utcnow
+from services.errors import Conflict, InvalidInput, NotFound
+
+TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
+TOKEN_BYTES = 32
+CREDENTIAL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a token.
+
+    Tokens carry 256 random bits, so one SHA-256 is enough (DESIGN §9); bcrypt here would
+    cap SCIM throughput at a few requests per second.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
+    """Create a credential and return `(credential, token)`; the token exists only in this return value."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name is required")
+    if len(name) > 100:
+        raise InvalidInput("name must be at most 100 characters")
+    slug = (slug or "").strip().lower() or None
+    if slug is not None and not CREDENTIAL_SLUG.match(slug):
+        raise InvalidInput("slug must be lowercase letters, digits or hyphens (at most 63)")
+    if slug is not None and db.session.scalar(
+        select(ScimCredential.id).where(ScimCredential.tenant_id == tenant.id, ScimCredential.slug == slug)
+    ):
+        raise Conflict("a credential with this slug already exists", "slug")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    credential = ScimCredential(
+        tenant_id=tenant.id,
+        name=name,
+        slug=slug,
+        token_hash=hash_token(token),
+        token_hint=token[-4:],
+        created_by_id=created_by.id if created_by else None,
+    )
+    db.session.add(credential)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("a credential with this slug already exists", "slug") from None
+    return credential, token
+
+
+def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
+    """Return the tenant's active credential for this token, or None (R9, R12)."""
+    if not token or len(token) > 200:
+        return None
+    digest = hash_token(token)
+    credential = db.session.scalar(select(ScimCredential).where(ScimCredential.token_hash == digest))
+    if credential is None or not hmac.compare_digest(credential.token_hash, digest):
+        return None
+    # A token of another tenant is simply not valid here, whatever the Host says (R12).
+    if credential.tenant_id != tenant.id or credential.state != "active":
+        return None
+    return credential
+
+
+def for_tenant(tenant: Tenant) -> list[ScimCredential]:
+    """Return the tenant's credentials, newest first."""
+    return list(
+        db.session.scalars(
+            select(ScimCredential).where(ScimCredential.tenant_id == tenant.id).order_by(ScimCredential.id.desc())
+        )
+    )
+
+
+def get(tenant: Tenant | None, credential_id: int) -> ScimCredential:
+    """Return one credential (of `tenant`, when given) or raise NotFound."""
+    query = select(ScimCredential).where(ScimCredential.id == credential_id)
+    if tenant is not None:
+        query = query.where(ScimCredential.tenant_id == tenant.id)
+    credential = db.session.scalar(query)
+    if credential is None:
+        raise NotFound("no such credential")
+    return credential
+
+
+def disable(credential: ScimCredential) -> ScimCredential:
+    """Stop a credential from authenticating until it is enabled again."""
+    if credential.revoked_at:
+        raise InvalidInput("a revoked credential cannot be disabled")
+    credential.disabled_at = credential.disabled_at or utcnow()
+    db.session.commit()
+    return credential
+
+
+def enable(credential: ScimCredential) -> ScimCredential:
+    """Let a disabled credential authenticate again; revocation is final."""
+    if credential.revoked_at:
+        raise InvalidInput("a revoked credential cannot be enabled")
+    credential.disabled_at = None
+    db.session.commit()
+    return credential
+
+
+def revoke(credential: ScimCredential) -> ScimCredential:
+    """Revoke a credential for good; its next request answers 401."""
+    credential.revoked_at = credential.revoked_at or utcnow()
+    db.session.commit()
+    return credential

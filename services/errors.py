@@ -1,0 +1,41 @@
+"""Domain exceptions; the SCIM and admin interfaces each render them in their own protocol."""
+
+
+class DomainError(Exception):
+    """Base for every rule violation a caller can cause."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or does not exist for this caller."""
+
+
+class Conflict(DomainError):
+    """A unique value is already taken (R5); `field` names which, never whose."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """A value breaks a rule of the domain."""
+
+
+class EmailNotVerified(DomainError):
+    """R4: an unverified user cannot be promoted past role 2 or sign in."""
+
+
+class NoSuperAdmin(DomainError):
+    """R6: SCIM cohorts need a super-admin owner and the tenant has none."""
+
+
+class InvalidMembers(DomainError):
+    """R7: a membership change names users SCIM cannot see; nothing was applied."""
+
+    def __init__(self, message: str, ids: list[str]) -> None:
+        super().__init__(message)
+        self.ids = ids

@@ -1,0 +1,75 @@
+"""Tenants: creation, lookup by slug or Host, and the SCIM feature switch (R10, R12)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Tenant, db
+from services.errors import Conflict, InvalidInput, NotFound
+
+DEFAULT_SLUG = "default"
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def create_tenant(slug: str, name: str | None = None, *, learn_scim: bool = True) -> Tenant:
+    """Create a tenant; the slug doubles as its subdomain."""
+    slug = slug.strip().lower()
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidInput("slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with '-'")
+    tenant = Tenant(slug=slug, name=(name or slug).strip(), learn_scim=learn_scim)
+    db.session.add(tenant)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"tenant '{slug}' already exists", "slug") from None
+    return tenant
+
+
+def get_by_slug(slug: str) -> Tenant:
+    """Return the tenant with this slug or raise NotFound."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+    if tenant is None:
+        raise NotFound(f"no tenant '{slug}'")
+    return tenant
+
+
+def list_tenants() -> list[Tenant]:
+    """Return every tenant, oldest first."""
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def set_scim(tenant: Tenant, enabled: bool) -> Tenant:
+    """Switch the `learn_scim` feature on or off for a tenant (R10)."""
+    tenant.learn_scim = enabled
+    db.session.commit()
+    return tenant
+
+
+def ensure_default() -> tuple[Tenant, bool]:
+    """Return the default tenant, creating it (SCIM on) when missing; the flag says if it was created."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == DEFAULT_SLUG))
+    if tenant is not None:
+        return tenant, False
+    return create_tenant(DEFAULT_SLUG, "Default tenant", learn_scim=True), True
+
+
+def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
+    """Pick the tenant a request's Host names (DESIGN §8), or None when it names none.
+
+    With no base domain, the single default tenant serves every request. With one,
+    `acme.example.com` selects `acme`; the bare domain and unknown subdomains select nothing.
+    """
+    if not base_domain:
+        return db.session.scalar(select(Tenant).where(Tenant.slug == DEFAULT_SLUG))
+    hostname = (host or "").rsplit(":", 1)[0].strip().lower().rstrip(".")
+    suffix = "." + base_domain.strip().lower().lstrip(".")
+    if not hostname.endswith(suffix):
+        return None
+    slug = hostname[: -len(suffix)]
+    if not SLUG_PATTERN.match(slug):
+        return None
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
