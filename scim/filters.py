@@ -1,0 +1,301 @@
+"""Compile SCIM filters (RFC 7644 §3.4.2.2) to SQLAlchemy clauses over indexed columns.
+
+A `FilterMap` declares, per lowercased attribute path, how that attribute is stored: a `Field` (one
+column, maybe in a child table reached through a `Related`) or a `Computed` clause. Comparisons are
+never evaluated in Python and never spliced into SQL text: every value is a bound parameter.
+
+`not` is pushed down to the comparisons, so each one decides what "false" means for a missing value:
+`ne`, `not (...)` and friends match rows where the column is NULL, as an absent attribute is not equal
+to anything. The caller adds tenant and visibility scoping itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, select, true
+from sqlalchemy.orm import aliased
+
+from models import Cohort, CohortMember, Role, User, UserEmail
+from scim.definitions import GROUP_RESOURCE, USER_RESOURCE, Attribute, ResourceType
+from scim.errors import InvalidFilter
+from scim.filter_parser import And, AttrPath, Compare, Node, Not, Or, Value, ValuePath, parse_filter, snippet
+
+# Public API; parse_filter and Node are re-exported so callers need only this module.
+__all__ = ["GROUP_FILTERS", "USER_FILTERS", "Computed", "Field", "FilterMap", "Node", "Related"]
+__all__ += ["compile_filter", "fold_case", "parse_filter"]
+
+# Which operators make sense for which attribute type (RFC 7644 §3.4.2.2: gt/ge/lt/le on booleans is an error).
+_OPS = {
+    "string": {"eq", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"},
+    "boolean": {"eq", "pr"},
+    "datetime": {"eq", "gt", "ge", "lt", "le", "pr"},
+    "integer": {"eq", "gt", "ge", "lt", "le", "pr"},
+}
+# `meta` is common to every resource (RFC 7643 §3.1) but not declared in scim.definitions.
+_META = Attribute(
+    "meta",
+    type="complex",
+    sub_attributes=tuple(map(Attribute, ("resourceType", "created", "lastModified", "location", "version"))),
+)
+
+
+def fold_case(value: str) -> str:
+    """Fold a string as the `*_ci` columns store it; whoever writes those columns must use this too."""
+    return value.lower()
+
+
+@dataclass(frozen=True, eq=False)
+class Related:
+    """A multi-valued complex attribute kept in child rows (RFC 7643 §2.4): a test becomes one EXISTS."""
+
+    tables: tuple[Any, ...]  # the child tables (mapped classes or aliases) the subquery reads
+    correlation: ColumnElement[bool]  # ties the child rows to the outer resource row
+
+    def exists(self, criterion: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Return EXISTS (SELECT 1 FROM child WHERE correlation AND criterion)."""
+        # correlate_except: the outer row stays correlated even if the caller's query joins a child table.
+        query = select(literal_column("1")).where(self.correlation, criterion).correlate_except(*self.tables)
+        return query.exists()
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """An attribute stored in one column; `folded` means the column already holds fold_case(value)."""
+
+    column: Any
+    kind: str = "string"  # string | boolean | datetime | integer
+    case_exact: bool = False
+    folded: bool = False
+    via: Related | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Computed:
+    """An attribute with no column of its own: `compile(op, value)` for op `eq` or `pr`, never NULL."""
+
+    compile: Callable[[str, Any], ColumnElement[bool]]
+    kind: str = "boolean"
+    via: Related | None = field(default=None, init=False)
+
+
+Target = Field | Computed
+
+
+@dataclass(frozen=True, eq=False)
+class FilterMap:
+    """What can be filtered on one resource type: lowercased attribute path -> target."""
+
+    resource: ResourceType
+    targets: Mapping[str, Target]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The multi-valued attribute whose `[...]` we are inside; its paths are sub-attribute names."""
+
+    attribute: Attribute
+    key: str
+    via: Related | None
+
+
+def compile_filter(text: str, targets: FilterMap) -> ColumnElement[bool]:
+    """Compile a filter (RFC 7644 §3.4.2.2) to a WHERE clause, raising InvalidFilter when it is unusable."""
+    return _compile(parse_filter(text), targets, negate=False, scope=None)
+
+
+def _compile(node: Node, fmap: FilterMap, negate: bool, scope: _Scope | None) -> ColumnElement[bool]:
+    if isinstance(node, Not):
+        return _compile(node.node, fmap, not negate, scope)
+    if isinstance(node, And | Or):
+        parts = (_compile(node.left, fmap, negate, scope), _compile(node.right, fmap, negate, scope))
+        # De Morgan: not (a and b) == not a or not b, so the negation reaches the comparisons.
+        use_or = isinstance(node, Or) != negate
+        return or_(*parts) if use_or else and_(*parts)
+    if isinstance(node, ValuePath):
+        attribute, key = _attribute(node.path, fmap)
+        if attribute.type != "complex":
+            raise InvalidFilter(f"Attribute {snippet(str(node.path))} has no sub-attributes to filter with [...].")
+        parent = fmap.targets.get(key)
+        inner = _Scope(attribute, key, parent.via if parent else None)
+        if inner.via is None:  # a singular complex attribute: `name[givenName eq "x"]` is `name.givenName eq "x"`
+            return _compile(node.filter, fmap, negate, inner)
+        # RFC 7644 §3.4.2.2: the whole [filter] must hold for one value, so it is one EXISTS (pitfall 12).
+        clause = inner.via.exists(_compile(node.filter, fmap, False, inner))
+        return not_(clause) if negate else clause
+    return _comparison(node, fmap, negate, scope)
+
+
+def _comparison(node: Compare, fmap: FilterMap, negate: bool, scope: _Scope | None) -> ColumnElement[bool]:
+    name, target = _target(node.path, fmap, scope)
+    op, value = node.op, node.value
+    if op == "ne":  # `ne` is exactly `not eq`, so it also matches absent values
+        op, negate = "eq", not negate
+    if op == "eq" and value is None:  # `eq null` asks whether the attribute is absent
+        op, negate = "pr", not negate
+    if op not in _OPS[target.kind]:
+        raise InvalidFilter(f"Operator {node.op!r} cannot be used with {target.kind} attribute {name!r}.")
+    value = None if op == "pr" else _coerce(name, target.kind, value)
+    if scope is not None and target.via is not scope.via:  # a map whose `emails.x` lacks the `emails` Related
+        raise InvalidFilter(f"Attribute {name!r} is not filterable inside [...].")
+    if target.via is not None and scope is None:
+        # `emails.value eq "x"`: some email is x; `emails.value ne "x"`: no email is x.
+        clause = target.via.exists(_test(target, op, value, negate=False))
+        return not_(clause) if negate else clause
+    return _test(target, op, value, negate)
+
+
+def _test(target: Target, op: str, value: Any, negate: bool) -> ColumnElement[bool]:
+    """Build the row-level test; negated tests treat a NULL column as "does not match"."""
+    if isinstance(target, Computed):
+        clause = target.compile(op, value)
+        return not_(clause) if negate else clause
+    column = target.column
+    if op == "pr":
+        present = and_(column.is_not(None), column != "") if target.kind == "string" else column.is_not(None)
+        return not_(present) if negate else present
+    expr = column
+    if target.kind == "string" and not target.case_exact:
+        value = fold_case(value)
+        if not target.folded:
+            expr = func.lower(column)
+    if op == "eq":
+        clause = expr == value
+    elif op in ("co", "sw", "ew"):
+        clause = _like(expr, op, value, target.case_exact)
+    else:
+        clause = {"gt": expr > value, "ge": expr >= value, "lt": expr < value, "le": expr <= value}[op]
+    # In SQL, NOT (NULL = 'x') is NULL, i.e. no match; an absent attribute must match a negated test.
+    return or_(column.is_(None), not_(clause)) if negate else clause
+
+
+def _like(expr: Any, op: str, value: str, case_exact: bool) -> ColumnElement[bool]:
+    """Match co/sw/ew with LIKE, escaping the value so `%`, `_` and `\\` are literal."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[op]
+    clause = expr.like(pattern, escape="\\")
+    if case_exact and value:
+        # SQLite's LIKE ignores ASCII case; pin the case with a test both SQLite and PostgreSQL run.
+        exact = {
+            "sw": func.substr(expr, 1, len(value)) == value,
+            "ew": func.substr(expr, func.length(expr) - len(value) + 1) == value,
+            "co": func.replace(expr, value, "") != expr,
+        }[op]
+        clause = and_(clause, exact)
+    return clause
+
+
+def _coerce(name: str, kind: str, value: Value) -> Any:
+    """Check a comparison value against the attribute's type (RFC 7643 §2.3) and convert it."""
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        # Entra sends booleans as "True"/"False" strings elsewhere (pitfall 2); accept them here too.
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "datetime" and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidFilter(f"Attribute {name!r} needs an ISO 8601 date-time, not {snippet(value)}.") from None
+        # The database keeps naive UTC (models.utcnow); a value without an offset is taken as UTC.
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    wanted = {"string": "a string", "boolean": "true or false", "integer": "an integer", "datetime": "a date-time"}
+    raise InvalidFilter(f"Attribute {name!r} needs {wanted[kind]} value.")
+
+
+def _target(path: AttrPath, fmap: FilterMap, scope: _Scope | None) -> tuple[str, Target]:
+    """Resolve a path to its target; unknown and known-but-not-filterable attributes differ."""
+    if scope is None:
+        attribute, key = _attribute(path, fmap)
+        name = attribute.name
+        if path.sub:
+            sub = attribute.sub(path.sub)
+            if sub is None:
+                raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.")
+            name, key = f"{attribute.name}.{sub.name}", f"{key}.{sub.name.lower()}"
+    else:
+        sub = scope.attribute.sub(path.attr)
+        if sub is None:
+            raise InvalidFilter(f"Unknown attribute {snippet(f'{scope.attribute.name}.{path.attr}')}.")
+        name, key = f"{scope.attribute.name}.{sub.name}", f"{scope.key}.{sub.name.lower()}"
+    target = fmap.targets.get(key)
+    if target is None:
+        raise InvalidFilter(f"Attribute {name!r} is not filterable.")
+    return name, target
+
+
+def _attribute(path: AttrPath, fmap: FilterMap) -> tuple[Attribute, str]:
+    """Find the top-level attribute a path names, and its map key (extension keys keep their URN)."""
+    core = fmap.resource.schema
+    if path.uri is None:
+        schemas = fmap.resource.schemas()  # RFC 7644 §3.10: an unqualified name is core first
+    elif path.uri.lower() == core.id.lower():
+        schemas = (core,)
+    else:
+        extension = fmap.resource.extension(path.uri)
+        schemas = (extension,) if extension else ()
+    for schema in schemas:
+        attribute = _META if schema is core and path.attr.lower() == "meta" else schema.attribute(path.attr)
+        if attribute is not None:
+            if path.sub and not attribute.sub_attributes:
+                break
+            prefix = "" if schema is core else f"{schema.id.lower()}:"
+            return attribute, prefix + attribute.name.lower()
+    raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.")
+
+
+def _active(op: str, value: bool | None) -> ColumnElement[bool]:
+    """`active` is the member rung (DESIGN R1): true is role MEMBER, false is role BANNED."""
+    if op == "pr":
+        return true()  # every SCIM user has it
+    return User.role == (Role.MEMBER if value else Role.BANNED)
+
+
+_EMAILS = Related((UserEmail,), UserEmail.user_id == User.id)
+_email_value = Field(UserEmail.value_ci, folded=True, via=_EMAILS)
+# An alias, so the member lookup never collides with (or correlates to) a `users` table in the caller's query.
+_member = aliased(User, name="member_user")
+_MEMBERS = Related(
+    (CohortMember, _member), and_(CohortMember.cohort_id == Cohort.id, CohortMember.user_id == _member.id)
+)
+_member_value = Field(_member.scim_id, case_exact=True, via=_MEMBERS)
+
+USER_FILTERS = FilterMap(
+    USER_RESOURCE,
+    {
+        "id": Field(User.scim_id, case_exact=True),
+        "username": Field(User.user_name_ci, folded=True),  # pitfall 13: eq is an index lookup
+        "externalid": Field(User.external_id, case_exact=True),
+        "displayname": Field(User.display_name),
+        "name.givenname": Field(User.given_name),
+        "name.familyname": Field(User.family_name),
+        "active": Computed(_active),
+        "emails": _email_value,  # RFC 7644 §3.4.2.2: a multi-valued attribute alone means its `value`
+        "emails.value": _email_value,
+        "emails.type": Field(UserEmail.type, via=_EMAILS),
+        "emails.primary": Field(UserEmail.primary, kind="boolean", via=_EMAILS),
+        "meta.created": Field(User.created_at, kind="datetime"),
+        "meta.lastmodified": Field(User.updated_at, kind="datetime"),
+    },
+)
+
+GROUP_FILTERS = FilterMap(
+    GROUP_RESOURCE,
+    {
+        "id": Field(Cohort.scim_id, case_exact=True),
+        "externalid": Field(Cohort.external_id, case_exact=True),
+        "displayname": Field(Cohort.name_ci, folded=True),
+        "members": _member_value,
+        "members.value": _member_value,
+        "meta.created": Field(Cohort.created_at, kind="datetime"),
+        "meta.lastmodified": Field(Cohort.updated_at, kind="datetime"),
+    },
+)
