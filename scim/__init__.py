@@ -64,6 +64,8 @@ def _before_scim_request() -> None:
     if not is_scim_path(request.path):
         return
     g.scim_started = time.perf_counter()
+    # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
+    g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = None
     from scim.auth import authenticate
 
     authenticate()

@@ -1,0 +1,355 @@
+"""/Users: the rules SCIM provisioning must keep (DESIGN R1-R5, R8)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import Role, User, db
+from services import members
+from tests.conftest import scim_error
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def new_user(user_name="Ada.Lovelace@example.com", **extra) -> dict:
+    body = {
+        "schemas": [USER],
+        "userName": user_name,
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": user_name.lower(), "type": "work", "primary": True}],
+        "active": True,
+    }
+    body.update(extra)
+    return body
+
+
+def create(scim, **kwargs) -> dict:
+    response = scim.post("/Users", new_user(**kwargs))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def stored(scim_id: str) -> User:
+    db.session.expire_all()
+    return db.session.scalar(select(User).where(User.scim_id == scim_id))
+
+
+def test_create_returns_full_resource_with_location(scim):
+    response = scim.post("/Users", new_user(externalId="00u1"))
+    assert response.status_code == 201
+    assert response.mimetype == "application/scim+json"
+    body = response.get_json()
+    assert body["schemas"][0] == USER
+    assert body["userName"] == "Ada.Lovelace@example.com"
+    assert body["externalId"] == "00u1"
+    assert body["active"] is True
+    assert body["meta"]["resourceType"] == "User"
+    assert response.headers["Location"] == body["meta"]["location"]
+    assert body["meta"]["location"].endswith(f"/scim/v2/Users/{body['id']}")
+    assert "password" not in body
+
+
+def test_r1_created_users_are_scim_managed_members(scim):
+    body = create(scim)
+    user = stored(body["id"])
+    assert user.scim_managed is True
+    assert user.role == Role.MEMBER
+
+
+def test_r2_active_false_bans_and_user_stays_readable(scim):
+    body = create(scim)
+    response = scim.patch(
+        f"/Users/{body['id']}", {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    )
+    assert response.status_code == 200
+    assert response.get_json()["active"] is False
+    assert stored(body["id"]).role == Role.BANNED
+    assert scim.get(f"/Users/{body['id']}").get_json()["active"] is False
+    listed = scim.get('/Users?filter=userName eq "ada.lovelace@example.com"').get_json()
+    assert listed["totalResults"] == 1
+    assert listed["Resources"][0]["active"] is False
+
+
+def test_r2_active_true_reactivates(scim):
+    body = create(scim, active=False)
+    assert stored(body["id"]).role == Role.BANNED
+    response = scim.patch(
+        f"/Users/{body['id']}",
+        {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]},
+    )
+    assert response.get_json()["active"] is True
+    assert stored(body["id"]).role == Role.MEMBER
+
+
+def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
+    body = create(scim)
+    user = stored(body["id"])
+    members.mark_verified(user)
+    members.set_role(user, Role.MODERATOR)
+    unknown = scim.get("/Users/010101001010101011001010101011")
+    for method in ("get", "put", "patch", "delete"):
+        call = getattr(scim, method)
+        args = () if method in ("get", "delete") else ({"schemas": [PATCH], "Operations": []},)
+        if method == "put":
+            args = (new_user(),)
+        if method == "patch":
+            args = ({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},)
+        hidden = call(f"/Users/{body['id']}", *args)
+        never = call("/Users/010101001010101011001010101011", *args)
+        scim_error(hidden, 404)
+        assert hidden.get_data() == never.get_data() == unknown.get_data()
+    assert stored(body["id"]).role == Role.MODERATOR
+
+
+def test_r3_local_users_never_listed_or_reachable(scim, tenant):
+    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    create(scim)
+    listing = scim.get("/Users").get_json()
+    assert listing["totalResults"] == 1
+    assert all(r["userName"] != "local@example.com" for r in listing["Resources"])
+    scim_error(scim.get(f"/Users/{local.scim_id}"), 404)
+    filtered = scim.get('/Users?filter=emails.value eq "local@example.com"').get_json()
+    assert filtered["totalResults"] == 0
+
+
+def test_r4_created_unverified_and_email_change_unverifies(scim):
+    body = create(scim)
+    user = stored(body["id"])
+    assert user.email_verified_at is None
+    members.mark_verified(user)
+    # Same address in another case is not a change of ownership claim.
+    same = new_user(emails=[{"value": "ADA.LOVELACE@example.com", "type": "work", "primary": True}])
+    scim.put(f"/Users/{body['id']}", same)
+    assert stored(body["id"]).email_verified_at is not None
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "someone.else@example.com"}],
+    }
+    response = scim.patch(f"/Users/{body['id']}", patch)
+    assert response.status_code == 200
+    user = stored(body["id"])
+    assert user.email == "someone.else@example.com"
+    assert user.email_verified_at is None
+
+
+def test_r4_unverified_scim_user_cannot_be_promoted(scim):
+    body = create(scim)
+    user = stored(body["id"])
+    try:
+        members.set_role(user, Role.MODERATOR)
+    except Exception as error:  # noqa: BLE001
+        assert type(error).__name__ == "EmailNotVerified"
+    else:
+        raise AssertionError("promotion of an unverified user was allowed")
+    assert stored(body["id"]).role == Role.MEMBER
+
+
+def test_r5_username_unique_case_insensitive_and_original_case_kept(scim):
+    body = create(scim)
+    assert body["userName"] == "Ada.Lovelace@example.com"
+    clash = scim.post("/Users", new_user("ADA.LOVELACE@EXAMPLE.COM"))
+    error = scim_error(clash, 409, "uniqueness")
+    assert "Ada" not in error["detail"] and body["id"] not in error["detail"]
+    found = scim.get('/Users?filter=userName eq "ADA.lovelace@EXAMPLE.com"').get_json()
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["userName"] == "Ada.Lovelace@example.com"
+
+
+def test_r5_external_id_unique(scim):
+    create(scim, externalId="ext-1")
+    scim_error(scim.post("/Users", new_user("other@example.com", externalId="ext-1")), 409, "uniqueness")
+
+
+def test_r5_rename_onto_taken_username_is_409(scim):
+    create(scim)
+    other = create(scim, user_name="grace@example.com")
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "Replace", "path": "userName", "value": "ada.lovelace@EXAMPLE.com"}],
+    }
+    scim_error(scim.patch(f"/Users/{other['id']}", patch), 409, "uniqueness")
+    assert stored(other["id"]).user_name == "grace@example.com"
+
+
+def test_r5_clash_with_promoted_account_reveals_nothing(scim):
+    body = create(scim)
+    user = stored(body["id"])
+    members.mark_verified(user)
+    members.set_role(user, Role.ADMIN)
+    clash = scim_error(scim.post("/Users", new_user()), 409, "uniqueness")
+    assert "admin" not in clash["detail"].lower()
+
+
+def test_r8_delete_deprovisions_keeps_account_and_frees_username(scim):
+    body = create(scim, externalId="ext-9")
+    response = scim.delete(f"/Users/{body['id']}")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    user = stored(body["id"])
+    assert user is not None
+    assert user.role == Role.BANNED
+    assert user.deprovisioned_at is not None
+    scim_error(scim.get(f"/Users/{body['id']}"), 404)
+    assert scim.get('/Users?filter=userName eq "ada.lovelace@example.com"').get_json()["totalResults"] == 0
+    again = scim.post("/Users", new_user(externalId="ext-9"))
+    assert again.status_code == 201
+    assert again.get_json()["id"] != body["id"]
+    scim_error(scim.delete(f"/Users/{body['id']}"), 404)
+
+
+def test_put_replaces_profile_and_ignores_read_only(scim):
+    body = create(scim, title="Countess", nickName="Ada")
+    replacement = new_user(
+        id="not-the-id",
+        meta={"resourceType": "User", "created": "2000-01-01T00:00:00Z"},
+        groups=[{"value": "g1"}],
+        name={"givenName": "Augusta", "familyName": "King"},
+        password="placeholder",
+    )
+    response = scim.put(f"/Users/{body['id']}", replacement)
+    assert response.status_code == 200
+    result = response.get_json()
+    assert result["id"] == body["id"]
+    assert result["name"] == {"givenName": "Augusta", "familyName": "King"}
+    assert "title" not in result and "nickName" not in result
+    assert result["meta"]["created"] == body["meta"]["created"]
+    assert "password" not in result
+
+
+def test_enterprise_extension_and_manager_shape(scim):
+    body = create(scim, **{ENTERPRISE: {"employeeNumber": "42", "department": "R&D", "manager": "boss-id"}})
+    ext = body[ENTERPRISE]
+    assert ext["employeeNumber"] == "42"
+    assert ext["manager"] == {"value": "boss-id"}
+    assert ENTERPRISE in body["schemas"]
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "add", "path": f"{ENTERPRISE}:manager", "value": "new-boss"}],
+    }
+    assert scim.patch(f"/Users/{body['id']}", patch).get_json()[ENTERPRISE]["manager"] == {"value": "new-boss"}
+
+
+def test_multi_valued_attributes_kept_as_sent(scim):
+    phones = [{"value": "+1 (555) 010-0000", "type": "work"}, {"value": "555.0101", "type": "mobile", "primary": True}]
+    addresses = [{"streetAddress": "1 Main St", "locality": "Springfield", "type": "work"}]
+    body = create(scim, phoneNumbers=phones, addresses=addresses)
+    again = scim.get(f"/Users/{body['id']}").get_json()
+    assert again["phoneNumbers"] == phones
+    assert again["addresses"] == addresses
+
+
+def test_invalid_bodies_are_400_with_scim_errors(scim):
+    scim_error(scim.post("/Users", {"schemas": [USER]}), 400, "invalidValue")
+    scim_error(scim.post("/Users", {"not": "a scim resource"}), 400)
+    scim_error(scim.post("/Users", "[1, 2]"), 400, "invalidSyntax")
+    scim_error(scim.post("/Users", "{not json"), 400, "invalidSyntax")
+    scim_error(scim.post("/Users", new_user(active="maybe")), 400, "invalidValue")
+    scim_error(scim.post("/Users", new_user(userName="x" * 300)), 400, "invalidValue")
+    scim_error(scim.post("/Users", new_user(emails="not-a-list")), 400, "invalidValue")
+
+
+def test_nulls_and_unknown_schemas_are_tolerated(scim):
+    body = new_user(
+        addresses=None,
+        phoneNumbers=None,
+        title=None,
+        roles=[],
+        **{"urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User": {"CustomAttribute": "x"}},
+    )
+    body["schemas"] = [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"]
+    response = scim.post("/Users", body)
+    assert response.status_code == 201
+
+
+def test_attribute_names_are_case_insensitive_on_input(scim):
+    response = scim.post("/Users", {"schemas": [USER], "USERNAME": "case@example.com", "Name": {"GivenName": "C"}})
+    assert response.status_code == 201
+    assert response.get_json()["name"] == {"givenName": "C"}
+
+
+def test_attributes_and_excluded_attributes(scim):
+    body = create(scim)
+    only = scim.get(f"/Users/{body['id']}?attributes=userName,name.givenName").get_json()
+    assert set(only) == {"schemas", "id", "userName", "name"}
+    assert only["name"] == {"givenName": "Ada"}
+    without = scim.get(f"/Users/{body['id']}?excludedAttributes=emails,meta").get_json()
+    assert "emails" not in without and "meta" not in without and without["userName"]
+    urn = scim.get(f"/Users/{body['id']}?attributes=urn:ietf:params:scim:schemas:core:2.0:User:userName").get_json()
+    assert set(urn) == {"schemas", "id", "userName"}
+    listed = scim.get("/Users?attributes=userName").get_json()["Resources"][0]
+    assert set(listed) == {"schemas", "id", "userName"}
+
+
+def test_paging_is_one_based_stable_and_capped(scim):
+    ids = [create(scim, user_name=f"user{i:02}@example.com")["id"] for i in range(7)]
+    page1 = scim.get("/Users?startIndex=1&count=3").get_json()
+    page2 = scim.get("/Users?startIndex=4&count=3").get_json()
+    page3 = scim.get("/Users?startIndex=7&count=3").get_json()
+    assert page1["totalResults"] == 7 and page1["itemsPerPage"] == 3 and page1["startIndex"] == 1
+    seen = [r["id"] for p in (page1, page2, page3) for r in p["Resources"]]
+    assert seen == ids
+    zero = scim.get("/Users?count=0").get_json()
+    assert zero["totalResults"] == 7 and zero["Resources"] == [] and zero["itemsPerPage"] == 0
+    negative = scim.get("/Users?startIndex=-5&count=-1").get_json()
+    assert negative["startIndex"] == 1 and negative["Resources"] == []
+    assert scim.get("/Users?count=5000").get_json()["itemsPerPage"] == 7
+    scim_error(scim.get("/Users?count=ten"), 400, "invalidValue")
+
+
+def test_default_page_is_100_and_cap_is_200(scim, tenant):
+    db.session.add_all(
+        User(
+            tenant_id=tenant.id,
+            scim_managed=True,
+            role=Role.MEMBER,
+            user_name=f"bulk{i}@example.com",
+            user_name_ci=f"bulk{i}@example.com",
+            profile={},
+        )
+        for i in range(230)
+    )
+    db.session.commit()
+    assert scim.get("/Users").get_json()["itemsPerPage"] == 100
+    capped = scim.get("/Users?count=1000").get_json()
+    assert capped["itemsPerPage"] == 200 and capped["totalResults"] == 230
+
+
+def test_zero_matches_is_200_empty_list(scim):
+    response = scim.get('/Users?filter=userName eq "abcdefgh@atko.com"')
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 0,
+        "startIndex": 1,
+        "itemsPerPage": 0,
+        "Resources": [],
+    }
+
+
+def test_bad_filters_are_400_invalid_filter(scim):
+    scim_error(scim.get('/Users?filter=userName eq "unterminated'), 400, "invalidFilter")
+    scim_error(scim.get('/Users?filter=shoeSize eq "42"'), 400, "invalidFilter")
+    scim_error(scim.get("/Users?filter=userName zz 1"), 400, "invalidFilter")
+
+
+def test_post_search(scim):
+    create(scim)
+    create(scim, user_name="grace@example.com")
+    response = scim.post(
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName sw "grace"',
+            "attributes": ["userName"],
+            "startIndex": 1,
+            "count": 10,
+        },
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["totalResults"] == 1
+    assert body["Resources"][0]["userName"] == "grace@example.com"
+    assert "emails" not in body["Resources"][0]
