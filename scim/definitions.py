@@ -142,7 +142,9 @@ USER = Schema(
         Attribute("preferredLanguage"),
         Attribute("locale"),
         Attribute("timezone"),
-        Attribute("active", type="boolean", description="False while the member is deactivated."),
+        # Required in our schema: `active` is the member rung itself (R1), so it can be set but never
+        # unassigned. Clients may still omit it on create (it defaults to true) and on PUT (unchanged).
+        Attribute("active", type="boolean", required=True, description="False while the member is deactivated."),
         Attribute(
             "emails",
             type="complex",

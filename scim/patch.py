@@ -129,7 +129,9 @@ def _apply_to_extension(result: dict, op: str, path: Path, value: object, resour
     if not isinstance(value, dict):
         raise InvalidValue(f"'{path.schema.id}' must be given an object.")
     for key, item in value.items():
-        _apply(result, op, parse_path(f"{path.schema.id}:{key}", resource_type), item, resource_type)
+        # A serialised extension object may carry its own `schemas`/`meta`; they are not attributes.
+        if key.lower() not in _IGNORED_KEYS:
+            _apply(result, op, parse_path(f"{path.schema.id}:{key}", resource_type), item, resource_type)
 
 
 def _apply_to_elements(container: dict, op: str, path: Path, value: object) -> None:
