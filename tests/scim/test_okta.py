@@ -1,0 +1,150 @@
+"""Okta's provisioning sequence, replayed with the headers and bodies Okta sends (idp-behaviour §1.1)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from tests.conftest import ScimClient, scim_error
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+OKTA_HEADERS = {
+    "User-Agent": "Okta SCIM Client 1.0.0",
+    "Accept": "application/scim+json",
+    "Accept-Charset": "utf-8",
+    "Accept-Encoding": "gzip,deflate",
+}
+
+# B-OK1: the create body, password placeholder included.
+OKTA_CREATE = {
+    "schemas": [USER],
+    "userName": "test.user@okta.local",
+    "name": {"givenName": "Test", "familyName": "User"},
+    "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
+    "displayName": "Test User",
+    "locale": "en-US",
+    "externalId": "00ujl29u0le5T6Aj10h7",
+    "groups": [],
+    "password": "1mz050nq",
+    "active": True,
+}
+
+
+def okta(client, token: str, header_mode: bool = False) -> ScimClient:
+    """Okta's client; in its 'HTTP Header' auth mode the token goes without the Bearer scheme."""
+    scim = ScimClient(client, None)
+    auth = token if header_mode else f"Bearer {token}"
+
+    def open_(method, path, body=None, headers=None, **kwargs):
+        merged = {**OKTA_HEADERS, "Authorization": auth, "Host": "localhost", **(headers or {})}
+        if body is not None:
+            merged["Content-Type"] = "application/scim+json; charset=utf-8"
+            kwargs["data"] = json.dumps(body)
+        return client.open("/scim/v2" + path, method=method, headers=merged, **kwargs)
+
+    scim.open = open_
+    return scim
+
+
+def user_filter(user_name: str) -> str:
+    return "/Users?filter=" + quote(f'userName eq "{user_name}"') + "&startIndex=1&count=100"
+
+
+def test_connection_test_k1(client, scim_token):
+    idp = okta(client, scim_token)
+    users = idp.get("/Users?startIndex=1&count=2")
+    assert users.status_code == 200
+    body = users.get_json()
+    assert isinstance(body["totalResults"], int) and isinstance(body["itemsPerPage"], int)
+    assert idp.get("/Groups?startIndex=1&count=100").status_code == 200
+
+
+def test_header_auth_mode_without_bearer(client, scim_token):
+    assert okta(client, scim_token, header_mode=True).get("/Users?startIndex=1&count=2").status_code == 200
+
+
+def test_provisioning_lifecycle_oin(client, scim_token):
+    idp = okta(client, scim_token)
+
+    # K2: lookup before create finds nothing, with a 200.
+    lookup = idp.get(user_filter("test.user@okta.local")).get_json()
+    assert lookup["totalResults"] == 0 and lookup["Resources"] == []
+
+    # K3: create; a second identical create is a 409.
+    created = idp.post("/Users", OKTA_CREATE)
+    assert created.status_code == 201
+    user = created.get_json()
+    assert user["active"] is True and "password" not in user
+    scim_error(idp.post("/Users", OKTA_CREATE), 409, "uniqueness")
+
+    # Okta's spec test looks the user up with the userName upper-cased.
+    upper = idp.get(user_filter("TEST.USER@OKTA.LOCAL")).get_json()
+    assert upper["totalResults"] == 1 and upper["Resources"][0]["id"] == user["id"]
+
+    # K5: profile update is GET then a full PUT that echoes id, meta and groups (B-OK2).
+    assert idp.get(f"/Users/{user['id']}").status_code == 200
+    put_body = {
+        "schemas": [USER],
+        "id": user["id"],
+        "userName": "test.user@okta.local",
+        "name": {"givenName": "Another", "middleName": "Excited", "familyName": "User"},
+        "emails": [
+            {"primary": True, "value": "test.user@okta.local", "type": "work", "display": "test.user@okta.local"}
+        ],
+        "active": True,
+        "groups": [],
+        "meta": {"resourceType": "User"},
+    }
+    updated = idp.put(f"/Users/{user['id']}", put_body)
+    assert updated.status_code == 200
+    assert updated.get_json()["name"]["middleName"] == "Excited"
+
+    # K6: deactivate with a path-less replace; the user stays readable with active false.
+    deactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    response = idp.patch(f"/Users/{user['id']}", deactivate)
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    assert idp.get(f"/Users/{user['id']}").get_json()["active"] is False
+    assert idp.get(user_filter("test.user@okta.local")).get_json()["Resources"][0]["active"] is False
+
+    # K7: reactivate the same way.
+    reactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": True}}]}
+    assert idp.patch(f"/Users/{user['id']}", reactivate).get_json()["active"] is True
+
+
+def test_aiw_app_deactivates_with_put_k6b(client, scim_token):
+    idp = okta(client, scim_token)
+    user = idp.post("/Users", OKTA_CREATE).get_json()
+    body = {**OKTA_CREATE, "id": user["id"], "active": False, "meta": {"resourceType": "User"}}
+    response = idp.put(f"/Users/{user['id']}", body)
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    body["active"] = True
+    assert idp.put(f"/Users/{user['id']}", body).get_json()["active"] is True
+
+
+def test_import_pages_k10_are_stable(client, scim_token):
+    idp = okta(client, scim_token)
+    for i in range(5):
+        idp.post("/Users", {**OKTA_CREATE, "userName": f"u{i}@okta.local", "externalId": f"ext{i}", "emails": []})
+    first = idp.get("/Users?startIndex=1&count=2").get_json()
+    second = idp.get("/Users?startIndex=3&count=2").get_json()
+    third = idp.get("/Users?startIndex=5&count=2").get_json()
+    names = [r["userName"] for page in (first, second, third) for r in page["Resources"]]
+    assert names == [f"u{i}@okta.local" for i in range(5)]
+    assert first["totalResults"] == 5
+
+
+def test_spec_test_expectations(client, scim_token):
+    idp = okta(client, scim_token)
+    idp.post("/Users", OKTA_CREATE)
+    listing = idp.get("/Users?count=1&startIndex=1").get_json()
+    first = listing["Resources"][0]
+    for field in ("id", "userName", "active"):
+        assert field in first
+    assert first["name"]["familyName"] and first["name"]["givenName"] and first["emails"][0]["value"]
+    missing = scim_error(idp.get("/Users/010101001010101011001010101011"), 404)
+    assert missing["detail"]
+    # The spec test sends the filter unencoded.
+    assert idp.get('/Users?filter=userName eq "abcdefgh@atko.com"').get_json()["totalResults"] == 0
+    denied = scim_error(okta(client, "non-token", header_mode=True).get("/Users"), 401)
+    assert denied["status"] == "401"
