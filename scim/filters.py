@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from models import Cohort, CohortMember, Role, User, UserEmail
@@ -50,16 +50,23 @@ def fold_case(value: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Related:
-    """A multi-valued complex attribute kept in child rows (RFC 7643 §2.4): a test becomes one EXISTS."""
+    """A multi-valued complex attribute kept in child rows (RFC 7643 §2.4): a test becomes one IN subquery."""
 
     tables: tuple[Any, ...]  # the child tables (mapped classes or aliases) the subquery reads
-    correlation: ColumnElement[bool]  # ties the child rows to the outer resource row
+    owner: Any  # the outer resource's key, e.g. users.id
+    key: Any  # the child column holding that key, e.g. user_emails.user_id
+    join: ColumnElement[bool] | None = None  # ties further child tables together, when there are several
 
-    def exists(self, criterion: ColumnElement[bool]) -> ColumnElement[bool]:
-        """Return EXISTS (SELECT 1 FROM child WHERE correlation AND criterion)."""
-        # correlate_except: the outer row stays correlated even if the caller's query joins a child table.
-        query = select(literal_column("1")).where(self.correlation, criterion).correlate_except(*self.tables)
-        return query.exists()
+    def matching(self, criterion: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Return `owner IN (SELECT key FROM child WHERE criterion)`.
+
+        An uncorrelated IN lets the database start from the child's index (say, the email value)
+        instead of probing every outer row, which a correlated EXISTS makes SQLite do.
+        """
+        query = select(self.key).where(criterion)
+        if self.join is not None:
+            query = query.where(self.join)
+        return self.owner.in_(query)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,8 +130,8 @@ def _compile(node: Node, fmap: FilterMap, negate: bool, scope: _Scope | None) ->
         inner = _Scope(attribute, key, parent.via if parent else None)
         if inner.via is None:  # a singular complex attribute: `name[givenName eq "x"]` is `name.givenName eq "x"`
             return _compile(node.filter, fmap, negate, inner)
-        # RFC 7644 §3.4.2.2: the whole [filter] must hold for one value, so it is one EXISTS (pitfall 12).
-        clause = inner.via.exists(_compile(node.filter, fmap, False, inner))
+        # RFC 7644 §3.4.2.2: the whole [filter] must hold for one value: one subquery, one child row (pitfall 12).
+        clause = inner.via.matching(_compile(node.filter, fmap, False, inner))
         return not_(clause) if negate else clause
     return _comparison(node, fmap, negate, scope)
 
@@ -143,7 +150,7 @@ def _comparison(node: Compare, fmap: FilterMap, negate: bool, scope: _Scope | No
         raise InvalidFilter(f"Attribute {name!r} is not filterable inside [...].")
     if target.via is not None and scope is None:
         # `emails.value eq "x"`: some email is x; `emails.value ne "x"`: no email is x.
-        clause = target.via.exists(_test(target, op, value, negate=False))
+        clause = target.via.matching(_test(target, op, value, negate=False))
         return not_(clause) if negate else clause
     return _test(target, op, value, negate)
 
@@ -259,13 +266,11 @@ def _active(op: str, value: bool | None) -> ColumnElement[bool]:
     return User.role == (Role.MEMBER if value else Role.BANNED)
 
 
-_EMAILS = Related((UserEmail,), UserEmail.user_id == User.id)
+_EMAILS = Related((UserEmail,), User.id, UserEmail.user_id)
 _email_value = Field(UserEmail.value_ci, folded=True, via=_EMAILS)
 # An alias, so the member lookup never collides with (or correlates to) a `users` table in the caller's query.
 _member = aliased(User, name="member_user")
-_MEMBERS = Related(
-    (CohortMember, _member), and_(CohortMember.cohort_id == Cohort.id, CohortMember.user_id == _member.id)
-)
+_MEMBERS = Related((CohortMember, _member), Cohort.id, CohortMember.cohort_id, CohortMember.user_id == _member.id)
 _member_value = Field(_member.scim_id, case_exact=True, via=_MEMBERS)
 
 USER_FILTERS = FilterMap(

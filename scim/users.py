@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from models import User, db
 from scim import bp
@@ -88,7 +89,8 @@ def _search(filter_text: str | None, start: int, count: int, attributes: list[st
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     users = []
     if count > 0:
-        users = list(db.session.scalars(query.order_by(User.id).offset(start - 1).limit(count)))
+        page = query.order_by(User.id).offset(start - 1).limit(count).options(selectinload(User.emails))
+        users = list(db.session.scalars(page))
     groups = cohorts.scim_groups_for(tenant.id, [u.id for u in users])
     resources = [project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, attributes, excluded) for u in users]
     g.scim_operation = "users.searched"

@@ -353,3 +353,27 @@ def test_post_search(scim):
     assert body["totalResults"] == 1
     assert body["Resources"][0]["userName"] == "grace@example.com"
     assert "emails" not in body["Resources"][0]
+
+
+def test_listing_a_page_costs_the_same_queries_for_5_or_50_users(scim, app):
+    from sqlalchemy import event
+
+    def statements_for_listing() -> int:
+        seen = []
+
+        def count(*args):
+            seen.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert scim.get("/Users?count=100").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    for i in range(5):
+        create(scim, user_name=f"few{i}@example.com")
+    few = statements_for_listing()
+    for i in range(45):
+        create(scim, user_name=f"many{i}@example.com")
+    assert statements_for_listing() == few
