@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import close_all_sessions
 
+import config
 from app import create_app
 from models import Role, db
 from services import credentials, members, tenants
@@ -18,20 +21,30 @@ from services import credentials, members, tenants
 SCIM = "/scim/v2"
 
 
-def _database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    return _database_url(tmp_path_factory)
+    """A SQLite file per run, or TEST_DATABASE_URL (PostgreSQL)."""
+    return os.environ.get("TEST_DATABASE_URL") or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url, tmp_path_factory):
+def engine_options(database_url):
+    """On PostgreSQL, a schema of this run's own, so several runs can share one database."""
+    if not database_url.startswith("postgres"):
+        yield {}
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(config.with_driver(database_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield {"connect_args": {"options": f"-csearch_path={schema}"}}
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def make_app(database_url, engine_options, tmp_path_factory):
     """Build an app on the test database with config overrides (CSRF off unless asked)."""
     instance = tmp_path_factory.mktemp("instance")
 
@@ -39,6 +52,7 @@ def make_app(database_url, tmp_path_factory):
         config = {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options},
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
@@ -67,8 +81,10 @@ def _clean_database(request):
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
+    # Sessions are scoped per app context; close every one the test opened (in any context or
+    # thread) so none holds a lock the TRUNCATE below would wait for.
+    close_all_sessions()
     with app.app_context():
-        db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
