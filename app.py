@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from models import db
@@ -31,9 +32,14 @@ vendor = Blueprint(
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path(test_config))
     config.load(app, test_config)
     app.json.sort_keys = False  # keep "schemas" and "id" first, as SCIM examples read
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        # Behind TLS-terminating proxies: trust their X-Forwarded-* so links say https, the right
+        # host, and the request log keeps the client's address rather than the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_root() / "migrations"))
@@ -44,11 +50,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
     from admin import bp as admin_bp
+    from admin.limits import init_app as init_sign_in_protection
     from cli import register as register_cli
     from scim import bp as scim_bp
     from scim import init_app as init_scim
 
     init_scim(app)
+    init_sign_in_protection(app)  # failed-login throttle, session cookie Secure flag
     csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(scim_bp)
     app.register_blueprint(admin_bp)

@@ -31,22 +31,34 @@ class Defaults:
     VERIFY_LINK_HOURS = 48
 
 
+def instance_path(test_config: dict | None) -> str | None:
+    """Return the instance folder named by test_config or INSTANCE_PATH, or None for Flask's default."""
+    path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else None
+
+
 def load(app: Flask, test_config: dict | None) -> None:
     """Fill app.config from every source, later ones winning."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
+    _database_alias(app.config)
     # Any setting as MOBIEUS_<NAME> (values parsed as JSON where they are JSON).
     app.config.from_prefixed_env(ENV_PREFIX)
+    _database_alias(app.config)
     for name in ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
+    _database_alias(app.config)
     if test_config:
         app.config.update(test_config)
+        _database_alias(app.config)
 
-    database_url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    database_url = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not database_url:
+        # sqlite3 creates the file but not its folder.
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         database_url = "sqlite:///" + str(Path(app.instance_path) / "mobieus.db")
-    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
+    app.config["SQLALCHEMY_DATABASE_URI"] = with_driver(database_url)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several gunicorn workers share one file: wait for a lock instead of failing at once.
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
@@ -58,7 +70,13 @@ def load(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
 
-def _with_driver(url: str) -> str:
+def _database_alias(config: dict) -> None:
+    """Treat DATABASE_URL as SQLALCHEMY_DATABASE_URI, so whichever source comes later wins."""
+    if config.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = config.pop("DATABASE_URL")
+
+
+def with_driver(url: str) -> str:
     """Use psycopg 3 for plain postgres URLs (SQLAlchemy would pick psycopg2)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -67,13 +85,27 @@ def _with_driver(url: str) -> str:
 
 
 def _instance_secret(instance: Path) -> str:
-    """Generate the secret key once into instance/ so sessions survive restarts."""
+    """Generate the secret key once into instance/ so sessions survive restarts.
+
+    Workers may start together: the key is written to a private temporary file and linked
+    into place, so no worker ever reads a half-written key and the first link wins.
+    """
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
+    if path.exists() and (key := path.read_text().strip()):
+        return key
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+    finally:
+        temporary.unlink()
+    if not key:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")
     return key

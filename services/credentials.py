@@ -16,6 +16,8 @@ from services.errors import Conflict, InvalidInput, NotFound
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
 CREDENTIAL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Names are printed one per line, tab-separated, by the CLI: no control characters or line separators.
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def hash_token(token: str) -> str:
@@ -34,6 +36,8 @@ def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User |
         raise InvalidInput("name is required")
     if len(name) > 100:
         raise InvalidInput("name must be at most 100 characters")
+    if LINE_BREAKING.search(name):
+        raise InvalidInput("name must not contain tabs, newlines or other control characters")
     slug = (slug or "").strip().lower() or None
     if slug is not None and not CREDENTIAL_SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits or hyphens (at most 63)")

@@ -12,6 +12,9 @@ from services.errors import Conflict, InvalidInput, NotFound
 
 DEFAULT_SLUG = "default"
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+NAME_MAX = 200  # the column's length; PostgreSQL refuses longer values
+# Names are printed one per line, tab-separated, by the CLI: no control characters or line separators.
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def create_tenant(slug: str, name: str | None = None, *, learn_scim: bool = True) -> Tenant:
@@ -19,7 +22,12 @@ def create_tenant(slug: str, name: str | None = None, *, learn_scim: bool = True
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug):
         raise InvalidInput("slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with '-'")
-    tenant = Tenant(slug=slug, name=(name or slug).strip(), learn_scim=learn_scim)
+    name = (name or "").strip() or slug
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"name must be at most {NAME_MAX} characters")
+    if LINE_BREAKING.search(name):
+        raise InvalidInput("name must not contain tabs, newlines or other control characters")
+    tenant = Tenant(slug=slug, name=name, learn_scim=learn_scim)
     db.session.add(tenant)
     try:
         db.session.commit()
@@ -66,7 +74,7 @@ def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
     if not base_domain:
         return db.session.scalar(select(Tenant).where(Tenant.slug == DEFAULT_SLUG))
     hostname = (host or "").rsplit(":", 1)[0].strip().lower().rstrip(".")
-    suffix = "." + base_domain.strip().lower().lstrip(".")
+    suffix = "." + base_domain.strip().lower().strip(".")
     if not hostname.endswith(suffix):
         return None
     slug = hostname[: -len(suffix)]

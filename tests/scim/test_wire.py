@@ -118,3 +118,17 @@ def test_html_never_comes_back_on_the_api(scim):
     for response in (scim.get("/nope"), scim.delete("/Schemas"), scim.get("/Users/x/y/z")):
         assert response.mimetype == "application/scim+json"
         assert not response.get_data(as_text=True).lstrip().startswith("<")
+
+
+def test_behind_a_proxy_links_and_logged_ip_follow_forwarded_headers(make_app, tenant, scim_token):
+    from sqlalchemy import select
+
+    from models import ScimRequest, db
+
+    app = make_app(PROXY_HOPS=1)
+    scim = ScimClient(app.test_client(), scim_token)
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "idp.example.org"}
+    response = scim.post("/Users", {"schemas": [USER], "userName": "proxied@example.com"}, headers=headers)
+    assert response.get_json()["meta"]["location"].startswith("https://idp.example.org/scim/v2/Users/")
+    db.session.expire_all()
+    assert db.session.scalar(select(ScimRequest.ip).order_by(ScimRequest.id.desc())) == "203.0.113.9"
