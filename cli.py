@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 
 from models import Role
-from services import credentials, members, tenants
+from services import credentials, members, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
@@ -25,11 +25,29 @@ def register(app: Flask) -> None:
 @click.command("bootstrap")
 @click.option("--port", default=5000, show_default=True, help="Port the app will listen on (for the printed link).")
 def bootstrap(port: int) -> None:
-    """Make sure the default tenant exists and say how to sign in."""
+    """Make sure the default tenant exists and say how to sign in.
+
+    While the tenant has no admin, print a fresh one-time setup link (it replaces any earlier one);
+    the link is the last line of the output, alone.
+    """
     tenant, created = tenants.ensure_default()
     click.echo(
         f"tenant '{tenant.slug}' {'created' if created else 'ready'} (SCIM {'on' if tenant.learn_scim else 'off'})"
     )
+    domain = current_app.config.get("TENANT_BASE_DOMAIN")
+    host = f"{tenant.slug}.{domain.strip('.')}" if domain else "127.0.0.1"
+    with current_app.test_request_context(base_url=f"http://{host}:{port}"):
+        if setup.has_admin(tenant):
+            click.echo("sign in at:")
+            click.echo(url_for("admin.login", _external=True))
+            return
+        minutes = int(current_app.config.get("SETUP_LINK_MINUTES", setup.DEFAULT_MINUTES))
+        store = setup.token_file(current_app.config.get("SETUP_TOKEN_FILE"), current_app.instance_path)
+        token = setup.issue_link_token(tenant, store, minutes)
+        click.echo(
+            f"no admin yet; open this link to create the first super-admin (single use, expires in {minutes} min):"
+        )
+        click.echo(url_for("admin.setup_account", token=token, _external=True))
 
 
 def _fail(error: DomainError) -> None:
@@ -124,11 +142,14 @@ def users_role(slug: str, email: str, role: int) -> None:
 @click.option("--slug", "credential_slug", help="Optional short identifier, unique in the tenant.")
 def scim_issue(slug: str, name: str, credential_slug: str | None) -> None:
     """Issue a credential; the token is printed once, alone on the last line."""
+    tenant = _tenant(slug)
     try:
-        credential, token = credentials.issue(_tenant(slug), name, credential_slug)
+        credential, token = credentials.issue(tenant, name, credential_slug)
     except DomainError as error:
         _fail(error)
-    click.echo(f"credential {credential.id} issued for tenant {slug}; store the token now, it is not shown again:")
+    click.echo(
+        f"credential {credential.id} issued for tenant {tenant.slug}; store the token now, it is not shown again:"
+    )
     click.echo(token)
 
 

@@ -1,10 +1,7 @@
-"""The admin dashboard at /admin (server-rendered pages enhanced with htmx)."""
+"""The admin dashboard at /admin: server-rendered pages enhanced with htmx (DESIGN §5)."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-@bp.get("/")
-def index():
-    return "admin"
+from admin import auth, cohorts, credentials, users, verification  # noqa: E402, F401 - route registration

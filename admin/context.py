@@ -66,6 +66,6 @@ def login_required(view):
 
 def render_page(template: str, fragment: str | None = None, **context):
     """Render the full page, or only `fragment` when htmx asks for a partial swap."""
-    if fragment is not None and htmx_request.htmx and not htmx_request.boosted:
+    if fragment is not None and htmx_request.htmx and not htmx_request.htmx.boosted:
         return render_template(fragment, **context)
     return render_template(template, **context)

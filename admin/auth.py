@@ -1,0 +1,149 @@
+"""Signing in and out, the first-run setup link, and the dashboard's landing page."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import bcrypt
+from flask import current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask_limiter import RateLimitExceeded
+
+from admin import bp
+from admin.context import current_admin, current_tenant, login_required
+from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
+from admin.limits import note_failed_sign_in, throttle_address, throttle_email
+from models import User
+from services import members, setup, tenants
+from services.errors import DomainError, NotFound
+
+LOGIN = "admin/login/index.html"
+SETUP = "admin/setup/index.html"
+# One message for every refusal, so the form never tells which emails have accounts or which role they hold.
+SIGN_IN_REFUSED = "That email and password do not match an admin account of this tenant."
+
+
+@bp.app_context_processor
+def _navigation() -> dict:
+    """Give base.html the signed-in admin and the SCIM switch, also on error pages of unknown hosts."""
+    tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    if tenant is None:
+        return {"nav_admin": None, "nav_scim": False}
+    return {"nav_admin": current_admin(), "nav_scim": tenant.learn_scim}
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Land on the credentials page where SCIM is on, else on users."""
+    if current_tenant().learn_scim:
+        return redirect(url_for("admin.credentials_index"))
+    return redirect(url_for("admin.users_index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@throttle_address
+@throttle_email
+def login():
+    """Sign a tenant admin in with email and password."""
+    tenant = current_tenant()
+    if request.method == "GET" and current_admin() is not None:
+        return redirect(_next_url())
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return _login_page(form, status=400 if form.is_submitted() else 200)
+
+    user = members.find_by_email(tenant, form.email.data)
+    password_ok = _password_matches(user, form.password.data)
+    # A fresh session on every attempt: nothing from before signing in survives it.
+    session.clear()
+    g.pop("admin_user", None)
+    if password_ok:
+        session["user_id"] = user.id
+    # The same gate every request passes (role 4-5, verified, this tenant, not deprovisioned)
+    # decides the sign-in, and clears the session again when it says no.
+    if not password_ok or current_admin() is None:
+        note_failed_sign_in()
+        form.form_errors.append(SIGN_IN_REFUSED)
+        return _login_page(form, status=401)
+    return redirect(_next_url())
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out and forget the whole session."""
+    session.clear()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("admin.login"))
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def setup_account(token: str):
+    """Create the tenant's first super-admin through the one-time link `flask bootstrap` printed."""
+    tenant = current_tenant()
+    store = _setup_store()
+    if not setup.is_valid(tenant, token, store):
+        return render_template(SETUP, form=None, invalid=True), 404
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = setup.create_first_admin(tenant, token, store, form.email.data, form.password.data)
+        except NotFound:
+            return render_template(SETUP, form=None, invalid=True), 404
+        except DomainError as error:
+            form.form_errors.append(error.message)
+        else:
+            session.clear()
+            session["user_id"] = user.id
+            flash("Your super-admin account is ready, and the setup link no longer works.", "ok")
+            return redirect(url_for("admin.index"))
+    return render_template(SETUP, form=form, invalid=False), 422 if form.is_submitted() else 200
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many_attempts(error: RateLimitExceeded):
+    """Answer a throttled sign-in with the form and a plain explanation, not an error page."""
+    if request.endpoint != "admin.login":
+        return render_template("errors/error.html", error=error), 429
+    form = LoginForm()
+    form.form_errors.append(
+        f"Too many failed sign-in attempts (at most {error.description}). Wait a little, then try again."
+    )
+    response = _login_page(form, status=429)
+    if error.limit is not None:
+        response.headers["Retry-After"] = str(error.limit.limit.get_expiry())
+    return response
+
+
+def _login_page(form: LoginForm, status: int):
+    page = render_template(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()))
+    return make_response(page, status)
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    """Check the password, spending the same bcrypt work when there is no account to check against."""
+    # bcrypt refuses passwords over 72 bytes, so no stored hash can match one; answer it like a wrong password.
+    fits = len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES
+    if user is not None and user.password_hash and fits:
+        return members.check_password(user, password)
+    bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], _dummy_hash())
+    return False
+
+
+@cache
+def _dummy_hash() -> bytes:
+    return bcrypt.hashpw(b"no account here", bcrypt.gensalt())
+
+
+def _next_url() -> str:
+    """Return the page to go to after signing in: a same-site path from ?next=, else the landing page."""
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and not parts.netloc:
+        return target
+    return url_for("admin.index")
+
+
+def _setup_store() -> Path:
+    return setup.token_file(current_app.config.get("SETUP_TOKEN_FILE"), current_app.instance_path)

@@ -1,0 +1,206 @@
+"""SCIM credentials at /admin/learn/scim-credentials: issue, watch the first sync live, disable, revoke."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+
+from admin import bp
+from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.forms import IssueCredentialForm
+from models import ScimCredential, utcnow
+from services import audit, credentials, sync_status
+from services.errors import Conflict, DomainError, InvalidInput, NotFound
+
+INDEX = "admin/credentials/index.html"
+SHOW = "admin/credentials/show.html"
+# Histogram windows: query value -> (label, length).
+WINDOWS = {
+    "hour": ("Last hour", timedelta(hours=1)),
+    "day": ("Last day", timedelta(days=1)),
+    "week": ("Last week", timedelta(weeks=1)),
+}
+LOG_ROWS = 25
+LIST_COUNTS_WINDOW = timedelta(days=1)
+REFUSALS_WINDOW = timedelta(hours=1)
+
+
+def scim_feature(view: Callable) -> Callable:
+    """Answer 404 where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_tenant().learn_scim:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/learn/scim-credentials")
+@scim_feature
+@login_required
+def credentials_index():
+    """List the tenant's credentials with their state and traffic, and offer to issue one."""
+    return _index_page(IssueCredentialForm())
+
+
+@bp.post("/learn/scim-credentials")
+@scim_feature
+@login_required
+def credentials_issue():
+    """Issue a credential and show its token this once, on the new credential's live page."""
+    form = IssueCredentialForm()
+    if form.validate_on_submit():
+        try:
+            credential, token = credentials.issue(
+                current_tenant(), form.name.data, form.slug.data or None, created_by=current_admin()
+            )
+        except Conflict:
+            form.slug.errors.append("Another credential of this tenant already has this slug.")
+        except InvalidInput as error:
+            form.form_errors.append(error.message)
+        else:
+            page = render_page(SHOW, **_show_context(credential, "hour"), token=token)
+            response = make_response(page, 201)
+            # Neither the browser cache nor a reload may bring the token back: the address bar
+            # moves to the credential's page (htmx), and nothing stores this response.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["HX-Push-Url"] = url_for("admin.credentials_show", credential_id=credential.id)
+            return response
+    return _index_page(form, status=422)
+
+
+@bp.get("/learn/scim-credentials/<int:credential_id>")
+@scim_feature
+@login_required
+def credentials_show(credential_id: int):
+    """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
+    credential = _credential(credential_id)
+    return render_page(SHOW, **_show_context(credential, _window()), token=None)
+
+
+@bp.get("/learn/scim-credentials/<int:credential_id>/requests")
+@scim_feature
+@login_required
+def credentials_requests(credential_id: int):
+    """Render the request log widget (polled by htmx)."""
+    credential = _credential(credential_id)
+    return render_template("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
+
+
+@bp.get("/learn/scim-credentials/<int:credential_id>/histogram")
+@scim_feature
+@login_required
+def credentials_histogram(credential_id: int):
+    """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
+    credential = _credential(credential_id)
+    return render_template(
+        "admin/credentials/_histogram.html", credential=credential, **_histogram_context(credential, _window())
+    )
+
+
+@bp.get("/learn/scim-credentials/<int:credential_id>/checklist")
+@scim_feature
+@login_required
+def credentials_checklist(credential_id: int):
+    """Render the first-sync checklist widget (polled by htmx until every step is done)."""
+    credential = _credential(credential_id)
+    return render_template("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
+
+
+@bp.post("/learn/scim-credentials/<int:credential_id>/disable")
+@scim_feature
+@login_required
+def credentials_disable(credential_id: int):
+    """Disable a credential: its next request answers 401 until it is enabled again."""
+    return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
+
+
+@bp.post("/learn/scim-credentials/<int:credential_id>/enable")
+@scim_feature
+@login_required
+def credentials_enable(credential_id: int):
+    """Enable a disabled credential again."""
+    return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
+
+
+@bp.post("/learn/scim-credentials/<int:credential_id>/revoke")
+@scim_feature
+@login_required
+def credentials_revoke(credential_id: int):
+    """Revoke a credential for good: its next request answers 401."""
+    return _change_state(credential_id, credentials.revoke, "revoked; its next request answers 401")
+
+
+def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str):
+    credential = _credential(credential_id)
+    try:
+        action(credential)
+    except DomainError as error:
+        flash(error.message[:1].upper() + error.message[1:] + ".", "error")
+    else:
+        flash(f"“{credential.name}” {done}.", "ok")
+    return redirect(url_for("admin.credentials_show", credential_id=credential.id), code=303)
+
+
+def _credential(credential_id: int) -> ScimCredential:
+    try:
+        return credentials.get(current_tenant(), credential_id)
+    except NotFound:
+        abort(404)
+
+
+def _window() -> str:
+    window = request.args.get("window", "hour")
+    return window if window in WINDOWS else "hour"
+
+
+def _index_page(form: IssueCredentialForm, status: int = 200):
+    tenant = current_tenant()
+    rows = credentials.for_tenant(tenant)
+    used = audit.last_used([c.id for c in rows])
+    since = utcnow() - LIST_COUNTS_WINDOW
+    # One small grouped count per credential; a tenant has a handful of credentials.
+    counts = {c.id: audit.status_counts(c, since) for c in rows}
+    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts)
+    return make_response(page, status)
+
+
+def _scim_base_url() -> str:
+    """Return this tenant's SCIM base URL as the IdP must reach it (the request's own host and scheme)."""
+    return url_for("scim.service_provider_config", _external=True).removesuffix("/ServiceProviderConfig")
+
+
+def _show_context(credential: ScimCredential, window: str) -> dict:
+    return {
+        "credential": credential,
+        "base_url": _scim_base_url(),
+        **_log_context(credential),
+        **_histogram_context(credential, window),
+        **_checklist_context(credential),
+    }
+
+
+def _log_context(credential: ScimCredential) -> dict:
+    entries = sync_status.log_entries(audit.recent(credential, LOG_ROWS))
+    # Refusals older than the credential cannot concern it.
+    since = max(utcnow() - REFUSALS_WINDOW, credential.created_at)
+    return {
+        "entries": entries,
+        "clients": sync_status.clients_seen(entry.request for entry in entries),
+        "refusals": sync_status.refusals(credential.tenant_id, since),
+    }
+
+
+def _histogram_context(credential: ScimCredential, window: str) -> dict:
+    counts = audit.status_counts(credential, utcnow() - WINDOWS[window][1])
+    return {"counts": counts, "window": window, "windows": WINDOWS}
+
+
+def _checklist_context(credential: ScimCredential) -> dict:
+    steps = sync_status.checklist(audit.operations_seen(credential))
+    return {"steps": steps, "complete": all(step.done for step in steps)}

@@ -1,0 +1,196 @@
+"""Read a credential's first sync: checklist, calling IdP, and what each kind of failure asks of the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from models import ScimRequest, db
+
+
+@dataclass(frozen=True)
+class Step:
+    """One first-sync milestone and whether the credential's log shows it yet."""
+
+    key: str
+    label: str
+    how: str
+    done: bool
+
+
+# (key, label, what the IdP does to get there, operations that prove it). An empty set means
+# "any successful request": Okta tests with GET /Users?count=2, Entra with a filtered GET /Users,
+# curl with ServiceProviderConfig, and all of them are recorded with an operation.
+_STEPS: tuple[tuple[str, str, str, frozenset[str]], ...] = (
+    (
+        "connection",
+        "Connection test seen",
+        "Okta: Test API Credentials. Entra ID: Test Connection. Or run the curl line above.",
+        frozenset(),
+    ),
+    ("user_created", "First user created", "Assign a person to the app in the IdP.", frozenset({"user.created"})),
+    (
+        "user_updated",
+        "First profile update",
+        "Change an assigned person's name or email in the IdP.",
+        frozenset({"user.updated"}),
+    ),
+    (
+        "user_deactivated",
+        "First deactivation",
+        "Unassign or suspend a person in the IdP.",
+        frozenset({"user.deactivated", "user.deleted"}),
+    ),
+    ("group_created", "First group", "Push a group from the IdP.", frozenset({"group.created"})),
+    (
+        "members_changed",
+        "First membership change",
+        "Add or remove a member of a pushed group.",
+        frozenset({"group.members_changed"}),
+    ),
+)
+
+OPERATION_LABELS = {
+    "connection.tested": "connection test",
+    "users.searched": "users searched",
+    "user.read": "user read",
+    "user.created": "user created",
+    "user.updated": "user updated",
+    "user.deactivated": "user deactivated",
+    "user.reactivated": "user reactivated",
+    "user.deleted": "user deprovisioned",
+    "groups.searched": "groups searched",
+    "group.read": "group read",
+    "group.created": "group created",
+    "group.updated": "group updated",
+    "group.members_changed": "members changed",
+    "group.deleted": "group deleted",
+}
+
+# What to do, per failure kind the SCIM side records (product guide, troubleshooting).
+HINTS = {
+    "invalid_token": "The token is wrong, disabled or revoked. Paste the token of an active credential into "
+    "the IdP, or issue a new one on this page.",
+    "not_visible": "SCIM may not touch this user or group: it is not SCIM-managed, or its role is above member (2). "
+    "Manage it in the dashboard, not through the IdP.",
+    "not_found": "No such user or group for SCIM: it was deprovisioned here or never pushed. Let the IdP "
+    "create it again.",
+    "no_super_admin": "Groups need a super-admin (role 5) to own their cohorts. Promote a verified admin to "
+    "super-admin, then push the group again.",
+    "uniqueness": "Another account in this tenant already has this userName or externalId. Change it in the IdP, "
+    "or match the existing account instead of creating a new one.",
+    "invalidFilter": "The IdP sent a filter this service does not support. Check the matching attribute "
+    "(userName for users, displayName for groups).",
+    "invalidValue": "A required value is missing or malformed, often userName or an email. Check the IdP's "
+    "attribute mappings.",
+    "invalidSyntax": "The body is not valid SCIM JSON. Check custom attribute mappings in the IdP.",
+    "invalidPath": "A PATCH names an attribute this service does not support. Remove or fix that mapping.",
+    "noTarget": "A PATCH filter matched nothing, for example an email type the user does not have.",
+    "mutability": "The IdP tried to change a read-only attribute such as id. Remove that mapping.",
+    "method_not_allowed": "This endpoint does not take that method; bulk requests are not supported.",
+    "not_implemented": "The IdP asked for a feature this service does not offer (bulk, sorting, or password change).",
+    "unsupported_media_type": "Send Content-Type application/scim+json or application/json.",
+    "server_error": "The request failed on our side. The IdP retries by itself; if it keeps failing, check the "
+    "server log for this time.",
+    "rate_limited": "Too many requests at once. The IdP backs off and retries; no action is needed unless it persists.",
+}
+_HINTS_BY_STATUS = {401: "invalid_token", 404: "not_found", 409: "uniqueness", 503: "server_error"}
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A logged request as the detail page shows it."""
+
+    request: ScimRequest
+    client: str
+    label: str
+    hint: str | None
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """Requests to a tenant refused before any credential was known (token missing or not accepted)."""
+
+    count: int
+    last_at: datetime | None
+
+
+def checklist(operations_seen: Iterable[str]) -> list[Step]:
+    """Tick each first-sync step whose proof appears among the credential's successful operations."""
+    seen = set(operations_seen)
+    return [Step(key, label, how, bool(seen & proof) if proof else bool(seen)) for key, label, how, proof in _STEPS]
+
+
+def recognise_client(user_agent: str | None) -> str | None:
+    """Name the IdP behind a User-Agent, or None when it is not one we recognise.
+
+    Okta sends "Okta SCIM Client 1.0.0" (and "OKTA SCIM Integration" in its test suite). Entra ID's
+    User-Agent is not documented, so any mention of Azure, Microsoft or Entra is taken as Entra ID.
+    """
+    agent = (user_agent or "").lower()
+    if "okta" in agent:
+        return "Okta"
+    if any(word in agent for word in ("entra", "azure", "microsoft")):
+        return "Entra ID"
+    return None
+
+
+def client_label(user_agent: str | None) -> str:
+    """Return the IdP's name, else the start of the User-Agent, else a dash."""
+    known = recognise_client(user_agent)
+    if known:
+        return known
+    agent = (user_agent or "").strip()
+    return agent[:32] + ("…" if len(agent) > 32 else "") if agent else "—"
+
+
+def failure_hint(failure: str | None, status: int) -> str | None:
+    """Say what to do about a failed request; None for a success or an unknown kind."""
+    if status < 400:
+        return None
+    return HINTS.get(failure or "") or HINTS.get(_HINTS_BY_STATUS.get(status, ""))
+
+
+def log_entries(requests: Iterable[ScimRequest]) -> list[LogEntry]:
+    """Attach the client name, operation label and hint to each logged request."""
+    return [
+        LogEntry(
+            request=row,
+            client=client_label(row.user_agent),
+            label=OPERATION_LABELS.get(row.operation or "", row.operation or "")
+            if row.status < 400
+            else (row.failure or ""),
+            hint=failure_hint(row.failure, row.status),
+        )
+        for row in requests
+    ]
+
+
+def clients_seen(requests: Iterable[ScimRequest]) -> list[str]:
+    """Return the recognised IdPs among these requests, in order of first appearance."""
+    names: list[str] = []
+    for row in requests:
+        name = recognise_client(row.user_agent)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def refusals(tenant_id: int, since: datetime) -> Refusals:
+    """Count the tenant's requests refused with 401 before a credential matched, since `since`.
+
+    Such requests carry no credential id (the token matched none that is active), so a credential's
+    own log cannot show them; the page shows them beside it so a wrong or revoked token is visible.
+    """
+    count, last_at = db.session.execute(
+        select(func.count(), func.max(ScimRequest.at)).where(
+            ScimRequest.tenant_id == tenant_id,
+            ScimRequest.at >= since,
+            ScimRequest.credential_id.is_(None),
+            ScimRequest.status == 401,
+        )
+    ).one()
+    return Refusals(count=count, last_at=last_at)
