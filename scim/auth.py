@@ -18,9 +18,13 @@ def authenticate() -> None:
     if tenant is None or not tenant.learn_scim:
         raise NotFound("SCIM is not enabled for this tenant")
     g.scim_tenant = tenant
-    credential = credentials.authenticate(tenant, bearer_token())
+    credential = credentials.find(tenant, bearer_token())
     if credential is None:
         raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
+    if credential.state != "active":
+        # Logged against the credential, so its own page shows the IdP still calling with it.
+        g.scim_credential = credential
+        raise Unauthorized(f"this credential is {credential.state}", failure=f"credential_{credential.state}")
     g.scim_credential = credential
 
 

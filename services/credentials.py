@@ -63,8 +63,8 @@ def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User |
     return credential, token
 
 
-def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
-    """Return the tenant's active credential for this token, or None (R9, R12)."""
+def find(tenant: Tenant, token: str) -> ScimCredential | None:
+    """Return the tenant's credential for this token in whatever state, or None (R12)."""
     if not token or len(token) > 200:
         return None
     digest = hash_token(token)
@@ -72,9 +72,13 @@ def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
     if credential is None or not hmac.compare_digest(credential.token_hash, digest):
         return None
     # A token of another tenant is simply not valid here, whatever the Host says (R12).
-    if credential.tenant_id != tenant.id or credential.state != "active":
-        return None
-    return credential
+    return credential if credential.tenant_id == tenant.id else None
+
+
+def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
+    """Return the tenant's active credential for this token, or None (R9)."""
+    credential = find(tenant, token)
+    return credential if credential is not None and credential.state == "active" else None
 
 
 def for_tenant(tenant: Tenant) -> list[ScimCredential]:

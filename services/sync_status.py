@@ -74,6 +74,8 @@ OPERATION_LABELS = {
 HINTS = {
     "invalid_token": "The token is wrong, disabled or revoked. Paste the token of an active credential into "
     "the IdP, or issue a new one on this page.",
+    "credential_disabled": "This credential is disabled. Enable it on this page, or switch the IdP to an active one.",
+    "credential_revoked": "This credential is revoked for good. Issue a new one and paste its token into the IdP.",
     "not_visible": "SCIM may not touch this user or group: it is not SCIM-managed, or its role is above member (2). "
     "Manage it in the dashboard, not through the IdP.",
     "not_found": "No such user or group for SCIM: it was deprovisioned here or never pushed. Let the IdP "

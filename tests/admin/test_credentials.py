@@ -362,7 +362,9 @@ def test_revoke_refuses_the_next_request_and_is_final(admin, client, tenant):
     html = text(admin.get(f"{BASE}/{credential.id}"))
     assert 'data-state="revoked"' in html and "revocation is final" in html
     assert ">Revoke</button>" not in html and ">Disable</button>" not in html
-    assert re.search(r'id="refused-requests" data-count="1"', html)
+    # The refused request is logged against the revoked credential itself, with what to do.
+    assert html.count('data-status="401"') == 1
+    assert "revoked for good. Issue a new one" in html
 
     admin.post(f"{BASE}/{credential.id}/enable")
     assert fresh(credential).state == "revoked"

@@ -155,6 +155,8 @@ def test_first_sync_shows_live_and_revoke_refuses(page: Page, base_url: str, sup
 
     status, body = idp.call("GET", "/Users?count=2")
     assert status == 401 and body["status"] == "401"
-    expect(page.locator("#refused-requests")).to_have_attribute("data-count", "1", timeout=LIVE)
+    # The refusal shows up in this credential's own log, with the hint, without a reload.
+    expect(log.locator('tr[data-status="401"]')).to_have_count(1, timeout=LIVE)
+    expect(log.locator('tr[data-status="401"] .hint')).to_contain_text("revoked")
 
     assert all(url.startswith(base_url) for url in urls), [u for u in urls if not u.startswith(base_url)]

@@ -144,3 +144,16 @@ def test_r12_token_only_sees_its_own_tenant(make_app, tenant):
     # An unknown subdomain or the bare domain names no tenant.
     scim_error(ScimClient(client, acme_token, host="nope.example.com").get("/Users"), 404)
     scim_error(ScimClient(client, acme_token, host="example.com").get("/Users"), 404)
+
+
+def test_r11_refusals_of_a_known_credential_are_logged_against_it(client, tenant):
+    credential, token = credentials.issue(tenant, "idp")
+    credentials.disable(credential)
+    scim_error(ScimClient(client, token).get("/Users"), 401)
+    credentials.revoke(credentials.get(tenant, credential.id))
+    scim_error(ScimClient(client, token).get("/Users"), 401)
+    rows = log_rows()
+    assert [(r.credential_id, r.status, r.failure) for r in rows] == [
+        (credential.id, 401, "credential_disabled"),
+        (credential.id, 401, "credential_revoked"),
+    ]
