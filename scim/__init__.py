@@ -57,7 +57,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
     app.register_error_handler(errors.ScimError, errors.render)
-    from scim import discovery, groups, users  # noqa: F401 - route registration
+    from scim import discovery, groups, search, users  # noqa: F401 - route registration
 
 
 def _before_scim_request() -> None:

@@ -224,7 +224,9 @@ GROUP = Schema(
             sub_attributes=(
                 Attribute("value", mutability="immutable", case_exact=True),
                 Attribute("$ref", type="reference", mutability="immutable", reference_types=("User",)),
-                Attribute("display", mutability="readOnly"),
+                Attribute(
+                    "display", mutability="readOnly", returned="request"
+                ),  # only on request: clients compare members as sent
                 Attribute("type", mutability="immutable", canonical_values=("User",)),
             ),
         ),

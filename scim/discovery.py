@@ -12,7 +12,7 @@ from scim.definitions import (
     SCHEMAS,
     SERVICE_PROVIDER_CONFIG_SCHEMA,
 )
-from scim.errors import NotFound, NotImplementedFeature
+from scim.errors import NotFound
 from scim.http import list_response, scim_response
 
 
@@ -101,9 +101,3 @@ def schema(urn: str):
     if found is None:
         raise NotFound("no such schema")
     return scim_response(_schema_body(found))
-
-
-@bp.post("/.search", strict_slashes=False)
-def search_everything():
-    """Searching across resource types is not offered; /Users/.search and /Groups/.search are."""
-    raise NotImplementedFeature("search at the service root is not supported; use /Users/.search or /Groups/.search")

@@ -270,7 +270,20 @@ _EMAILS = Related((UserEmail,), User.id, UserEmail.user_id)
 _email_value = Field(UserEmail.value_ci, folded=True, via=_EMAILS)
 # An alias, so the member lookup never collides with (or correlates to) a `users` table in the caller's query.
 _member = aliased(User, name="member_user")
-_MEMBERS = Related((CohortMember, _member), Cohort.id, CohortMember.cohort_id, CohortMember.user_id == _member.id)
+# Only members SCIM may see can be matched, or a filter would reveal which groups hold a promoted
+# or local account (R3, R7).
+_MEMBERS = Related(
+    (CohortMember, _member),
+    Cohort.id,
+    CohortMember.cohort_id,
+    and_(
+        CohortMember.user_id == _member.id,
+        _member.tenant_id == Cohort.tenant_id,
+        _member.scim_managed.is_(True),
+        _member.role.in_(Role.SCIM_RUNG),
+        _member.deprovisioned_at.is_(None),
+    ),
+)
 _member_value = Field(_member.scim_id, case_exact=True, via=_MEMBERS)
 
 USER_FILTERS = FilterMap(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app, json, make_response, request
 
-from scim.definitions import LIST_RESPONSE
+from scim.definitions import LIST_RESPONSE, PATCH_OP
 from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
 
 _ACCEPTED_TYPES = ("application/scim+json", "application/json")
@@ -66,6 +68,38 @@ def list_response(resources: list[dict], total: int, start: int) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Query:
+    """A list or search request (RFC 7644 §3.4.2, §3.4.3), from a query string or a SearchRequest body."""
+
+    filter: str | None
+    start: int
+    count: int
+    attributes: list[str]
+    excluded: list[str]
+
+
+def query_from_args() -> Query:
+    """Read a GET's filter, paging and attribute selection."""
+    start, count = paging()
+    attributes, excluded = attribute_params()
+    return Query(request.args.get("filter"), start, count, attributes, excluded)
+
+
+def query_from_body() -> Query:
+    """Read a POST .search body (RFC 7644 §3.4.3)."""
+    body = request_body()
+    start, count = paging(body)
+    text = body.get("filter")
+    attributes = body.get("attributes") or []
+    excluded = body.get("excludedAttributes") or []
+    if text is not None and not isinstance(text, str):
+        raise InvalidValue("filter must be a string")
+    if not all(isinstance(v, list) and all(isinstance(a, str) for a in v) for v in (attributes, excluded)):
+        raise InvalidValue("attributes and excludedAttributes must be lists of attribute names")
+    return Query(text, start, count, attributes, excluded)
+
+
 def attribute_params() -> tuple[list[str], list[str]]:
     """Return the `attributes` and `excludedAttributes` query parameters as lists."""
     return _csv(request.args.get("attributes")), _csv(request.args.get("excludedAttributes"))
@@ -73,3 +107,14 @@ def attribute_params() -> tuple[list[str], list[str]]:
 
 def _csv(raw: str | None) -> list[str]:
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def patch_operations(body: dict) -> list:
+    """Return the `Operations` of a PatchOp message (RFC 7644 §3.5.2), its key matched in any case."""
+    schemas = body.get("schemas")
+    if isinstance(schemas, list) and schemas and PATCH_OP not in schemas:
+        raise InvalidSyntax(f"a PATCH body must declare the schema {PATCH_OP}")
+    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    if not isinstance(operations, list) or not operations:
+        raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
+    return operations

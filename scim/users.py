@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from flask import g, request, url_for
+from flask import g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models import User, db
 from scim import bp
-from scim.definitions import ENTERPRISE_USER_SCHEMA, PATCH_OP, USER_RESOURCE, USER_SCHEMA
-from scim.errors import InvalidSyntax, InvalidValue
+from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA
 from scim.filters import USER_FILTERS, compile_filter
-from scim.http import attribute_params, list_response, paging, request_body, scim_response
+from scim.http import (
+    Query,
+    attribute_params,
+    list_response,
+    patch_operations,
+    query_from_args,
+    query_from_body,
+    request_body,
+    scim_response,
+)
 from scim.patch import apply_patch
 from scim.projection import project
 from scim.schemas import UserSchema, load
@@ -81,40 +89,39 @@ def _profile(body: dict) -> members.ScimProfile:
     )
 
 
-def _search(filter_text: str | None, start: int, count: int, attributes: list[str], excluded: list[str]):
+def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
+    """Return the total of members matching the query and the rendered slice [offset, offset+limit)."""
     tenant = g.scim_tenant
-    query = select(User).where(members.scim_visible(tenant.id))
-    if filter_text:
-        query = query.where(compile_filter(filter_text, USER_FILTERS))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    matching = select(User).where(members.scim_visible(tenant.id))
+    if query.filter:
+        matching = matching.where(compile_filter(query.filter, USER_FILTERS))
+    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
     users = []
-    if count > 0:
-        page = query.order_by(User.id).offset(start - 1).limit(count).options(selectinload(User.emails))
+    if limit > 0:
+        page = matching.order_by(User.id).offset(offset).limit(limit).options(selectinload(User.emails))
         users = list(db.session.scalars(page))
     groups = cohorts.scim_groups_for(tenant.id, [u.id for u in users])
-    resources = [project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, attributes, excluded) for u in users]
+    return total, [
+        project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, query.attributes, query.excluded) for u in users
+    ]
+
+
+def _list(query: Query):
+    total, resources = find_users(query, query.start - 1, query.count)
     g.scim_operation = "users.searched"
-    return scim_response(list_response(resources, total, start))
+    return scim_response(list_response(resources, total, query.start))
 
 
 @bp.get("/Users", strict_slashes=False)
 def index_users():
     """List or filter members (RFC 7644 §3.4.2); zero matches is a 200 with totalResults 0."""
-    start, count = paging()
-    attributes, excluded = attribute_params()
-    return _search(request.args.get("filter"), start, count, attributes, excluded)
+    return _list(query_from_args())
 
 
 @bp.post("/Users/.search", strict_slashes=False)
 def search_users():
     """Search with POST (RFC 7644 §3.4.3), for filters that should not travel in a URL."""
-    body = request_body()
-    start, count = paging(body)
-    attributes = body.get("attributes") or []
-    excluded = body.get("excludedAttributes") or []
-    if not isinstance(attributes, list) or not isinstance(excluded, list):
-        raise InvalidValue("attributes and excludedAttributes must be lists")
-    return _search(body.get("filter"), start, count, attributes, excluded)
+    return _list(query_from_body())
 
 
 @bp.post("/Users", strict_slashes=False)
@@ -164,20 +171,10 @@ def modify_user(scim_id: str):
     body = request_body()
     with domain_errors():
         user = members.get_scim_user(g.scim_tenant, scim_id)
-    operations = _operations(body)
+    operations = patch_operations(body)
     current = user_resource(user, [])
     patched = apply_patch(current, operations, USER_RESOURCE)
     return _save(user, _profile(patched), "user.updated")
-
-
-def _operations(body: dict) -> list:
-    schemas = body.get("schemas")
-    if isinstance(schemas, list) and schemas and PATCH_OP not in schemas:
-        raise InvalidSyntax(f"a PATCH body must declare the schema {PATCH_OP}")
-    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
-    if not isinstance(operations, list) or not operations:
-        raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
-    return operations
 
 
 @bp.delete("/Users/<scim_id>", strict_slashes=False)

@@ -56,6 +56,7 @@ _STEPS: tuple[tuple[str, str, str, frozenset[str]], ...] = (
 OPERATION_LABELS = {
     "connection.tested": "connection test",
     "users.searched": "users searched",
+    "resources.searched": "users and groups searched",
     "user.read": "user read",
     "user.created": "user created",
     "user.updated": "user updated",

@@ -185,3 +185,81 @@ def test_add_work_email_that_does_not_exist_yet(client, scim_token):
     )
     assert response.status_code == 200
     assert response.get_json()["emails"] == [{"value": "new@contoso.com", "type": "work"}]
+
+
+# --- Groups (A10-A16) -----------------------------------------------------------------------------------------------
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_group_sequence_a10_to_a16(client, scim_token, super_admin):
+    entra = Entra(client, scim_token)
+    user = entra.send("POST", "/Users", ENTRA_CREATE).get_json()
+    second = entra.send(
+        "POST", "/Users", {**ENTRA_CREATE, "userName": "second@contoso.com", "externalId": "e-2", "emails": []}
+    ).get_json()
+    match = "/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22"
+
+    # A10: match by displayName, members excluded; nothing yet.
+    response = entra.get(match)
+    assert response.status_code == 200 and response.get_json()["totalResults"] == 0
+
+    # A11: create with Entra's extra schema URI and meta; no members.
+    body = {
+        "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+        "displayName": "displayName",
+        "meta": {"resourceType": "Group"},
+    }
+    created = entra.send("POST", "/Groups", body)
+    assert created.status_code == 201
+    group = created.get_json()
+    gid = group["id"]
+    assert group["members"] == [] and group["externalId"] == body["externalId"]
+    found = entra.get(match).get_json()
+    assert [r["id"] for r in found["Resources"]] == [gid] and "members" not in found["Resources"][0]
+
+    # A14: add members, several in one PATCH, with `"$ref": null`.
+    add = json.loads(
+        '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members",'
+        f'"value":[{{"$ref":null,"value":"{user["id"]}"}},{{"$ref":null,"value":"{second["id"]}"}}]}}]}}'
+    )
+    response = entra.send("PATCH", f"/Groups/{gid}", add)
+    assert response.status_code == 200
+    assert sorted(m["value"] for m in response.get_json()["members"]) == sorted([user["id"], second["id"]])
+
+    # A12: read by id without members.
+    response = entra.get(f"/Groups/{gid}?excludedAttributes=members")
+    assert response.status_code == 200 and "members" not in response.get_json()
+
+    # A7 then A8: a disabled user stays a member.
+    entra.send("PATCH", f"/Users/{second['id']}", patch({"op": "Replace", "path": "active", "value": "False"}))
+    assert second["id"] in [m["value"] for m in entra.get(f"/Groups/{gid}").get_json()["members"]]
+    entra.send("PATCH", f"/Users/{second['id']}", patch({"op": "Replace", "path": "active", "value": "True"}))
+
+    # A15, default shape: `path: members` with the values to drop removes only those.
+    remove = patch({"op": "Remove", "path": "members", "value": [{"value": second["id"]}]})
+    response = entra.send("PATCH", f"/Groups/{gid}", remove)
+    assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
+
+    # A15, with the aadOptscim062020 flag: a value filter.
+    entra.send("PATCH", f"/Groups/{gid}", add)
+    flag = json.loads(f'{{"Operations":[{{"op":"remove","path":"members[value eq \\"{user["id"]}\\"]"}}]}}')
+    response = entra.send("PATCH", f"/Groups/{gid}", flag)
+    assert [m["value"] for m in response.get_json()["members"]] == [second["id"]]
+
+    # A13: rename, and Entra's Add of externalId on an existing group.
+    rename = {"Operations": [{"op": "Replace", "path": "displayName", "value": "displayName updatedDisplayName"}]}
+    assert entra.send("PATCH", f"/Groups/{gid}", rename).get_json()["displayName"] == "displayName updatedDisplayName"
+    response = entra.send("PATCH", f"/Groups/{gid}", patch({"op": "Add", "path": "externalId", "value": "new-ext"}))
+    assert response.status_code == 200 and response.get_json()["externalId"] == "new-ext"
+
+    # A9: a hard-deleted user leaves the group.
+    assert entra.delete(f"/Users/{second['id']}").status_code == 204
+    assert entra.get(f"/Groups/{gid}").get_json()["members"] == []
+
+    # A16: delete the group, sent without a media type.
+    assert entra.delete(f"/Groups/{gid}").status_code == 204
+    scim_error(entra.get(f"/Groups/{gid}"), 404)
+    gone = entra.get("/Groups?filter=displayName+eq+%22displayName+updatedDisplayName%22").get_json()
+    assert gone["totalResults"] == 0

@@ -274,6 +274,7 @@ def data():
         db.session.flush()
 
         def user(nick, user_name, *, tenant=home, emails=(), **columns):
+            columns.setdefault("scim_managed", True)
             row = User(tenant_id=tenant.id, user_name=user_name, user_name_ci=fold_case(user_name), **columns)
             for position, (kind, value, primary) in enumerate(emails):
                 row.emails.append(

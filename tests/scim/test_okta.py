@@ -148,3 +148,113 @@ def test_spec_test_expectations(client, scim_token):
     assert idp.get('/Users?filter=userName eq "abcdefgh@atko.com"').get_json()["totalResults"] == 0
     denied = scim_error(okta(client, "non-token", header_mode=True).get("/Users"), 401)
     assert denied["status"] == "401"
+
+
+# --- Group Push (K10-K14) -------------------------------------------------------------------------------------------
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def group_filter(name: str) -> str:
+    return "/Groups?filter=" + quote(f'displayName eq "{name}"') + "&startIndex=1&count=100"
+
+
+def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
+    idp = okta(client, scim_token)
+    user = idp.post("/Users", OKTA_CREATE).get_json()
+    second = idp.post(
+        "/Users", {**OKTA_CREATE, "userName": "second.user@okta.local", "externalId": "00u2", "emails": []}
+    ).get_json()
+
+    # K11: look the group up by name (nothing), then create it with no members.
+    lookup = idp.get(group_filter("Test SCIMv2"))
+    assert lookup.status_code == 200 and lookup.get_json()["totalResults"] == 0
+    created = idp.post("/Groups", {"schemas": [GROUP], "displayName": "Test SCIMv2", "members": []})
+    assert created.status_code == 201
+    group = created.get_json()
+    gid = group["id"]
+    assert group["members"] == [] and idp.get(group_filter("Test SCIMv2")).get_json()["Resources"][0]["id"] == gid
+
+    # K13: add a member (Okta echoes `display`), then GET, then K12's path-less replace with id and name.
+    add = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": user["id"], "display": "test.user@okta.local"}]}
+        ],
+    }
+    response = idp.patch(f"/Groups/{gid}", add)
+    assert response.status_code == 200
+    assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
+    assert idp.get(f"/Groups/{gid}").status_code == 200
+    rename = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Test SCIMv2"}}],
+    }
+    response = idp.patch(f"/Groups/{gid}", rename)
+    assert response.status_code == 200
+    assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
+    assert [g["value"] for g in idp.get(f"/Users/{user['id']}").get_json()["groups"]] == [gid]
+
+    # K13: remove by value filter and add another member in one PATCH; then K12 again.
+    swap = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "remove", "path": f'members[value eq "{user["id"]}"]'},
+            {"op": "add", "path": "members", "value": [{"value": second["id"], "display": "second.user@okta.local"}]},
+        ],
+    }
+    response = idp.patch(f"/Groups/{gid}", swap)
+    assert [m["value"] for m in response.get_json()["members"]] == [second["id"]]
+    assert idp.patch(f"/Groups/{gid}", rename).status_code == 200
+
+    # K13: sometimes the whole membership is pushed with a replace.
+    push = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "path": "members", "value": [{"value": user["id"]}, {"value": second["id"]}]}],
+    }
+    response = idp.patch(f"/Groups/{gid}", push)
+    assert sorted(m["value"] for m in response.get_json()["members"]) == sorted([user["id"], second["id"]])
+
+    # K12: a real rename.
+    renamed = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}]}
+    assert idp.patch(f"/Groups/{gid}", renamed).get_json()["displayName"] == "Renamed"
+
+    # K14: unlink with "Delete the group in the target app".
+    assert idp.delete(f"/Groups/{gid}").status_code == 204
+    scim_error(idp.get(f"/Groups/{gid}"), 404)
+    assert idp.get(group_filter("Renamed")).get_json()["totalResults"] == 0
+    assert "groups" not in idp.get(f"/Users/{user['id']}").get_json()
+
+
+def test_group_push_aiw_replaces_membership_with_put_k12b(client, scim_token, super_admin):
+    idp = okta(client, scim_token)
+    user = idp.post("/Users", OKTA_CREATE).get_json()
+    second = idp.post(
+        "/Users", {**OKTA_CREATE, "userName": "second.user@okta.local", "externalId": "00u2", "emails": []}
+    ).get_json()
+    gid = idp.post("/Groups", {"schemas": [GROUP], "displayName": "Test SCIMv2", "members": []}).get_json()["id"]
+    body = {
+        "schemas": [GROUP],
+        "displayName": "Test SCIMv2",
+        "members": [{"value": user["id"], "display": "test.user@okta.local"}],
+    }
+    response = idp.put(f"/Groups/{gid}", body)
+    assert response.status_code == 200
+    assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
+    body = {
+        "schemas": [GROUP],
+        "displayName": "Test SCIMv2 renamed",
+        "members": [{"value": second["id"], "display": "second.user@okta.local"}],
+    }
+    result = idp.put(f"/Groups/{gid}", body).get_json()
+    assert result["displayName"] == "Test SCIMv2 renamed"
+    assert [m["value"] for m in result["members"]] == [second["id"]]
+
+
+def test_import_groups_k10_pages_are_stable(client, scim_token, super_admin):
+    idp = okta(client, scim_token)
+    for i in range(5):
+        assert idp.post("/Groups", {"schemas": [GROUP], "displayName": f"Group {i}", "members": []}).status_code == 201
+    pages = [idp.get(f"/Groups?startIndex={start}&count=2").get_json() for start in (1, 3, 5)]
+    assert [r["displayName"] for page in pages for r in page["Resources"]] == [f"Group {i}" for i in range(5)]
+    assert {page["totalResults"] for page in pages} == {5}

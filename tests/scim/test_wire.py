@@ -84,8 +84,21 @@ def test_wrong_method_is_scim_405(scim):
     scim_error(scim.put("/Users", {"x": 1}), 405)
 
 
-def test_root_search_is_501(scim):
-    scim_error(scim.post("/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}), 501)
+def test_root_search_spans_users_then_groups_with_paging(scim, super_admin):
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    for name in ("a@example.com", "b@example.com"):
+        scim.post("/Users", {"schemas": [USER], "userName": name})
+    scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team"})
+    everything = scim.post("/.search", {**search, "attributes": ["id"]}).get_json()
+    assert everything["totalResults"] == 3
+    assert [r["schemas"][0].rsplit(":", 1)[1] for r in everything["Resources"]] == ["User", "User", "Group"]
+    page = scim.post("/.search", {**search, "startIndex": 2, "count": 2}).get_json()
+    assert [r.get("userName") or r.get("displayName") for r in page["Resources"]] == ["b@example.com", "Team"]
+    # userName exists only on users: groups simply do not match.
+    users_only = scim.post("/.search", {**search, "filter": 'userName sw "a"'}).get_json()
+    assert users_only["totalResults"] == 1
+    scim_error(scim.post("/.search", {**search, "filter": 'shoeSize eq "42"'}), 400, "invalidFilter")
+    scim_error(scim.post("/.search", {**search, "filter": 42}), 400, "invalidValue")
 
 
 def test_unexpected_exception_is_scim_500_without_internals(make_app, tenant, scim_token, monkeypatch):

@@ -1,0 +1,321 @@
+"""/Groups (RFC 7644 §3.2-§3.6): SCIM Groups as cohorts (R6, R7).
+
+Members are users SCIM can see (R7); the others in a cohort are never listed, and no SCIM change drops them.
+Membership PATCH operations become one set operation in the service layer (no statement per member); the
+other operations go through `apply_patch` on the group without its members, then the same checks as PUT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import g, url_for
+from marshmallow import fields, validate
+from sqlalchemy import func, select
+
+from models import Cohort, db
+from scim import bp
+from scim.definitions import GROUP_RESOURCE, GROUP_SCHEMA
+from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, ScimError
+from scim.filters import GROUP_FILTERS, compile_filter
+from scim.http import (
+    Query,
+    attribute_params,
+    list_response,
+    patch_operations,
+    query_from_args,
+    query_from_body,
+    request_body,
+    scim_response,
+)
+from scim.patch import Path, apply_patch, parse_path
+from scim.paths import equality_template
+from scim.projection import project, wanted
+from scim.schemas import ScimSchema, load
+from scim.translate import domain_errors, iso
+from services import cohort_members, cohorts
+from services.cohort_members import MembershipChange
+
+Members = list[tuple[str, str]]  # (user scim id, display), as services.cohort_members returns them
+
+
+class GroupSchema(ScimSchema):
+    """A Group as clients send it on POST and PUT; `members` is read by `_member_ids`."""
+
+    displayName = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    externalId = fields.String(validate=validate.Length(max=255))
+    members = fields.Raw()
+
+
+_group_schema = GroupSchema()
+
+
+def group_resource(cohort: Cohort, members: Members | None, *, display: bool = False) -> dict:
+    """Render a cohort as a SCIM Group; `members` None leaves the attribute out (it was not asked for).
+
+    A member's `display` is derived from the user, so it is returned only when asked for by name (`display`):
+    echoing it by default would make every member differ from what a client wrote, which scim2-tester's PATCH
+    checks count as an error.
+    """
+    body: dict = {"schemas": [GROUP_SCHEMA], "id": cohort.scim_id}
+    if cohort.external_id:
+        body["externalId"] = cohort.external_id
+    body["displayName"] = cohort.name
+    if members is not None:
+        # One url_for for the whole list: 10,000 calls would cost more than the query.
+        users = url_for("scim.index_users", _external=True).rstrip("/") + "/"
+        body["members"] = [
+            {"value": scim_id, "$ref": users + scim_id, **({"display": name} if display else {}), "type": "User"}
+            for scim_id, name in members
+        ]
+    body["meta"] = {
+        "resourceType": "Group",
+        "created": iso(cohort.created_at),
+        "lastModified": iso(cohort.updated_at),
+        "location": url_for("scim.show_group", scim_id=cohort.scim_id, _external=True),
+    }
+    return body
+
+
+def _display_requested(attributes: list[str]) -> bool:
+    names = ("members.display", f"{GROUP_SCHEMA}:members.display".lower())
+    return any(path.strip().lower() in names for path in attributes)
+
+
+def _render(cohort: Cohort) -> dict:
+    attributes, excluded = attribute_params()
+    # Entra asks for excludedAttributes=members (A10, A12): then not one member is read.
+    members = _members_of(cohort) if wanted(GROUP_RESOURCE, attributes, excluded, "members") else None
+    resource = group_resource(cohort, members, display=_display_requested(attributes))
+    return project(resource, GROUP_RESOURCE, attributes, excluded)
+
+
+def _members_of(cohort: Cohort) -> Members:
+    return cohort_members.visible_members(cohort.tenant_id, [cohort.id])[cohort.id]
+
+
+def _member_ids(value: object) -> list[str]:
+    """Read the user ids out of a `members` value: one `{"value": id}` object or a list of them.
+
+    A nested group (a Group's id as member value, pitfall 38) is not a user SCIM can see, so it is refused
+    like any unknown id, naming it.
+    """
+    items = value if isinstance(value, list) else [value]
+    ids = []
+    for item in items:
+        member = next((v for k, v in item.items() if k.lower() == "value"), None) if isinstance(item, dict) else None
+        if not isinstance(member, str) or not member.strip():
+            raise InvalidValue("each member must be an object whose 'value' is the id of a User")
+        ids.append(member)
+    return ids
+
+
+def _read_group(body: dict) -> tuple[cohorts.GroupProfile, list[str] | None]:
+    """Validate a POST/PUT body; the member list is None when the body has no `members` at all."""
+    data = load(_group_schema, body)
+    profile = cohorts.GroupProfile(display_name=data["displayName"], external_id=data.get("externalId"))
+    present = any(k.lower() == "members" for k in body)
+    # `"members": null` is unassigned, like `[]` (RFC 7643 §2.5); only an absent key leaves members alone.
+    return profile, (_member_ids(data.get("members") or []) if present else None)
+
+
+def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
+    """Return the total of groups matching the query and the rendered slice [offset, offset+limit)."""
+    tenant = g.scim_tenant
+    matching = select(Cohort).where(cohorts.scim_visible_cohort(tenant.id))
+    if query.filter:
+        matching = matching.where(compile_filter(query.filter, GROUP_FILTERS))
+    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
+    page: list[Cohort] = []
+    if limit > 0:
+        page = list(db.session.scalars(matching.order_by(Cohort.id).offset(offset).limit(limit)))
+    members: dict[int, Members] | None = None
+    if page and wanted(GROUP_RESOURCE, query.attributes, query.excluded, "members"):
+        members = cohort_members.visible_members(tenant.id, [c.id for c in page])
+    display = _display_requested(query.attributes)
+    return total, [
+        project(
+            group_resource(c, None if members is None else members[c.id], display=display),
+            GROUP_RESOURCE,
+            query.attributes,
+            query.excluded,
+        )
+        for c in page
+    ]
+
+
+def _list(query: Query):
+    total, resources = find_groups(query, query.start - 1, query.count)
+    g.scim_operation = "groups.searched"
+    return scim_response(list_response(resources, total, query.start))
+
+
+@bp.get("/Groups", strict_slashes=False)
+def index_groups():
+    """List or filter groups (RFC 7644 §3.4.2); Okta pages through them, Entra matches by displayName."""
+    return _list(query_from_args())
+
+
+@bp.post("/Groups/.search", strict_slashes=False)
+def search_groups():
+    """Search groups with POST (RFC 7644 §3.4.3)."""
+    return _list(query_from_body())
+
+
+@bp.post("/Groups", strict_slashes=False)
+def create_group():
+    """Create a cohort for a group (RFC 7644 §3.3), owned by the lowest-id super-admin (R6); 201."""
+    profile, member_ids = _read_group(request_body())
+    with domain_errors():
+        cohort = cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
+    g.scim_operation = "group.created"
+    resource = _render(cohort)
+    return scim_response(resource, 201, location=resource["meta"]["location"])
+
+
+@bp.get("/Groups/<scim_id>", strict_slashes=False)
+def show_group(scim_id: str):
+    """Show a group with its SCIM-visible members."""
+    with domain_errors():
+        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
+    g.scim_operation = "group.read"
+    return scim_response(_render(cohort))
+
+
+@bp.put("/Groups/<scim_id>", strict_slashes=False)
+def replace_group(scim_id: str):
+    """Replace a group (RFC 7644 §3.5.1): name, externalId and the whole visible membership (Okta AIW, K12b)."""
+    profile, member_ids = _read_group(request_body())
+    with domain_errors():
+        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
+        change = None
+        if member_ids is not None:
+            change = MembershipChange()
+            change.replaced(member_ids)
+        result = cohorts.change_scim_cohort(cohort, profile, change)
+    g.scim_operation = "group.members_changed" if result.changed else "group.updated"
+    return scim_response(_render(cohort))
+
+
+@bp.patch("/Groups/<scim_id>", strict_slashes=False)
+def modify_group(scim_id: str):
+    """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's and Entra's shapes, in one transaction; 200 with the group."""
+    operations = patch_operations(request_body())
+    with domain_errors():
+        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
+    others, change = _split(operations, lambda: _members_of(cohort))
+    profile = None
+    if others:
+        patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
+        profile, _ = _read_group(patched)
+    with domain_errors():
+        cohorts.change_scim_cohort(cohort, profile, change)
+    # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one.
+    g.scim_operation = "group.members_changed" if change is not None else "group.updated"
+    return scim_response(_render(cohort))
+
+
+@bp.delete("/Groups/<scim_id>", strict_slashes=False)
+def delete_group(scim_id: str):
+    """Delete a group for SCIM (204); the cohort and its members stay for the tenant."""
+    with domain_errors():
+        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
+        cohorts.delete_scim_cohort(cohort)
+    g.scim_operation = "group.deleted"
+    return scim_response(None, 204)
+
+
+# --- PATCH: membership operations as set operations ----------------------------------------------------------------
+
+
+def _split(operations: list, load_members: Callable[[], Members]) -> tuple[list, MembershipChange | None]:
+    """Separate membership operations, folded into one MembershipChange, from the others (kept in order).
+
+    Membership and the other attributes are disjoint, so applying each group of operations in its own order
+    gives the result of the whole sequence.
+    """
+    others: list = []
+    change: MembershipChange | None = None
+    for operation in operations:
+        if not isinstance(operation, dict):
+            raise InvalidSyntax("Each item of 'Operations' must be an object.")
+        given = {str(k).lower(): v for k, v in operation.items()}
+        op, text, value = given.get("op"), given.get("path"), given.get("value")
+        op = op.lower() if isinstance(op, str) else op
+        path = _members_path(text)
+        pathless = not (isinstance(text, str) and text.strip())
+        if pathless and op in ("add", "replace") and isinstance(value, dict):
+            # `{"op": "replace", "value": {"members": [...], "displayName": ...}}`: the members are peeled off.
+            key = next((k for k in value if isinstance(k, str) and k.lower() == "members"), None)
+            if key is not None:
+                change = change or MembershipChange()
+                _fold(change, op, parse_path("members", GROUP_RESOURCE), value[key], load_members)
+                rest = {k: v for k, v in value.items() if k != key}
+                if rest:
+                    others.append({"op": op, "value": rest})
+                continue
+        if path is None:
+            others.append(operation)
+            continue
+        if op not in ("add", "replace", "remove"):
+            raise InvalidSyntax(f"Unsupported PATCH op {op!r}; expected add, replace or remove.")
+        if op != "remove" and "value" not in given:
+            raise InvalidValue(f"The '{op}' operation requires a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3).")
+        change = change or MembershipChange()
+        _fold(change, op, path, value, load_members)
+    return others, change
+
+
+def _members_path(text: object) -> Path | None:
+    """Return the parsed path when it addresses `members`; other paths are left to apply_patch (and its errors)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        path = parse_path(text, GROUP_RESOURCE)
+    except ScimError:
+        return None
+    return path if path.attribute is not None and path.attribute.name == "members" else None
+
+
+def _fold(change: MembershipChange, op: str, path: Path, value: object, load_members: Callable[[], Members]) -> None:
+    """Fold one membership operation into `change` (RFC 7644 §3.5.2.1-§3.5.2.3)."""
+    if path.sub_attribute is not None:
+        # value and type are immutable and display is derived: a member is added or removed, never edited.
+        raise Mutability(f"'{path.text}' cannot be changed; add or remove the member instead.")
+    if op == "add":
+        if path.value_filter is not None:
+            raise InvalidPath('Add members with path "members" and a list of {"value": id} objects.')
+        if value is not None:  # adding null adds nothing (RFC 7643 §2.5)
+            change.added(_member_ids(value))
+    elif op == "remove":
+        if path.value_filter is not None:
+            change.removed(_matching(path, load_members, exact=False))
+        elif value is not None:
+            # Entra removes with `path: members` and the values to drop: only those go (pitfall 7).
+            change.removed(_member_ids(value))
+        else:
+            change.replaced([])
+    elif path.value_filter is not None:
+        matched = _matching(path, load_members, exact=True)
+        if not matched:
+            raise NoTarget(f"No member matches {path.text!r} (RFC 7644 §3.5.2.3).")
+        change.removed(matched)
+        change.added(_member_ids(value))
+    else:
+        change.replaced([] if value is None else _member_ids(value))
+
+
+def _matching(path: Path, load_members: Callable[[], Members], *, exact: bool) -> list[str]:
+    """Return the member ids a `members[...]` filter selects.
+
+    Okta's and Entra's `members[value eq "id"]` (K13, A15) names its id, and removing a non-member is a no-op,
+    so no member is read for it unless the caller needs to know whether the id really is a member (`exact`).
+    """
+    template = equality_template(path.value_filter)
+    if not exact and template is not None and set(template) == {"value"}:
+        return [str(template["value"])]
+    return [
+        scim_id
+        for scim_id, display in load_members()
+        if path.value_filter.matches({"value": scim_id, "display": display, "type": "User"})
+    ]
