@@ -1,0 +1,207 @@
+"""Members page: search, filters and paging; promote, demote, ban, unban; resend links; manual invite."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from htmx_flask import request as htmx_request
+
+from admin import bp
+from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
+from admin.verification import send_link
+from models import Role, User
+from services import directory, members, verification
+from services.errors import Conflict, DomainError, NotFound
+
+YES_NO = {"yes": True, "no": False}
+
+
+def _filters() -> tuple[UserFilterForm, directory.UserFilter, dict[str, str]]:
+    """Read search and filters from the query string; unknown values mean "any", never an error."""
+    args = request.args
+    form = UserFilterForm(formdata=args)
+    role = args.get("role", "")
+    filters = directory.UserFilter(
+        q=args.get("q", "")[:200].strip(),
+        role=int(role) if role in {str(r) for r in Role.NAMES} else None,
+        scim=YES_NO.get(args.get("scim", "")),
+        verified=YES_NO.get(args.get("verified", "")),
+    )
+    # The active filters, to carry into pager links and back after an action.
+    active = {name: args[name] for name in ("q", "role", "scim", "verified") if args.get(name)}
+    return form, filters, active
+
+
+def _row_context(admin: User, user: User, super_admins: int) -> dict:
+    return {
+        "user": user,
+        "actions": directory.row_actions(admin, user, super_admins),
+        "purpose": verification.link_purpose(user),
+        "role_names": Role.NAMES,
+    }
+
+
+@bp.get("/users")
+@login_required
+def users_index():
+    """List the tenant's users; htmx searches get only the results fragment."""
+    tenant, admin = current_tenant(), current_admin()
+    form, filters, active = _filters()
+    page = directory.search_users(tenant.id, filters, request.args.get("page", 1, type=int))
+    super_admins = directory.count_super_admins(tenant.id)
+    rows = [_row_context(admin, user, super_admins) for user in page.items]
+    here = url_for("admin.users_index", **active, page=page.page if page.page > 1 else None)
+    # A history restore after hx-push-url asks with HX-Request too, but needs the whole page.
+    fragment = None if request.headers.get("HX-History-Restore-Request") else "admin/users/_table.html"
+    response = make_response(
+        render_page(
+            "admin/users/index.html",
+            fragment,
+            tenant=tenant,
+            admin=admin,
+            form=form,
+            page=page,
+            rows=rows,
+            role_names=Role.NAMES,
+            active=active,
+            next_url=here,
+        )
+    )
+    # The same URL answers a fragment or a page: caches must keep them apart.
+    response.vary.add("HX-Request")
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """Go back to a members-list URL only; anything else (another site, another page) falls back to the list."""
+    home = url_for("admin.users_index")
+    if value:
+        parts = urlsplit(value)
+        if not parts.scheme and not parts.netloc and parts.path == home:
+            return value
+    return home
+
+
+def _target(user_id: int) -> User:
+    try:
+        return members.get_user(current_tenant(), user_id)
+    except NotFound:
+        abort(404)
+
+
+def _answer(user: User, form, *, message: str | None = None, error: str | None = None):
+    """Answer a row action: the re-rendered row for htmx, a flash and a redirect for a plain form."""
+    if htmx_request.htmx:
+        admin = current_admin()
+        context = _row_context(admin, user, directory.count_super_admins(user.tenant_id))
+        return render_template(
+            "admin/users/_row.html",
+            **context,
+            admin=admin,
+            next_url=_safe_next(form.next.data),
+            message=message,
+            error=error,
+        )
+    if error:
+        flash(f"{user.label}: {error}", "error")
+    elif message:
+        flash(f"{user.label}: {message}", "ok")
+    return redirect(_safe_next(form.next.data), code=303)
+
+
+def _act(user_id: int, form, change):
+    """Run one change on a user and answer it, turning a broken rule into a message, never a 500."""
+    user = _target(user_id)
+    if not form.validate_on_submit():
+        return _answer(user, form, error="That choice is not available.")
+    try:
+        message = change(user)
+    except DomainError as exc:
+        return _answer(user, form, error=exc.message)
+    return _answer(user, form, message=message)
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required
+def users_role(user_id: int):
+    """Promote or demote a user (R4: past member only with a verified email)."""
+    form = RoleForm()
+
+    def change(user: User) -> str:
+        before = user.role
+        directory.change_role(current_admin(), user, form.role.data)
+        if user.role == before:
+            return f"Role unchanged ({Role.NAMES[before]})."
+        verb = "Promoted" if user.role > before else "Demoted"
+        return f"{verb} to {Role.NAMES[user.role]}."
+
+    return _act(user_id, form, change)
+
+
+@bp.post("/users/<int:user_id>/ban")
+@login_required
+def users_ban(user_id: int):
+    """Ban a local user."""
+
+    def change(user: User) -> str:
+        directory.ban(current_admin(), user)
+        return "Banned."
+
+    return _act(user_id, ActionForm(), change)
+
+
+@bp.post("/users/<int:user_id>/unban")
+@login_required
+def users_unban(user_id: int):
+    """Lift a local user's ban."""
+
+    def change(user: User) -> str:
+        directory.unban(current_admin(), user)
+        return "Ban lifted: member again."
+
+    return _act(user_id, ActionForm(), change)
+
+
+@bp.post("/users/<int:user_id>/resend")
+@login_required
+def users_resend(user_id: int):
+    """Mail the user a fresh verification (or set-password) link."""
+
+    def change(user: User) -> str:
+        purpose = verification.link_purpose(user)
+        if purpose is None:
+            return "Nothing to send: the email is already verified."
+        outbox = send_link(user, purpose, invited_by=current_admin())
+        what = "Set-password link" if purpose == verification.SET_PASSWORD else "Verification link"
+        return f"{what} sent to {user.email}." + (_OUTBOX_NOTE if outbox else "")
+
+    return _act(user_id, ActionForm(), change)
+
+
+_OUTBOX_NOTE = " Mail is not set up on this server, so it was saved to the server's mail outbox (see its log)."
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@login_required
+def users_invite():
+    """Invite someone as a local member and mail them a set-password link."""
+    tenant, admin = current_tenant(), current_admin()
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user = members.create_local_user(
+                tenant, form.email.data, Role.MEMBER, display_name=(form.display_name.data or "").strip() or None
+            )
+        except Conflict:
+            form.email.errors.append("An account with this email already exists.")
+        except DomainError as exc:
+            form.email.errors.append(exc.message)
+        else:
+            outbox = send_link(user, verification.SET_PASSWORD, invited_by=admin)
+            flash(f"Invitation sent to {user.email}." + (_OUTBOX_NOTE if outbox else ""), "ok")
+            return redirect(url_for("admin.users_index"), code=303)
+    status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
+    hours = current_app.config.get("VERIFY_LINK_HOURS") or 48
+    return render_template("admin/users/invite.html", form=form, tenant=tenant, link_hours=hours), status

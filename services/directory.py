@@ -1,0 +1,299 @@
+"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (R3, R4).
+
+Role changes go through `members.set_role` (the R4 gate) after the dashboard's own rules: nobody changes
+their own role, nobody acts above their rank, SCIM-managed members are (de)activated only by the IdP,
+deprovisioned accounts stay as they are, and a tenant always keeps one super-admin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import aliased
+
+from models import Cohort, CohortMember, Role, User, db
+from services import members
+from services.errors import DomainError, InvalidInput, NotFound
+
+PER_PAGE = 50
+MAX_PAGE = 1_000_000  # keeps OFFSET within what every database accepts
+MAX_SEARCH_WORDS = 5
+
+
+class NotAllowed(DomainError):
+    """The signed-in admin may not make this change; the message says why."""
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    """What the members list is narrowed to; None means "any"."""
+
+    q: str = ""
+    role: int | None = None
+    scim: bool | None = None
+    verified: bool | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing with the total it was cut from."""
+
+    items: Sequence
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    cohort: Cohort
+    owner: User | None
+    member_count: int
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+def search_users(tenant_id: int, filters: UserFilter, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Return one page of the tenant's users matching the filter, newest first."""
+    clauses = [User.tenant_id == tenant_id, *_filter_clauses(filters)]
+    return _paged(select(User).where(*clauses), clauses, [User], page, per_page)
+
+
+def _filter_clauses(filters: UserFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    words = filters.q.lower().split()[:MAX_SEARCH_WORDS]
+    # Every word must start one of the fields, so "jane doe" finds Jane Doe.
+    fold = _case_insensitive_like()
+    clauses.extend(_word_clause(word, fold) for word in words)
+    if filters.role is not None:
+        clauses.append(User.role == filters.role)
+    if filters.scim is not None:
+        clauses.append(User.scim_managed.is_(filters.scim))
+    if filters.verified is True:
+        clauses.append(User.email_verified_at.is_not(None))
+    elif filters.verified is False:
+        clauses.append(User.email_verified_at.is_(None))
+    return clauses
+
+
+def _case_insensitive_like():
+    """Return the cheapest case-insensitive LIKE of the database in use.
+
+    SQLite's LIKE already ignores ASCII case (and its lower() folds nothing more), so wrapping the column
+    in lower() would only slow a 100,000-row scan down; PostgreSQL has ILIKE for the same job.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        return lambda column, pattern: column.like(pattern, escape="\\")
+    return lambda column, pattern: column.ilike(pattern, escape="\\")
+
+
+def _word_clause(word: str, fold) -> ColumnElement[bool]:
+    prefix = _escape_like(word) + "%"
+    # email_ci and user_name_ci are stored lowercased, so a plain LIKE is case-insensitive on them.
+    return or_(
+        User.email_ci.like(prefix, escape="\\"),
+        User.user_name_ci.like(prefix, escape="\\"),
+        fold(User.given_name, prefix),
+        fold(User.family_name, prefix),
+        fold(User.display_name, prefix),
+        fold(User.display_name, "% " + prefix),  # a later word of a display name: "doe" in "Jane Doe"
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _paged(query, clauses, count_from, page: int, per_page: int) -> Page:
+    """Fetch one page in a stable order (newest id first) with the total, clamping the page into range.
+
+    A search over 100,000 users scans them; when the page asked for turns out to be the last one, its
+    rows already give the total, so the second scan a COUNT would cost is skipped.
+    """
+    page = min(max(1, page), MAX_PAGE)
+
+    def fetch(number: int) -> list:
+        ordered = query.order_by(User.id.desc()).limit(per_page).offset((number - 1) * per_page)
+        return list(db.session.scalars(ordered))
+
+    rows = fetch(page)
+    if 0 < len(rows) < per_page or (page == 1 and not rows):
+        total = (page - 1) * per_page + len(rows)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(*count_from).where(*clauses)) or 0
+        last = max(1, math.ceil(total / per_page))
+        if page > last:
+            page, rows = last, fetch(last)
+    return Page(items=rows, total=total, page=page, per_page=per_page)
+
+
+def list_cohorts(tenant_id: int, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Return one page of the tenant's cohorts by name, with owners and member counts."""
+    total = db.session.scalar(select(func.count(Cohort.id)).where(Cohort.tenant_id == tenant_id)) or 0
+    page = min(max(1, page), max(1, math.ceil(total / per_page)))
+    owner = aliased(User)
+    rows = db.session.execute(
+        select(Cohort, owner)
+        .outerjoin(owner, owner.id == Cohort.owner_id)
+        .where(Cohort.tenant_id == tenant_id)
+        .order_by(Cohort.name_ci, Cohort.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    counts = member_counts([cohort.id for cohort, _ in rows])
+    items = [CohortRow(cohort, owner_user, counts.get(cohort.id, 0)) for cohort, owner_user in rows]
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def member_counts(cohort_ids: list[int]) -> dict[int, int]:
+    """Return member counts for these cohorts in one grouped query."""
+    if not cohort_ids:
+        return {}
+    rows = db.session.execute(
+        select(CohortMember.cohort_id, func.count())
+        .where(CohortMember.cohort_id.in_(cohort_ids))
+        .group_by(CohortMember.cohort_id)
+    )
+    return {cohort_id: count for cohort_id, count in rows}
+
+
+def get_cohort(tenant_id: int, cohort_id: int) -> CohortRow:
+    """Return one of the tenant's cohorts with its owner and member count, or NotFound."""
+    cohort = db.session.scalar(select(Cohort).where(Cohort.tenant_id == tenant_id, Cohort.id == cohort_id))
+    if cohort is None:
+        raise NotFound("no such cohort")
+    return CohortRow(cohort, cohort.owner, member_counts([cohort.id]).get(cohort.id, 0))
+
+
+def cohort_members(tenant_id: int, cohort_id: int, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Return one page of a cohort's members, newest account first."""
+    clauses = [CohortMember.cohort_id == cohort_id, User.tenant_id == tenant_id]
+    query = select(User).join(CohortMember, CohortMember.user_id == User.id).where(*clauses)
+    count_from = [CohortMember.__table__.join(User.__table__, CohortMember.user_id == User.id)]
+    return _paged(query, clauses, count_from, page, per_page)
+
+
+# --- role changes ---------------------------------------------------------------------------------
+
+# Why an admin may not give a user a role; `above_own` is left out of the notes shown under a row,
+# since every admin knows they cannot grant more than they hold.
+DEPROVISIONED = "Deprovisioned by the identity provider: kept for history, it cannot be promoted or restored."
+SELF = "This is you: another admin has to change your role."
+OUTRANKS = "Ranks above you: only a higher role can change it."
+ABOVE_OWN = "You cannot grant a role above your own."
+SCIM_ACTIVATION = "Managed by SCIM: deactivate or reactivate it in your identity provider, not here."
+LAST_SUPER_ADMIN = (
+    "The last super-admin cannot be demoted: the tenant needs one to manage admins and to own SCIM cohorts. "
+    "Promote someone else first."
+)
+UNVERIFIED = "Email not verified: no promotion past member until the user confirms it."
+
+
+def count_super_admins(tenant_id: int) -> int:
+    """Return how many live super-admins the tenant has."""
+    return db.session.scalar(
+        select(func.count(User.id)).where(
+            User.tenant_id == tenant_id, User.role == Role.SUPER_ADMIN, User.deprovisioned_at.is_(None)
+        )
+    )
+
+
+def role_problems(actor: User, user: User, role: int, super_admins: int) -> list[str]:
+    """Return every reason `actor` may not give `user` this role; empty when the change is allowed."""
+    if user.deprovisioned_at is not None:
+        return [DEPROVISIONED]  # nothing else about the account matters any more
+    problems = []
+    if actor.id == user.id:
+        problems.append(SELF)
+    if user.role > actor.role:
+        problems.append(OUTRANKS)
+    if role > actor.role:
+        problems.append(ABOVE_OWN)
+    if user.scim_managed and Role.BANNED in (role, user.role) and role != user.role:
+        problems.append(SCIM_ACTIVATION)
+    if user.role == Role.SUPER_ADMIN and role < Role.SUPER_ADMIN and super_admins <= 1:
+        problems.append(LAST_SUPER_ADMIN)
+    if role > Role.MEMBER and not user.email_verified:
+        problems.append(UNVERIFIED)
+    return problems
+
+
+@dataclass(frozen=True)
+class RowActions:
+    """What the dashboard offers on one user's row, and why anything is missing."""
+
+    roles: list[int] = field(default_factory=list)  # choices for the role select, current one included
+    can_ban: bool = False
+    can_unban: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def row_actions(actor: User, user: User, super_admins: int) -> RowActions:
+    """Work out the row's actions from the same rules `change_role` enforces."""
+    notes: list[str] = []
+
+    def allowed(role: int) -> bool:
+        problems = role_problems(actor, user, role, super_admins)
+        notes.extend(p for p in problems if p != ABOVE_OWN and p not in notes)
+        return not problems
+
+    if user.role == Role.BANNED:
+        return RowActions(can_unban=allowed(Role.MEMBER), notes=notes)
+    # Banning is its own button, so the select offers member and up only.
+    roles = [r for r in range(Role.MEMBER, Role.SUPER_ADMIN + 1) if r == user.role or allowed(r)]
+    can_ban = allowed(Role.BANNED)
+    return RowActions(roles=roles if len(roles) > 1 else [], can_ban=can_ban, notes=notes)
+
+
+def change_role(actor: User, user: User, role: int) -> User:
+    """Give a user another role (promote or demote), enforcing the dashboard's rules and R4."""
+    if role not in Role.NAMES:
+        raise InvalidInput("role must be 1 to 5")
+    if role == user.role:
+        return user
+    problems = role_problems(actor, user, role, count_super_admins(user.tenant_id))
+    if problems:
+        raise NotAllowed(problems[0])
+    return members.set_role(user, role)
+
+
+def ban(actor: User, user: User) -> User:
+    """Ban a local user (role 1); SCIM-managed users are deactivated by their IdP instead."""
+    if user.scim_managed:
+        raise NotAllowed(SCIM_ACTIVATION)
+    if user.role == Role.BANNED:
+        raise InvalidInput("this user is already banned")
+    return change_role(actor, user, Role.BANNED)
+
+
+def unban(actor: User, user: User) -> User:
+    """Lift a local user's ban back to member."""
+    if user.scim_managed:
+        raise NotAllowed(SCIM_ACTIVATION)
+    if user.role != Role.BANNED:
+        raise InvalidInput("this user is not banned")
+    return change_role(actor, user, Role.MEMBER)

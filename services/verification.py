@@ -1,0 +1,145 @@
+"""Single-use, expiring links sent by mail: email verification and set-password (R4).
+
+Only a SHA-256 of each token is stored. A link is bound to the address it was mailed to: once the
+user's email changes (for instance over SCIM), every earlier link for them is dead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from models import EmailToken, Role, Tenant, User, db, utcnow
+from services.errors import DomainError, InvalidInput
+
+VERIFY = "verify"
+SET_PASSWORD = "set_password"  # noqa: S105 - a link purpose, not a secret
+PURPOSES = (VERIFY, SET_PASSWORD)
+
+# A public "send me a new link" form must not turn into a way to flood someone's inbox.
+RESEND_INTERVAL = timedelta(minutes=1)
+
+
+class InvalidLink(DomainError):
+    """The link is unknown, expired, already used, replaced, or for an address the user no longer has."""
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a link token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(user: User, purpose: str, hours: float) -> str:
+    """Create a link token for the user's current email and return it; earlier unused ones die."""
+    if purpose not in PURPOSES:
+        raise InvalidInput(f"unknown link purpose {purpose!r}")
+    if not user.email_ci:
+        raise InvalidInput("this user has no email address to send a link to")
+    if user.deprovisioned_at is not None:
+        raise InvalidInput("this account was deprovisioned")
+    # Only the newest link works, so an old mail lying in an inbox cannot be used later.
+    db.session.execute(
+        delete(EmailToken).where(
+            EmailToken.user_id == user.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None)
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        EmailToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            email=user.email_ci,
+            expires_at=now + timedelta(hours=hours),
+            created_at=now,
+        )
+    )
+    db.session.commit()
+    return token
+
+
+def link_purpose(user: User) -> str | None:
+    """Return which link would help this user now: set a password, verify the email, or none."""
+    if user.deprovisioned_at is not None or user.role == Role.BANNED or not user.email_ci:
+        return None
+    # Invited local accounts (and promoted SCIM ones) sign in with a password they have not chosen yet.
+    if user.password_hash is None and (not user.scim_managed or user.role > Role.MEMBER):
+        return SET_PASSWORD
+    return None if user.email_verified else VERIFY
+
+
+def recently_issued(user: User, purpose: str) -> bool:
+    """Tell whether a link of this purpose was issued to the user within RESEND_INTERVAL."""
+    since = utcnow() - RESEND_INTERVAL
+    return (
+        db.session.scalar(
+            select(EmailToken.id)
+            .where(EmailToken.user_id == user.id, EmailToken.purpose == purpose, EmailToken.created_at >= since)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def peek(tenant: Tenant, token: str, purpose: str) -> User:
+    """Return the user a still-valid link belongs to, without using it up (for the GET page)."""
+    return _valid(tenant, token, purpose)[1]
+
+
+def verify_email(tenant: Tenant, token: str) -> User:
+    """Use up a verification link and mark the user's current email verified."""
+    user = _consume(tenant, token, VERIFY)
+    user.email_verified_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def set_password(tenant: Tenant, token: str, password_hash: str) -> User:
+    """Use up a set-password link, store the new password hash, and mark the email verified.
+
+    The link reached the mailbox, which proves ownership of the address just as a verification link does.
+    """
+    user = _consume(tenant, token, SET_PASSWORD)
+    user.password_hash = password_hash
+    user.email_verified_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
+    if not token or len(token) > 200:
+        raise InvalidLink("invalid link")
+    row = db.session.execute(
+        select(EmailToken, User)
+        .join(User, User.id == EmailToken.user_id)
+        .where(EmailToken.token_hash == hash_token(token), EmailToken.purpose == purpose)
+    ).first()
+    if row is None:
+        raise InvalidLink("invalid link")
+    link, user = row
+    if (
+        link.used_at is not None
+        or link.expires_at <= utcnow()
+        or user.tenant_id != tenant.id
+        or user.email_ci != link.email
+        or user.deprovisioned_at is not None
+        or (purpose == SET_PASSWORD and user.role == Role.BANNED)
+    ):
+        raise InvalidLink("invalid link")
+    return link, user
+
+
+def _consume(tenant: Tenant, token: str, purpose: str) -> User:
+    """Mark the link used; a conditional UPDATE makes two simultaneous clicks count once."""
+    link, user = _valid(tenant, token, purpose)
+    claimed = db.session.execute(
+        update(EmailToken).where(EmailToken.id == link.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise InvalidLink("invalid link")
+    return user

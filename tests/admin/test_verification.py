@@ -1,0 +1,299 @@
+"""Email verification and set-password links (R4): single use, expiring, bound to the current email."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from models import EmailToken, Role, User, db, utcnow
+from services import members, tenants, verification
+from services.members import ScimProfile
+from services.verification import SET_PASSWORD, VERIFY, InvalidLink
+
+SAME_ORIGIN = {"Referer": "https://localhost/admin/verify/resend"}
+
+
+def fresh(user_id: int) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user_id)
+
+
+def scim_user(tenant, email="ida@corp.example") -> User:
+    return members.create_scim_user(tenant, ScimProfile(user_name=email, emails=[{"value": email, "primary": True}]))
+
+
+def path_of(link: str) -> str:
+    return urlsplit(link).path
+
+
+@pytest.fixture
+def outbox(app):
+    directory = Path(app.config["MAIL_OUTBOX_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+
+    def links() -> list[str]:
+        if not directory.exists():
+            return []
+        mails = [p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.eml"))]
+        return [re.search(r"https?://\S+/admin/(?:verify|password)/\S+", m).group(0) for m in mails]
+
+    return links
+
+
+@pytest.fixture
+def unverified(tenant) -> User:
+    return scim_user(tenant)
+
+
+def verify_link(user) -> str:
+    """Issue a verification link (as the mail would carry it) and return its path."""
+    token = verification.issue(user, VERIFY, 1)
+    return f"/admin/verify/{token}"
+
+
+# --- verification links -------------------------------------------------------------------------------
+
+
+def test_get_shows_a_confirm_button_and_changes_nothing(client, unverified):
+    path = verify_link(unverified)
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "ida@corp.example" in html and f'action="{path}"' in html and 'method="post"' in html
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    # A mail scanner that fetches the link must not use it up.
+    assert client.get(path).status_code == 200
+    assert not fresh(unverified.id).email_verified
+
+
+def test_post_verifies_once(client, unverified):
+    path = verify_link(unverified)
+    response = client.post(path)
+    assert response.status_code == 200 and "is now verified" in response.get_data(as_text=True)
+    assert fresh(unverified.id).email_verified
+
+    again = client.post(path)
+    assert again.status_code == 400 and "no longer works" in again.get_data(as_text=True)
+    assert client.get(path).status_code == 400
+
+
+def test_only_a_hash_of_the_token_is_stored(app, unverified):
+    token = verification.issue(unverified, VERIFY, 1)
+    row = db.session.scalar(select(EmailToken).where(EmailToken.user_id == unverified.id))
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in (row.token_hash, row.email)
+    assert len(token) >= 43  # 32 random bytes
+
+
+def test_expired_link_is_refused(client, unverified):
+    path = verify_link(unverified)
+    db.session.execute(EmailToken.__table__.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert client.post(path).status_code == 400
+    assert not fresh(unverified.id).email_verified
+
+
+def test_a_new_link_replaces_the_old_one(client, unverified):
+    old = verify_link(unverified)
+    new = verify_link(unverified)
+    assert client.post(old).status_code == 400
+    assert client.post(new).status_code == 200
+
+
+def test_link_dies_when_the_email_changes_over_scim(client, unverified):
+    path = verify_link(unverified)
+    members.replace_scim_user(
+        unverified, ScimProfile(user_name=unverified.user_name, emails=[{"value": "new@corp.example"}])
+    )
+    assert client.post(path).status_code == 400
+    assert not fresh(unverified.id).email_verified
+
+
+def test_email_change_over_scim_unverifies_again(client, unverified):
+    client.post(verify_link(unverified))
+    assert fresh(unverified.id).email_verified
+    members.replace_scim_user(
+        unverified, ScimProfile(user_name=unverified.user_name, emails=[{"value": "moved@corp.example"}])
+    )
+    assert not fresh(unverified.id).email_verified
+
+
+def test_deprovisioned_users_link_is_dead(client, unverified):
+    path = verify_link(unverified)
+    members.deprovision(unverified)
+    assert client.post(path).status_code == 400
+
+
+@pytest.mark.parametrize("token", ["nope", "x" * 43, "a" * 500])
+def test_unknown_tokens_are_refused(client, tenant, token):
+    assert client.get(f"/admin/verify/{token}").status_code == 400
+    assert client.post(f"/admin/verify/{token}").status_code == 400
+
+
+def test_a_link_only_works_for_its_own_tenant(app, unverified):
+    token = verification.issue(unverified, VERIFY, 1)
+    other = tenants.create_tenant("other")
+    with pytest.raises(InvalidLink):
+        verification.verify_email(other, token)
+    assert verification.peek(unverified.tenant, token, VERIFY).id == unverified.id
+
+
+def test_a_verify_token_is_not_a_set_password_token(client, tenant):
+    user = members.create_local_user(tenant, "l@example.com", Role.MEMBER)
+    token = verification.issue(user, VERIFY, 1)
+    assert client.get(f"/admin/password/{token}").status_code == 400
+
+
+# --- asking for a new link ----------------------------------------------------------------------------
+
+
+def test_resend_page_has_a_labelled_email_field(client, tenant):
+    html = client.get("/admin/verify/resend").get_data(as_text=True)
+    assert '<label for="email">Email</label>' in html
+
+
+def test_resend_answers_the_same_whatever_the_email(client, tenant, unverified, outbox):
+    verified = members.mark_verified(scim_user(tenant, "done@corp.example"))
+    answers = []
+    for email in ("ida@corp.example", "done@corp.example", "nobody@corp.example"):
+        response = client.post("/admin/verify/resend", data={"email": email})
+        assert response.status_code == 200
+        answers.append(response.get_data(as_text=True).replace(email, "EMAIL"))
+    assert answers[0] == answers[1] == answers[2]
+    (link,) = outbox()
+    assert client.post(path_of(link)).status_code == 200
+    assert fresh(unverified.id).email_verified and fresh(verified.id).email_verified
+
+
+def test_resend_is_throttled_per_account(client, unverified, outbox):
+    for _ in range(3):
+        assert client.post("/admin/verify/resend", data={"email": "IDA@corp.example"}).status_code == 200
+    assert len(outbox()) == 1
+
+    db.session.execute(EmailToken.__table__.update().values(created_at=utcnow() - timedelta(minutes=2)))
+    db.session.commit()
+    client.post("/admin/verify/resend", data={"email": "ida@corp.example"})
+    assert len(outbox()) == 2
+
+
+def test_resend_form_errors(client, tenant, outbox):
+    response = client.post("/admin/verify/resend", data={"email": "not an email"})
+    assert response.status_code == 422
+    assert 'class="form-error"' in response.get_data(as_text=True)
+    assert outbox() == []
+
+
+def test_invited_user_without_password_gets_a_set_password_link(client, tenant, outbox):
+    members.create_local_user(tenant, "inv@example.com", Role.MEMBER)
+    client.post("/admin/verify/resend", data={"email": "inv@example.com"})
+    (link,) = outbox()
+    assert "/admin/password/" in link
+
+
+# --- set password -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def invited(tenant) -> User:
+    return members.create_local_user(tenant, "inv@example.com", Role.MEMBER, display_name="Invitee")
+
+
+def test_set_password_page_and_success(client, invited):
+    path = f"/admin/password/{verification.issue(invited, SET_PASSWORD, 1)}"
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and '<label for="password">New password</label>' in html
+    assert 'autocomplete="new-password"' in html and page.headers["Referrer-Policy"] == "same-origin"
+
+    response = client.post(path, data={"password": "correct horse", "confirm": "correct horse"})
+    assert response.status_code == 200 and "Password set" in response.get_data(as_text=True)
+    user = fresh(invited.id)
+    assert members.check_password(user, "correct horse")
+    assert user.email_verified  # the link proved the mailbox
+    assert client.post(path, data={"password": "another one!", "confirm": "another one!"}).status_code == 400
+    assert members.check_password(fresh(invited.id), "correct horse")
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "message"),
+    [
+        ("short", "short", "at least 10"),
+        ("long enough 1", "long enough 2", "differ"),
+        ("é" * 40, "é" * 40, "72 bytes"),
+        ("", "", "Choose a password."),
+    ],
+)
+def test_set_password_form_errors_keep_the_link(client, invited, password, confirm, message):
+    path = f"/admin/password/{verification.issue(invited, SET_PASSWORD, 1)}"
+    response = client.post(path, data={"password": password, "confirm": confirm})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert fresh(invited.id).password_hash is None
+    assert client.get(path).status_code == 200  # not used up
+
+
+def test_banned_user_cannot_set_a_password(client, invited):
+    token = verification.issue(invited, SET_PASSWORD, 1)
+    members.set_role(invited, Role.BANNED)
+    assert client.get(f"/admin/password/{token}").status_code == 400
+
+
+def test_invite_mail_link_leads_to_a_password(client, super_admin, outbox):
+    with client.session_transaction() as session:
+        session["user_id"] = super_admin.id
+    client.post("/admin/users/invite", data={"email": "new@example.com"})
+    (link,) = outbox()
+    response = client.post(path_of(link), data={"password": "a fine password", "confirm": "a fine password"})
+    assert response.status_code == 200
+    user = members.find_by_email(super_admin.tenant, "new@example.com")
+    db.session.refresh(user)
+    assert user.email_verified and members.check_password(user, "a fine password")
+
+
+# --- CSRF ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(make_app):
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    client.environ_base["HTTP_REFERER"] = SAME_ORIGIN["Referer"]
+    return client
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_csrf_verify_needs_the_token(csrf_client, unverified):
+    path = verify_link(unverified)
+    token = csrf_from(csrf_client.get(path).get_data(as_text=True))
+    assert csrf_client.post(path).status_code == 400
+    assert not fresh(unverified.id).email_verified
+    assert csrf_client.post(path, headers={"X-CSRFToken": token}).status_code == 200
+    assert fresh(unverified.id).email_verified
+
+
+def test_csrf_resend_needs_the_token(csrf_client, unverified, outbox):
+    assert csrf_client.post("/admin/verify/resend", data={"email": "ida@corp.example"}).status_code == 400
+    assert outbox() == []
+    token = csrf_from(csrf_client.get("/admin/verify/resend").get_data(as_text=True))
+    response = csrf_client.post("/admin/verify/resend", data={"email": "ida@corp.example", "csrf_token": token})
+    assert response.status_code == 200 and len(outbox()) == 1
+
+
+def test_csrf_set_password_needs_the_token(csrf_client, invited):
+    path = f"/admin/password/{verification.issue(invited, SET_PASSWORD, 1)}"
+    token = csrf_from(csrf_client.get(path).get_data(as_text=True))
+    data = {"password": "correct horse", "confirm": "correct horse"}
+    assert csrf_client.post(path, data=data).status_code == 400
+    assert fresh(invited.id).password_hash is None
+    assert csrf_client.post(path, data=data, headers={"X-CSRFToken": token}).status_code == 200
+    assert members.check_password(fresh(invited.id), "correct horse")
