@@ -16,19 +16,28 @@ class Defaults:
     TENANT_BASE_DOMAIN: str | None = None
     SCIM_MAX_RESULTS = 200
     SCIM_DEFAULT_COUNT = 100
-    SCIM_MAX_BODY_BYTES = 2 * 1024 * 1024
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
+    PUBLIC_URL: str | None = None  # e.g. https://learn.example.com: mailed links never trust the Host header
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "https"
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a wall clock
-    LOGIN_LIMIT = "5 per minute"
+    LOGIN_LIMIT = "5 per minute"  # failed sign-ins per client address and email
+    LOGIN_ADDRESS_LIMIT = "30 per minute"  # failed sign-ins per client address, whatever the email
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
     MAIL_SMTP_HOST: str | None = None
     MAIL_SMTP_PORT = 25
+    MAIL_SMTP_STARTTLS = False
+    MAIL_SMTP_USERNAME: str | None = None
+    MAIL_SMTP_PASSWORD: str | None = None
+    MAIL_SMTP_TIMEOUT = 10
     MAIL_FROM = "mobieuslearn@localhost"
+    MAIL_OUTBOX_DIR: str | None = None  # where mail goes without SMTP; default instance/mail/
     VERIFY_LINK_HOURS = 48
+    SETUP_LINK_MINUTES = 60
+    SETUP_TOKEN_FILE: str | None = None  # default instance/setup-token.json
 
 
 def instance_path(test_config: dict | None) -> str | None:

@@ -201,16 +201,16 @@ def cohort_members(tenant_id: int, cohort_id: int, page: int = 1, per_page: int 
 
 # Why an admin may not give a user a role; `above_own` is left out of the notes shown under a row,
 # since every admin knows they cannot grant more than they hold.
-DEPROVISIONED = "Deprovisioned by the identity provider: kept for history, it cannot be promoted or restored."
+DEPROVISIONED = "Deprovisioned by the identity provider; kept for history, cannot be restored."
 SELF = "This is you: another admin has to change your role."
 OUTRANKS = "Ranks above you: only a higher role can change it."
 ABOVE_OWN = "You cannot grant a role above your own."
-SCIM_ACTIVATION = "Managed by SCIM: deactivate or reactivate it in your identity provider, not here."
+SCIM_ACTIVATION = "Activation is managed in your identity provider."
 LAST_SUPER_ADMIN = (
     "The last super-admin cannot be demoted: the tenant needs one to manage admins and to own SCIM cohorts. "
     "Promote someone else first."
 )
-UNVERIFIED = "Email not verified: no promotion past member until the user confirms it."
+UNVERIFIED = "Verify the email before promoting past member."
 
 
 def count_super_admins(tenant_id: int) -> int:

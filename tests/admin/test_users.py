@@ -276,7 +276,7 @@ def test_next_never_leaves_the_members_page(admin_client, tenant, target):
 def test_r4_unverified_user_cannot_be_promoted(admin_client, tenant):
     user = local(tenant, "new@example.com", verified=False)
     html = admin_client.get("/admin/users").get_data(as_text=True)
-    assert "Email not verified" in row_of(html, user.id)
+    assert directory.UNVERIFIED in row_of(html, user.id)
     assert 'name="role"' not in row_of(html, user.id)
 
     response = admin_client.post(f"/admin/users/{user.id}/role", data={"role": "3"}, headers=HX)
