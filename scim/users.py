@@ -171,10 +171,34 @@ def modify_user(scim_id: str):
     body = request_body()
     with domain_errors():
         user = members.get_scim_user(g.scim_tenant, scim_id)
-    operations = patch_operations(body)
+    operations = _without_password(patch_operations(body))
+    if not operations:  # a password sync alone: accepted, and nothing to change
+        g.scim_operation = "user.updated"
+        return scim_response(_render(user))
     current = user_resource(user, [])
     patched = apply_patch(current, operations, USER_RESOURCE)
     return _save(user, _profile(patched), "user.updated")
+
+
+def _without_password(operations: list) -> list:
+    """Drop `password` from PATCH operations: sign-in is the IdP's job, so Okta's password sync is a no-op."""
+    kept = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            kept.append(operation)  # apply_patch reports the malformed operation
+            continue
+        keys = {str(k).lower(): k for k in operation}
+        path = operation.get(keys.get("path", "path"))
+        if isinstance(path, str) and path.strip().lower() in ("password", f"{USER_SCHEMA.lower()}:password"):
+            continue
+        value = operation.get(keys.get("value", "value"))
+        if path is None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if str(k).lower() != "password"}
+            if not value:
+                continue
+            operation = {**operation, keys.get("value", "value"): value}
+        kept.append(operation)
+    return kept
 
 
 @bp.delete("/Users/<scim_id>", strict_slashes=False)

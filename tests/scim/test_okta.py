@@ -258,3 +258,16 @@ def test_import_groups_k10_pages_are_stable(client, scim_token, super_admin):
     pages = [idp.get(f"/Groups?startIndex={start}&count=2").get_json() for start in (1, 3, 5)]
     assert [r["displayName"] for page in pages for r in page["Resources"]] == [f"Group {i}" for i in range(5)]
     assert {page["totalResults"] for page in pages} == {5}
+
+
+def test_password_sync_k8_is_accepted_and_discarded(client, scim_token):
+    idp = okta(client, scim_token)
+    user = idp.post("/Users", OKTA_CREATE).get_json()
+    only_password = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"password": "n3w-S3cret"}}]}
+    response = idp.patch(f"/Users/{user['id']}", only_password)
+    assert response.status_code == 200
+    assert "password" not in response.get_data(as_text=True).lower()
+    with_path = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "password", "value": "x"}]}
+    assert idp.patch(f"/Users/{user['id']}", with_path).status_code == 200
+    mixed = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"password": "y", "active": False}}]}
+    assert idp.patch(f"/Users/{user['id']}", mixed).get_json()["active"] is False
