@@ -105,6 +105,13 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     deprovisioned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Optimistic locking: a SCIM write and a dashboard role change that race cannot silently
+    # overwrite each other (the loser's UPDATE matches no row and is retried or refused).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Bumped on sign-out and password change; dashboard sessions carry it, so old cookies die.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __mapper_args__ = {"version_id_col": version}
 
     tenant: Mapped[Tenant] = relationship()
     emails: Mapped[list[UserEmail]] = relationship(

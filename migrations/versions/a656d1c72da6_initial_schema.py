@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e7718843d533
+Revision ID: a656d1c72da6
 Revises: 
-Create Date: 2026-11-28 16:36:22.111118
+Create Date: 2026-11-28 17:31:26.995985
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'e7718843d533'
+revision = 'a656d1c72da6'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -47,6 +47,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('deprovisioned_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_users_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('scim_id', name=op.f('uq_users_scim_id'))
