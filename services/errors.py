@@ -39,3 +39,7 @@ class InvalidMembers(DomainError):
     def __init__(self, message: str, ids: list[str]) -> None:
         super().__init__(message)
         self.ids = ids
+
+
+class ConcurrentChange(DomainError):
+    """Another write to the same record won a race, twice; the caller may retry."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import bcrypt
 from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
-from services.errors import Conflict, EmailNotVerified, InvalidInput, NotFound
+from services.errors import ConcurrentChange, Conflict, EmailNotVerified, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -52,19 +53,47 @@ def create_scim_user(tenant: Tenant, profile: ScimProfile) -> User:
 
 def replace_scim_user(user: User, profile: ScimProfile) -> User:
     """Replace a member's IdP-owned profile (PUT, and PATCH after it is applied)."""
-    _apply_profile(user, profile, creating=False)
-    return _commit_unique(user)
+    return _write_scim_user(user, lambda row: _apply_profile(row, profile, creating=False))
 
 
 def deprovision(user: User) -> None:
     """DELETE over SCIM (R8): ban, leave SCIM cohorts, vanish from SCIM; the account stays."""
-    user.role = Role.BANNED
-    user.deprovisioned_at = utcnow()
-    scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
-    db.session.execute(
-        delete(CohortMember).where(CohortMember.user_id == user.id, CohortMember.cohort_id.in_(scim_cohorts))
-    )
-    db.session.commit()
+
+    def change(row: User) -> None:
+        row.role = Role.BANNED
+        row.deprovisioned_at = utcnow()
+        db.session.flush()  # the version check happens here, before memberships are touched
+        scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
+        db.session.execute(
+            delete(CohortMember).where(CohortMember.user_id == row.id, CohortMember.cohort_id.in_(scim_cohorts))
+        )
+
+    _write_scim_user(user, change)
+
+
+def _write_scim_user(user: User, change: Callable[[User], None]) -> User:
+    """Apply a SCIM change and commit; if a concurrent write to the row won, apply it once more.
+
+    The version column makes the losing UPDATE match no row instead of silently undoing the other
+    write, e.g. an admin's promotion made while the IdP's PATCH was in flight. Re-read, the user
+    may no longer be SCIM's to change (R3): then it is the same NotFound as any hidden user.
+    """
+    for attempt in (1, 2):
+        try:
+            change(user)
+            return _commit_unique(user)
+        except StaleDataError:
+            db.session.rollback()
+            if attempt == 2:
+                raise ConcurrentChange("the user changed during this request; retry it") from None
+            user = db.session.scalar(
+                select(User)
+                .where(scim_visible(user.tenant_id), User.id == user.id)
+                .execution_options(populate_existing=True)
+            )
+            if user is None:
+                raise NotFound("user not found") from None
+    raise AssertionError("unreachable")
 
 
 def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
@@ -206,7 +235,12 @@ def set_role(user: User, role: int) -> User:
     if user.deprovisioned_at is not None and role > Role.BANNED:
         raise InvalidInput("a deprovisioned account cannot be given a role again")
     user.role = role
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # The identity provider (or another admin) changed this user meanwhile; nothing is lost.
+        db.session.rollback()
+        raise ConcurrentChange("this user changed meanwhile; reload and try again") from None
     return user
 
 

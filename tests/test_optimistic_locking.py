@@ -1,0 +1,65 @@
+"""A SCIM write and a dashboard role change that race never silently undo each other."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from models import Role, User, db
+from services import members
+from services.errors import ConcurrentChange, NotFound
+
+
+def scim_member(tenant, name: str = "racer@example.com") -> User:
+    return members.create_scim_user(tenant, members.ScimProfile(user_name=name, emails=[{"value": name}]))
+
+
+def concurrently(user_id: int, **values) -> None:
+    """Commit a change to the row on another connection, as a second request would."""
+    with db.engine.begin() as connection:
+        connection.execute(update(User).where(User.id == user_id).values(version=User.version + 1, **values))
+
+
+def fresh(user_id: int) -> User:
+    db.session.expire_all()
+    return db.session.scalar(select(User).where(User.id == user_id))
+
+
+def test_promotion_during_a_scim_deactivation_wins_and_scim_gets_404(tenant):
+    user = scim_member(tenant)
+    held = members.get_scim_user(tenant, user.scim_id)  # the IdP's request has read the row
+    concurrently(user.id, role=Role.ADMIN, email_verified_at=user.created_at)  # an admin promotes meanwhile
+    with pytest.raises(NotFound):
+        members.replace_scim_user(held, members.ScimProfile(user_name="racer@example.com", active=False))
+    assert fresh(user.id).role == Role.ADMIN
+
+
+def test_scim_write_after_an_unrelated_concurrent_change_is_applied_once_more(tenant):
+    user = scim_member(tenant)
+    held = members.get_scim_user(tenant, user.scim_id)
+    before = held.version
+    concurrently(user.id, display_name="Changed elsewhere")
+    members.replace_scim_user(held, members.ScimProfile(user_name="racer@example.com", active=False))
+    row = fresh(user.id)
+    assert row.role == Role.BANNED
+    assert row.version == before + 2  # the other write, then ours on top of it (not instead of it)
+
+
+def test_deprovision_racing_a_promotion_leaves_the_promoted_account_alone(tenant):
+    user = scim_member(tenant)
+    held = members.get_scim_user(tenant, user.scim_id)
+    concurrently(user.id, role=Role.MODERATOR, email_verified_at=user.created_at)
+    with pytest.raises(NotFound):
+        members.deprovision(held)
+    row = fresh(user.id)
+    assert row.role == Role.MODERATOR and row.deprovisioned_at is None
+
+
+def test_dashboard_role_change_that_loses_a_race_is_refused_not_lost(tenant):
+    user = members.create_local_user(tenant, "local@example.com", Role.MEMBER, verified=True)
+    held = db.session.get(User, user.id)
+    concurrently(user.id, display_name="Renamed by someone else")
+    with pytest.raises(ConcurrentChange):
+        members.set_role(held, Role.MODERATOR)
+    row = fresh(user.id)
+    assert row.role == Role.MEMBER and row.display_name == "Renamed by someone else"
