@@ -18,6 +18,7 @@ _RESOURCES = {
     name.lower(): name for name in ("Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig", ".search")
 }
 _SEGMENT = re.compile(r"^(/scim/v2)(/+)([^/]+)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def is_scim_path(path: str) -> bool:
@@ -69,6 +70,10 @@ def _before_scim_request() -> None:
     from scim.auth import authenticate
 
     authenticate()
+    if _CONTROL.search(request.path):
+        # No id holds a control character, and PostgreSQL cannot even compare one with NUL: answer exactly as
+        # for an id that never existed (R3), without asking the database.
+        raise errors.NotFound(errors.RESOURCE_NOT_FOUND, failure="not_found")
 
 
 def _after_scim_request(response):

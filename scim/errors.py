@@ -7,6 +7,8 @@ from flask import g, json, make_response
 from scim.definitions import ERROR
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+# The one detail for every unknown or hidden user or group, so the bodies are byte-identical (R3).
+RESOURCE_NOT_FOUND = "resource not found"
 
 
 class ScimError(Exception):

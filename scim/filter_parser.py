@@ -91,13 +91,16 @@ def snippet(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def parse_filter(text: str) -> Node:
-    """Parse a filter (RFC 7644 §3.4.2.2) into an AST, raising InvalidFilter on any error."""
+def parse_filter(text: str, *, value_filter: bool = False) -> Node:
+    """Parse a filter (RFC 7644 §3.4.2.2) into an AST, raising InvalidFilter on any error.
+
+    `value_filter` parses the inside of `attr[...]` (a PATCH value path): only plain sub-attribute names, no `[`.
+    """
     if not isinstance(text, str) or not text.strip():
         raise InvalidFilter("The filter is empty.")
     if len(text) > MAX_LENGTH:
         raise InvalidFilter(f"The filter is longer than {MAX_LENGTH} characters.")
-    return _Parser(_tokenize(text)).parse()
+    return _Parser(_tokenize(text)).parse(inside=value_filter)
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -135,6 +138,8 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
                 value.encode("utf-8")  # rejects an unpaired \ud800 the database could not store
             except (ValueError, UnicodeEncodeError):
                 raise InvalidFilter(f"The string at position {start + 1} has an invalid escape sequence.") from None
+            if "\x00" in value:  # PostgreSQL text cannot hold NUL, so comparing with one fails there
+                raise InvalidFilter(f"The string at position {start + 1} contains a NUL character.")
             return value, i + 1
         else:
             i += 1
@@ -159,8 +164,8 @@ class _Parser:
         self.i = 0
         self.depth = 0
 
-    def parse(self) -> Node:
-        node = self.or_expr(inside=False)
+    def parse(self, inside: bool = False) -> Node:
+        node = self.or_expr(inside)
         token = self.peek()
         if token.kind != "end":
             raise InvalidFilter(f"Unexpected {_describe(token)} after a complete filter.")
@@ -260,7 +265,10 @@ class _Parser:
                 return _LITERALS[lowered]
             number = _NUMBER.fullmatch(token.text)
             if number:
-                return float(token.text) if number.group(1) or number.group(2) else int(token.text)
+                try:
+                    return float(token.text) if number.group(1) or number.group(2) else int(token.text)
+                except ValueError:  # more digits than int() will read (sys.get_int_max_str_digits)
+                    raise InvalidFilter(f"The number at position {token.pos + 1} is too long.") from None
         raise InvalidFilter(
             f"Expected a value (a quoted string, number, true, false or null) after {op!r}, found {_describe(token)}."
         )

@@ -1,23 +1,22 @@
 """/Groups (RFC 7644 §3.2-§3.6): SCIM Groups as cohorts (R6, R7).
 
 Members are users SCIM can see (R7); the others in a cohort are never listed, and no SCIM change drops them.
-Membership PATCH operations become one set operation in the service layer (no statement per member); the
-other operations go through `apply_patch` on the group without its members, then the same checks as PUT.
+Membership PATCH operations become one set operation in the service layer (no statement per member, see
+`scim.group_patch`); the other operations go through `apply_patch` on the group without its members, then the
+same checks as PUT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import g, url_for
-from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from models import Cohort, db
 from scim import bp
 from scim.definitions import GROUP_RESOURCE, GROUP_SCHEMA
-from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, ScimError
-from scim.filters import GROUP_FILTERS, compile_filter
+from scim.filter_maps import GROUP_FILTERS
+from scim.filters import compile_filter
+from scim.group_patch import Members, member_ids, split_operations
 from scim.http import (
     Query,
     attribute_params,
@@ -28,24 +27,12 @@ from scim.http import (
     request_body,
     scim_response,
 )
-from scim.patch import Path, apply_patch, parse_path
-from scim.paths import equality_template
+from scim.patch import apply_patch
 from scim.projection import project, wanted
-from scim.schemas import ScimSchema, load
+from scim.schemas import GroupSchema, load
 from scim.translate import domain_errors, iso
 from services import cohort_members, cohorts
 from services.cohort_members import MembershipChange
-
-Members = list[tuple[str, str]]  # (user scim id, display), as services.cohort_members returns them
-
-
-class GroupSchema(ScimSchema):
-    """A Group as clients send it on POST and PUT; `members` is read by `_member_ids`."""
-
-    displayName = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    externalId = fields.String(validate=validate.Length(max=255))
-    members = fields.Raw()
-
 
 _group_schema = GroupSchema()
 
@@ -94,29 +81,13 @@ def _members_of(cohort: Cohort) -> Members:
     return cohort_members.visible_members(cohort.tenant_id, [cohort.id])[cohort.id]
 
 
-def _member_ids(value: object) -> list[str]:
-    """Read the user ids out of a `members` value: one `{"value": id}` object or a list of them.
-
-    A nested group (a Group's id as member value, pitfall 38) is not a user SCIM can see, so it is refused
-    like any unknown id, naming it.
-    """
-    items = value if isinstance(value, list) else [value]
-    ids = []
-    for item in items:
-        member = next((v for k, v in item.items() if k.lower() == "value"), None) if isinstance(item, dict) else None
-        if not isinstance(member, str) or not member.strip():
-            raise InvalidValue("each member must be an object whose 'value' is the id of a User")
-        ids.append(member)
-    return ids
-
-
 def _read_group(body: dict) -> tuple[cohorts.GroupProfile, list[str] | None]:
     """Validate a POST/PUT body; the member list is None when the body has no `members` at all."""
     data = load(_group_schema, body)
     profile = cohorts.GroupProfile(display_name=data["displayName"], external_id=data.get("externalId"))
     present = any(k.lower() == "members" for k in body)
     # `"members": null` is unassigned, like `[]` (RFC 7643 §2.5); only an absent key leaves members alone.
-    return profile, (_member_ids(data.get("members") or []) if present else None)
+    return profile, (member_ids(data.get("members") or []) if present else None)
 
 
 def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
@@ -203,7 +174,7 @@ def modify_group(scim_id: str):
     operations = patch_operations(request_body())
     with domain_errors():
         cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-    others, change = _split(operations, lambda: _members_of(cohort))
+    others, change = split_operations(operations, lambda: _members_of(cohort))
     profile = None
     if others:
         patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
@@ -223,99 +194,3 @@ def delete_group(scim_id: str):
         cohorts.delete_scim_cohort(cohort)
     g.scim_operation = "group.deleted"
     return scim_response(None, 204)
-
-
-# --- PATCH: membership operations as set operations ----------------------------------------------------------------
-
-
-def _split(operations: list, load_members: Callable[[], Members]) -> tuple[list, MembershipChange | None]:
-    """Separate membership operations, folded into one MembershipChange, from the others (kept in order).
-
-    Membership and the other attributes are disjoint, so applying each group of operations in its own order
-    gives the result of the whole sequence.
-    """
-    others: list = []
-    change: MembershipChange | None = None
-    for operation in operations:
-        if not isinstance(operation, dict):
-            raise InvalidSyntax("Each item of 'Operations' must be an object.")
-        given = {str(k).lower(): v for k, v in operation.items()}
-        op, text, value = given.get("op"), given.get("path"), given.get("value")
-        op = op.lower() if isinstance(op, str) else op
-        path = _members_path(text)
-        pathless = not (isinstance(text, str) and text.strip())
-        if pathless and op in ("add", "replace") and isinstance(value, dict):
-            # `{"op": "replace", "value": {"members": [...], "displayName": ...}}`: the members are peeled off.
-            key = next((k for k in value if isinstance(k, str) and k.lower() == "members"), None)
-            if key is not None:
-                change = change or MembershipChange()
-                _fold(change, op, parse_path("members", GROUP_RESOURCE), value[key], load_members)
-                rest = {k: v for k, v in value.items() if k != key}
-                if rest:
-                    others.append({"op": op, "value": rest})
-                continue
-        if path is None:
-            others.append(operation)
-            continue
-        if op not in ("add", "replace", "remove"):
-            raise InvalidSyntax(f"Unsupported PATCH op {op!r}; expected add, replace or remove.")
-        if op != "remove" and "value" not in given:
-            raise InvalidValue(f"The '{op}' operation requires a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3).")
-        change = change or MembershipChange()
-        _fold(change, op, path, value, load_members)
-    return others, change
-
-
-def _members_path(text: object) -> Path | None:
-    """Return the parsed path when it addresses `members`; other paths are left to apply_patch (and its errors)."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        path = parse_path(text, GROUP_RESOURCE)
-    except ScimError:
-        return None
-    return path if path.attribute is not None and path.attribute.name == "members" else None
-
-
-def _fold(change: MembershipChange, op: str, path: Path, value: object, load_members: Callable[[], Members]) -> None:
-    """Fold one membership operation into `change` (RFC 7644 §3.5.2.1-§3.5.2.3)."""
-    if path.sub_attribute is not None:
-        # value and type are immutable and display is derived: a member is added or removed, never edited.
-        raise Mutability(f"'{path.text}' cannot be changed; add or remove the member instead.")
-    if op == "add":
-        if path.value_filter is not None:
-            raise InvalidPath('Add members with path "members" and a list of {"value": id} objects.')
-        if value is not None:  # adding null adds nothing (RFC 7643 §2.5)
-            change.added(_member_ids(value))
-    elif op == "remove":
-        if path.value_filter is not None:
-            change.removed(_matching(path, load_members, exact=False))
-        elif value is not None:
-            # Entra removes with `path: members` and the values to drop: only those go (pitfall 7).
-            change.removed(_member_ids(value))
-        else:
-            change.replaced([])
-    elif path.value_filter is not None:
-        matched = _matching(path, load_members, exact=True)
-        if not matched:
-            raise NoTarget(f"No member matches {path.text!r} (RFC 7644 §3.5.2.3).")
-        change.removed(matched)
-        change.added(_member_ids(value))
-    else:
-        change.replaced([] if value is None else _member_ids(value))
-
-
-def _matching(path: Path, load_members: Callable[[], Members], *, exact: bool) -> list[str]:
-    """Return the member ids a `members[...]` filter selects.
-
-    Okta's and Entra's `members[value eq "id"]` (K13, A15) names its id, and removing a non-member is a no-op,
-    so no member is read for it unless the caller needs to know whether the id really is a member (`exact`).
-    """
-    template = equality_template(path.value_filter)
-    if not exact and template is not None and set(template) == {"value"}:
-        return [str(template["value"])]
-    return [
-        scim_id
-        for scim_id, display in load_members()
-        if path.value_filter.matches({"value": scim_id, "display": display, "type": "User"})
-    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from flask import current_app, json, make_response, request
@@ -10,6 +12,13 @@ from scim.definitions import LIST_RESPONSE, PATCH_OP
 from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
 
 _ACCEPTED_TYPES = ("application/scim+json", "application/json")
+# NUL and lone surrogates: PostgreSQL text cannot hold the first, UTF-8 cannot encode the second.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
+# Real SCIM bodies nest about 6 levels (PatchOp > Operations > op > value > extension > manager).
+MAX_BODY_DEPTH = 32
+# SQL INTEGER: startIndex and count beyond it would overflow the driver (SQLite) or mean nothing.
+_MAX_INT = 2**31 - 1
 
 
 def scim_response(body: dict | None, status: int = 200, location: str | None = None):
@@ -30,10 +39,39 @@ def request_body() -> dict:
     mimetype = request.mimetype
     if mimetype and mimetype not in _ACCEPTED_TYPES and not mimetype.endswith("+json"):
         raise ScimError("send the body as application/scim+json or application/json", status=415)
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # `[[[[...` deeper than the JSON scanner's stack
+        raise InvalidSyntax(f"the request body is nested more than {MAX_BODY_DEPTH} levels deep") from None
     if not isinstance(body, dict):
         raise InvalidSyntax("the request body must be a JSON object")
+    _check_strings(body)
     return body
+
+
+def _check_strings(body: dict) -> None:
+    """Refuse NUL and lone surrogates in any key or string value, naming where but never echoing the value.
+
+    Iterative, so a deep body cannot exhaust the stack here; the depth cap keeps it from doing so later.
+    """
+    pending: list[tuple[object, str, int]] = [(body, "", 0)]
+    while pending:
+        node, path, depth = pending.pop()
+        if depth > MAX_BODY_DEPTH:
+            raise InvalidSyntax(f"the request body is nested more than {MAX_BODY_DEPTH} levels deep")
+        if isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                raise InvalidValue(f"{path or 'a value'} contains a NUL character or an unpaired surrogate")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if _UNSTORABLE.search(key):
+                    where = f" in {path}" if path else ""
+                    raise InvalidValue(f"an attribute name{where} contains a NUL character or an unpaired surrogate")
+                # Only name-like keys go into the message: a key is client text like any other.
+                name = key if _PLAIN_KEY.fullmatch(key) else "?"
+                pending.append((value, f"{path}.{name}" if path else name, depth + 1))
+        elif isinstance(node, list):
+            pending.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
 
 
 def paging(source=None) -> tuple[int, int]:
@@ -42,18 +80,20 @@ def paging(source=None) -> tuple[int, int]:
     config = current_app.config
     start = _integer(source, "startIndex", 1)
     count = _integer(source, "count", config["SCIM_DEFAULT_COUNT"])
-    return max(start, 1), min(max(count, 0), config["SCIM_MAX_RESULTS"])
+    # RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0; both stay within SQL INTEGER.
+    return min(max(start, 1), _MAX_INT), min(max(count, 0), config["SCIM_MAX_RESULTS"], _MAX_INT)
 
 
 def _integer(source, name: str, default: int) -> int:
     raw = source.get(name)
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return default
-    if isinstance(raw, bool):
+    # JSON numbers arrive as floats when written 2.0 or 1e999 (inf); only whole, finite ones are integers.
+    if isinstance(raw, bool) or (isinstance(raw, float) and not (math.isfinite(raw) and raw.is_integer())):
         raise InvalidValue(f"{name} must be an integer")
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # ValueError also for more digits than int() will read
         raise InvalidValue(f"{name} must be an integer") from None
 
 

@@ -1,25 +1,22 @@
 """PATCH attribute paths and their value filters (RFC 7644 §3.5.2 and the ABNF of §3.10 Figure 1).
 
 A path is resolved against a resource type's schemas, so callers get canonical `Attribute` definitions back and
-never compare names themselves. Only the part of the filter grammar that a `valuePath` needs is implemented:
-`subAttr op value`, `and`, `or`, `not (...)` and parentheses (RFC 7644 §3.4.2.2).
+never compare names themselves. The filter inside `attr[...]` is parsed by `scim.filter_parser` (with its length
+and nesting limits) and evaluated here in Python over the elements of the multi-valued attribute (RFC 7644 §3.4.2.2).
 """
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 from dataclasses import dataclass
 
 from scim.definitions import Attribute, ResourceType, Schema
 from scim.errors import InvalidFilter, InvalidPath
+from scim.filter_parser import MAX_LENGTH, And, Compare, Node, Not, Or, parse_filter
 
 _NAME = r"[A-Za-z$][\w$-]*"
 _PATH_RE = re.compile(rf"(?P<attr>{_NAME})(?:\.(?P<sub>{_NAME})|\[(?P<filter>.*)\](?:\.(?P<vsub>{_NAME}))?)?", re.S)
-_TOKEN_RE = re.compile(r'\s*(?:(?P<paren>[()])|(?P<string>"(?:[^"\\]|\\.)*")|(?P<word>[^\s()"]+))', re.S)
-_NAME_RE = re.compile(_NAME)
-_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _COMPARE = {
     "eq": operator.eq,
     "ne": operator.ne,
@@ -122,6 +119,8 @@ def parse_path(text: str, resource_type: ResourceType) -> Path:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidPath("The PATCH path is empty.")
+    if len(text) > MAX_LENGTH:
+        raise InvalidPath(f"The PATCH path is longer than {MAX_LENGTH} characters.")
     text = text.strip()
     schema, rest = _split_urn(text, resource_type)
     extension = None if schema is resource_type.schema else schema.id
@@ -169,20 +168,21 @@ def _split_urn(text: str, resource_type: ResourceType) -> tuple[Schema, str | No
 
 def parse_value_filter(text: str, attribute: Attribute) -> ValueFilter:
     """Parse the filter between the brackets of a value path; names resolve to sub-attributes of `attribute`."""
-    tokens: list[tuple[str, str]] = []
-    position, text = 0, text.rstrip()
-    while position < len(text):
-        match = _TOKEN_RE.match(text, position)
-        if match is None:
-            raise InvalidFilter(f"Cannot parse filter {text!r} at position {position}.")
-        kind = match.lastgroup or "word"
-        tokens.append((kind, match[kind]))
-        position = match.end()
-    parser = _FilterParser(tokens, attribute, text)
-    result = parser.disjunction()
-    if parser.index != len(tokens):
-        raise InvalidFilter(f"Unexpected {tokens[parser.index][1]!r} in filter {text!r}.")
-    return result
+    return _resolve(parse_filter(text, value_filter=True), attribute)
+
+
+def _resolve(node: Node, attribute: Attribute) -> ValueFilter:
+    if isinstance(node, And | Or):
+        op = "and" if isinstance(node, And) else "or"
+        return Logical(op, _resolve(node.left, attribute), _resolve(node.right, attribute))
+    if isinstance(node, Not):
+        return Negation(_resolve(node.node, attribute))
+    if not isinstance(node, Compare):  # the parser allows no `[` inside a value filter; this keeps types honest
+        raise InvalidFilter("A value filter cannot contain another [filter].")
+    sub = attribute.sub(node.path.attr)
+    if sub is None:
+        raise InvalidPath(f"Unknown attribute '{attribute.name}.{node.path.attr}' in a value filter.")
+    return Comparison(sub, node.op, node.value)
 
 
 def equality_template(value_filter: ValueFilter | None) -> dict | None:
@@ -203,75 +203,3 @@ def equality_template(value_filter: ValueFilter | None) -> dict | None:
             return None
         return {**left, **right}
     return None
-
-
-class _FilterParser:
-    """Recursive descent over the tokens; `or` binds loosest, then `and`, then `not`/parentheses."""
-
-    def __init__(self, tokens: list[tuple[str, str]], attribute: Attribute, text: str) -> None:
-        self.tokens, self.attribute, self.text, self.index = tokens, attribute, text, 0
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.index][1].lower() if self.index < len(self.tokens) else None
-
-    def _take(self, expected: str | None = None) -> tuple[str, str]:
-        if self.index >= len(self.tokens) or (expected and self._peek() != expected):
-            raise InvalidFilter(f"Incomplete filter {self.text!r}; expected {expected or 'more input'}.")
-        self.index += 1
-        return self.tokens[self.index - 1]
-
-    def disjunction(self) -> ValueFilter:
-        node = self.conjunction()
-        while self._peek() == "or":
-            self._take()
-            node = Logical("or", node, self.conjunction())
-        return node
-
-    def conjunction(self) -> ValueFilter:
-        node = self.unary()
-        while self._peek() == "and":
-            self._take()
-            node = Logical("and", node, self.unary())
-        return node
-
-    def unary(self) -> ValueFilter:
-        if self._peek() == "not":
-            self._take()
-            self._take("(")
-            node = Negation(self.disjunction())
-            self._take(")")
-            return node
-        if self._peek() == "(":
-            self._take()
-            node = self.disjunction()
-            self._take(")")
-            return node
-        return self.comparison()
-
-    def comparison(self) -> Comparison:
-        kind, name = self._take()
-        if kind != "word" or not _NAME_RE.fullmatch(name):
-            raise InvalidFilter(f"Expected an attribute name in filter {self.text!r}, got {name!r}.")
-        attribute = self.attribute.sub(name)
-        if attribute is None:
-            raise InvalidPath(f"Unknown attribute '{self.attribute.name}.{name}' in filter {self.text!r}.")
-        op = self._take()[1].lower()
-        if op != "pr" and op not in _COMPARE:
-            raise InvalidFilter(f"Unknown operator {op!r} in filter {self.text!r}.")
-        if op == "pr":
-            return Comparison(attribute, op)
-        return Comparison(attribute, op, self._literal())
-
-    def _literal(self) -> object:
-        kind, token = self._take()
-        if kind == "string":
-            try:
-                return json.loads(token)
-            except ValueError as error:
-                raise InvalidFilter(f"Bad string literal {token} in filter {self.text!r}.") from error
-        lowered = token.lower()
-        if kind == "word" and lowered in ("true", "false", "null"):
-            return {"true": True, "false": False, "null": None}[lowered]
-        if kind == "word" and _NUMBER_RE.fullmatch(token):
-            return float(token) if any(c in token for c in ".eE") else int(token)
-        raise InvalidFilter(f"Expected a value in filter {self.text!r}, got {token!r}.")

@@ -6,12 +6,49 @@ name, drops nulls (Entra sends them for unassigned values), and ignores what we 
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from scim.definitions import ENTERPRISE_USER_SCHEMA
 from scim.errors import InvalidValue
 
-_SHORT = validate.Length(max=255)
+# C0 controls and DEL. Names, ids and titles are shown in the dashboard, exported, and put into mail, where a
+# CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 7643 §4.1.2 lets formatted and streetAddress carry line breaks; the other controls stay out there too.
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+# An email value is kept as sent (no RFC 5322 check: IdPs hold addresses we could not parse, and a full check would
+# refuse them), but it must be one mailbox: exactly one "@" with text on both sides, so the verification mail (R4)
+# has somewhere to go, and no whitespace or control character, so a value like "a@x.t\r\nBcc: b@y.t" can never
+# become a mail header. Quoted local parts holding "@" are legal but no IdP sends them.
+_MAILBOX = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+
+
+def _no_control(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ValidationError("must not contain control characters")
+
+
+def _no_control_but_newlines(value: str) -> None:
+    if _CONTROL_EXCEPT_NEWLINES.search(value):
+        raise ValidationError("must not contain control characters other than line breaks")
+
+
+def _mailbox(value: str) -> None:
+    if value and not _MAILBOX.fullmatch(value):  # "" names no address, as before; nothing is mailed to it
+        raise ValidationError(
+            "must be one email address: a single '@' with text on both sides, no whitespace or control characters"
+        )
+
+
+def _text(max_length: int, *, min_length: int | None = None, multiline: bool = False, **kwargs) -> fields.String:
+    """Declare a string of at most `max_length` characters without control characters (line breaks if `multiline`)."""
+    check = _no_control_but_newlines if multiline else _no_control
+    return fields.String(validate=[validate.Length(min=min_length, max=max_length), check], **kwargs)
+
+
+_SHORT = 255
 
 
 class ScimBoolean(fields.Boolean):
@@ -44,29 +81,33 @@ class ScimSchema(Schema):
 
 
 class NameSchema(ScimSchema):
-    formatted = fields.String(validate=validate.Length(max=1000))
-    familyName = fields.String(validate=_SHORT)
-    givenName = fields.String(validate=_SHORT)
-    middleName = fields.String(validate=_SHORT)
-    honorificPrefix = fields.String(validate=_SHORT)
-    honorificSuffix = fields.String(validate=_SHORT)
+    formatted = _text(1000)
+    familyName = _text(_SHORT)
+    givenName = _text(_SHORT)
+    middleName = _text(_SHORT)
+    honorificPrefix = _text(_SHORT)
+    honorificSuffix = _text(_SHORT)
 
 
 class MultiValueSchema(ScimSchema):
-    value = fields.String(validate=validate.Length(max=320))
-    type = fields.String(validate=validate.Length(max=40))
+    value = _text(320)
+    type = _text(40)
     primary = ScimBoolean()
-    display = fields.String(validate=validate.Length(max=320))
+    display = _text(320)
+
+
+class EmailSchema(MultiValueSchema):
+    value = fields.String(validate=[validate.Length(max=320), _mailbox])
 
 
 class AddressSchema(ScimSchema):
-    formatted = fields.String(validate=validate.Length(max=1000))
-    streetAddress = fields.String(validate=validate.Length(max=1000))
-    locality = fields.String(validate=_SHORT)
-    region = fields.String(validate=_SHORT)
-    postalCode = fields.String(validate=_SHORT)
-    country = fields.String(validate=_SHORT)
-    type = fields.String(validate=validate.Length(max=40))
+    formatted = _text(1000, multiline=True)
+    streetAddress = _text(1000, multiline=True)
+    locality = _text(_SHORT)
+    region = _text(_SHORT)
+    postalCode = _text(_SHORT)
+    country = _text(_SHORT)
+    type = _text(40)
     primary = ScimBoolean()
 
 
@@ -83,15 +124,16 @@ class ManagerField(fields.Field):
             return None
         if not isinstance(value, str | int) or len(str(value)) > 255:
             raise ValidationError("manager must be an id string or an object with a 'value'")
+        _no_control(str(value))
         return {"value": str(value)}
 
 
 class EnterpriseSchema(ScimSchema):
-    employeeNumber = fields.String(validate=_SHORT)
-    costCenter = fields.String(validate=_SHORT)
-    organization = fields.String(validate=_SHORT)
-    division = fields.String(validate=_SHORT)
-    department = fields.String(validate=_SHORT)
+    employeeNumber = _text(_SHORT)
+    costCenter = _text(_SHORT)
+    organization = _text(_SHORT)
+    division = _text(_SHORT)
+    department = _text(_SHORT)
     manager = ManagerField()
 
 
@@ -102,20 +144,28 @@ def _multi(schema) -> fields.List:
 class UserSchema(ScimSchema):
     """A User as clients send it on POST and PUT (and as PATCH leaves it)."""
 
-    userName = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    externalId = fields.String(validate=_SHORT)
+    userName = _text(255, min_length=1, required=True)
+    externalId = _text(_SHORT)
     name = fields.Nested(NameSchema)
-    displayName = fields.String(validate=_SHORT)
-    nickName = fields.String(validate=_SHORT)
-    title = fields.String(validate=_SHORT)
-    preferredLanguage = fields.String(validate=_SHORT)
-    locale = fields.String(validate=_SHORT)
-    timezone = fields.String(validate=_SHORT)
+    displayName = _text(_SHORT)
+    nickName = _text(_SHORT)
+    title = _text(_SHORT)
+    preferredLanguage = _text(_SHORT)
+    locale = _text(_SHORT)
+    timezone = _text(_SHORT)
     active = ScimBoolean()
-    emails = _multi(MultiValueSchema)
+    emails = _multi(EmailSchema)
     phoneNumbers = _multi(MultiValueSchema)
     addresses = _multi(AddressSchema)
     enterprise = fields.Nested(EnterpriseSchema, data_key=ENTERPRISE_USER_SCHEMA)
+
+
+class GroupSchema(ScimSchema):
+    """A Group as clients send it on POST and PUT; `members` is read by `scim.group_patch.member_ids`."""
+
+    displayName = _text(255, min_length=1, required=True)
+    externalId = _text(255)
+    members = fields.Raw()
 
 
 def load(schema: Schema, body: dict) -> dict:

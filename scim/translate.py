@@ -16,8 +16,8 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except domain.NotFound as error:
-        # One message for "never existed" and "not yours to see" alike (R3).
-        raise errors.NotFound("resource not found", failure="not_visible") from error
+        # One body for "never existed" and "not yours to see" alike (R3); only the request log tells them apart.
+        raise errors.NotFound(errors.RESOURCE_NOT_FOUND, failure=error.reason) from error
     except domain.Conflict as error:
         raise errors.Uniqueness(error.message) from error
     except domain.NoSuperAdmin as error:

@@ -9,7 +9,8 @@ from sqlalchemy.orm import selectinload
 from models import User, db
 from scim import bp
 from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA
-from scim.filters import USER_FILTERS, compile_filter
+from scim.filter_maps import USER_FILTERS
+from scim.filters import compile_filter
 from scim.http import (
     Query,
     attribute_params,

@@ -39,20 +39,26 @@ def record(entry: RequestRecord) -> None:
         "tenant_id": entry.tenant_id,
         "credential_id": entry.credential_id,
         "at": utcnow(),
-        "method": entry.method[:10],
-        "path": entry.path[:512],
+        "method": _text(entry.method, 10),
+        "path": _text(entry.path, 512),
         "status": entry.status,
         "duration_ms": round(entry.duration_ms, 2),
-        "ip": (entry.ip or "")[:45] or None,
-        "user_agent": (entry.user_agent or "")[:255] or None,
-        "operation": entry.operation,
-        "failure": (entry.failure or "")[:40] or None,
+        "ip": _text(entry.ip, 45) or None,
+        "user_agent": _text(entry.user_agent, 255) or None,
+        "operation": _text(entry.operation, 40) or None,
+        "failure": _text(entry.failure, 40) or None,
     }
     try:
         with db.engine.begin() as connection:
             connection.execute(insert(ScimRequest), row)
-    except Exception:  # noqa: BLE001 - the audit must never break the response it describes
-        log.warning("could not record SCIM request (status %s)", entry.status, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
+        # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
+        log.warning("could not record SCIM request (status %s): %s", entry.status, type(exc).__name__)
+
+
+def _text(value: str | None, limit: int) -> str:
+    """Make a client-supplied string storable: no NUL (PostgreSQL refuses it), valid UTF-8, cut to the column."""
+    return (value or "").replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
 def recent(credential: ScimCredential, limit: int = 25) -> list[ScimRequest]:
@@ -105,3 +111,26 @@ def operations_seen(credential: ScimCredential) -> set[str]:
         .distinct()
     )
     return set(rows)
+
+
+def status_counts_for(credential_ids: list[int], since: datetime) -> dict[int, dict[str, int]]:
+    """Count each credential's requests since `since` by status class, in one grouped query.
+
+    Every id asked for is in the answer, with zeros where it had no requests.
+    """
+    counts = {cid: {"2xx": 0, "4xx": 0, "5xx": 0} for cid in credential_ids}
+    if not counts:
+        return counts
+    klass = case(
+        (ScimRequest.status < 300, "2xx"),
+        (ScimRequest.status < 500, "4xx"),
+        else_="5xx",
+    )
+    rows = db.session.execute(
+        select(ScimRequest.credential_id, klass, func.count())
+        .where(ScimRequest.credential_id.in_(list(counts)), ScimRequest.at >= since)
+        .group_by(ScimRequest.credential_id, klass)
+    )
+    for cid, status_class, n in rows:
+        counts[cid][status_class] = n
+    return counts

@@ -63,10 +63,19 @@ def owner_for(tenant_id: int) -> User | None:
 
 
 def get_scim_cohort(tenant: Tenant, scim_id: str) -> Cohort:
-    """Return the SCIM-visible cohort with this id; dashboard and SCIM-deleted cohorts are NotFound alike."""
+    """Return the SCIM-visible cohort with this id; dashboard and SCIM-deleted cohorts are NotFound alike.
+
+    The reason says "not_visible" for a dashboard cohort of the tenant, and "not_found" otherwise, cohorts deleted
+    over SCIM included: the IdP may push those again.
+    """
     cohort = db.session.scalar(select(Cohort).where(scim_visible_cohort(tenant.id), Cohort.scim_id == scim_id))
     if cohort is None:
-        raise NotFound("group not found")
+        hidden = db.session.scalar(
+            select(Cohort.id).where(
+                Cohort.tenant_id == tenant.id, Cohort.scim_id == scim_id, Cohort.scim_managed.is_(False)
+            )
+        )
+        raise NotFound("group not found", reason="not_visible" if hidden is not None else "not_found")
     return cohort
 
 

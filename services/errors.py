@@ -10,7 +10,15 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """The thing does not exist, or does not exist for this caller."""
+    """The thing does not exist, or does not exist for this caller.
+
+    `reason` is for the request log only, never for the caller: "not_found" (absent, deleted, another tenant's)
+    or "not_visible" (it exists here, but this caller may not touch it).
+    """
+
+    def __init__(self, message: str, reason: str = "not_found") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Conflict(DomainError):

@@ -36,10 +36,17 @@ def scim_visible(tenant_id: int) -> ColumnElement[bool]:
 
 
 def get_scim_user(tenant: Tenant, scim_id: str) -> User:
-    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3)."""
+    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3).
+
+    The reason says "not_visible" for a live account of the tenant that SCIM may not touch (local, or promoted
+    past member), and "not_found" otherwise, deprovisioned ones included (R8): the IdP may create those again.
+    """
     user = db.session.scalar(select(User).where(scim_visible(tenant.id), User.scim_id == scim_id))
     if user is None:
-        raise NotFound("user not found")
+        hidden = db.session.scalar(
+            select(User.id).where(User.tenant_id == tenant.id, User.scim_id == scim_id, User.deprovisioned_at.is_(None))
+        )
+        raise NotFound("user not found", reason="not_visible" if hidden is not None else "not_found")
     return user
 
 
@@ -170,7 +177,9 @@ def _commit_unique(user: User) -> User:
 
 
 def hash_password(password: str) -> str:
-    """Hash a human password with bcrypt."""
+    """Hash a human password with bcrypt, which reads (and since bcrypt 5 accepts) at most 72 bytes."""
+    if len(password.encode("utf-8")) > 72:
+        raise InvalidInput("password must be at most 72 bytes")
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
 
 
@@ -257,3 +266,15 @@ def get_user(tenant: Tenant, user_id: int) -> User:
     if user is None:
         raise NotFound("no such user")
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every dashboard session of the user (sign-out): cookies carrying the old epoch stop working.
+
+    One UPDATE in the database, so two simultaneous sign-outs both count, and the version that
+    guards the SCIM profile is left alone (the epoch is not part of it).
+    """
+    from sqlalchemy import update
+
+    db.session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
+    db.session.commit()

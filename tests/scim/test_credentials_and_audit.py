@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sqlalchemy import select
@@ -91,7 +92,7 @@ def test_r11_every_request_is_recorded_without_body_query_or_token(scim, client,
     ]
     assert rows[0].operation == "user.created" and rows[0].user_agent == "Okta SCIM Client 1.0.0"
     assert rows[1].operation == "users.searched"
-    assert rows[2].failure == "not_visible"
+    assert rows[2].failure == "not_found"  # never existed; "not_visible" is for hidden accounts (R3)
     assert rows[3].failure == "invalid_token" and rows[3].credential_id is None
     assert rows[4].failure == "uniqueness"
     assert all(r.ip == "127.0.0.1" and r.duration_ms >= 0 for r in rows)
@@ -157,3 +158,39 @@ def test_r11_refusals_of_a_known_credential_are_logged_against_it(client, tenant
         (credential.id, 401, "credential_disabled"),
         (credential.id, 401, "credential_revoked"),
     ]
+
+
+def test_r11_nul_is_stripped_before_the_log_insert(app):
+    # PostgreSQL refuses NUL in text: the whole log row was lost for `GET /Users/a%00b`.
+    audit.record(
+        audit.RequestRecord(
+            tenant_id=None,
+            credential_id=None,
+            method="GET",
+            path="/scim/v2/Users/a\x00b",
+            status=404,
+            duration_ms=1.0,
+            ip="127.0.0.1",
+            user_agent="agent\x00/1.0",
+            operation=None,
+            failure="not_found",
+        )
+    )
+    [row] = log_rows()
+    assert (row.path, row.user_agent, row.failure) == ("/scim/v2/Users/ab", "agent/1.0", "not_found")
+
+
+def test_r11_failed_audit_insert_logs_no_personal_data(scim, monkeypatch, caplog):
+    def broken_insert(*args, **kwargs):
+        # What SQLAlchemy's message looks like: it quotes the parameters.
+        raise RuntimeError("[parameters: ('127.0.0.1', 'Secret-Agent/7.0', '/scim/v2/Users/ada@example.com')]")
+
+    monkeypatch.setattr(audit, "insert", broken_insert)
+    with caplog.at_level(logging.WARNING, logger="services.audit"):
+        response = scim.get("/Users/ada@example.com", headers={"User-Agent": "Secret-Agent/7.0"})
+    scim_error(response, 404)
+    records = [r for r in caplog.records if r.name == "services.audit"]
+    assert records and all(r.exc_info is None and r.exc_text is None for r in records)
+    assert "RuntimeError" in caplog.text and "404" in caplog.text
+    for secret in ("Secret-Agent", "127.0.0.1", "ada@example.com", "parameters"):
+        assert secret not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 
 import pytest
@@ -12,8 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db
 from scim.definitions import USER_RESOURCE
 from scim.errors import InvalidFilter
+from scim.filter_maps import GROUP_FILTERS, USER_FILTERS
 from scim.filter_parser import MAX_DEPTH, And, AttrPath, Compare, Not, Or, ValuePath
-from scim.filters import GROUP_FILTERS, USER_FILTERS, Field, FilterMap, compile_filter, fold_case, parse_filter
+from scim.filters import Field, FilterMap, compile_filter, fold_case, parse_filter
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -561,3 +563,34 @@ def test_entra_email_filter_is_one_subquery_over_one_email_row():
 def test_group_display_name_uses_the_folded_column():
     sql = str(compile_filter('displayName eq "EDU All personal"', GROUP_FILTERS).compile())
     assert sql == "cohorts.name_ci = :name_ci_1"
+
+
+# --- hostile input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ['userName eq "a\x00"', r'userName eq "a\u0000"', r'emails[value eq "\u0000x"]', 'title co "\x00"']
+)
+def test_nul_in_a_string_literal_is_invalid_filter(text):
+    # PostgreSQL text cannot hold NUL: comparing with one was a 500 there.
+    with pytest.raises(InvalidFilter) as caught:
+        parse_filter(text)
+    assert "NUL" in caught.value.detail and "\x00" not in caught.value.detail
+
+
+def test_nul_in_a_query_filter_is_400_before_the_database(scim):
+    from tests.conftest import scim_error
+
+    scim_error(scim.get('/Users?filter=userName eq "a%00"'), 400, "invalidFilter")
+    scim_error(scim.get('/Groups?filter=displayName eq "%00"'), 400, "invalidFilter")
+
+
+def test_an_integer_beyond_the_digit_limit_is_invalid_filter():
+    # MAX_LENGTH keeps a literal below CPython's default 4300 digits; a stricter interpreter setting must not 500.
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(InvalidFilter, match="too long"):
+            parse_filter("title eq " + "1" * 700)
+    finally:
+        sys.set_int_max_str_digits(previous)

@@ -487,3 +487,46 @@ def test_r7_member_filter_never_reveals_members_scim_cannot_see(scim, super_admi
     assert groups_with(visible["id"]) == 1
     assert groups_with(promoted["id"]) == 0
     assert member_ids(scim.get(f"/Groups/{group['id']}").get_json()) == [visible["id"]]
+
+
+# --- R3 failure kinds, and hostile values -----------------------------------------------------------------------
+
+
+def test_the_log_tells_dashboard_cohorts_from_absent_groups_but_the_body_does_not(scim, super_admin, tenant):
+    other = tenants.create_tenant("acme")
+    local = Cohort(tenant_id=tenant.id, name="Local", name_ci="local", scim_managed=False)
+    theirs = Cohort(tenant_id=other.id, name="Theirs", name_ci="theirs", scim_managed=True)
+    db.session.add_all([local, theirs])
+    db.session.commit()
+    deleted = create_group(scim, "Deleted")
+    scim.delete(f"/Groups/{deleted['id']}")
+    kinds = {
+        "010101001010101011001010101011": "not_found",
+        deleted["id"]: "not_found",  # deleted over SCIM: the IdP may push it again
+        theirs.scim_id: "not_found",  # another tenant's group does not exist here (R12)
+        local.scim_id: "not_visible",  # a dashboard cohort: manage it in the dashboard
+    }
+    bodies = set()
+    for scim_id, kind in kinds.items():
+        for response in (scim.get(f"/Groups/{scim_id}"), scim.put(f"/Groups/{scim_id}", new_group("x"))):
+            scim_error(response, 404)
+            bodies.add(response.get_data())
+            db.session.expire_all()
+            assert db.session.scalar(select(ScimRequest.failure).order_by(ScimRequest.id.desc())) == kind, scim_id
+    assert len(bodies) == 1
+
+
+@pytest.mark.parametrize(
+    "body", [new_group("Team\nA"), new_group("Team\x1b"), new_group("Team", externalId="ext\r"), new_group("\t")]
+)
+def test_control_characters_in_group_names_and_external_ids_are_400(scim, super_admin, body):
+    error = scim_error(scim.post("/Groups", body), 400, "invalidValue")
+    assert "control" in error["detail"]
+
+
+def test_control_characters_are_refused_on_rename_too(scim, super_admin):
+    group = create_group(scim, "Team")
+    renamed = scim.patch(f"/Groups/{group['id']}", patch({"op": "replace", "path": "displayName", "value": "A\nB"}))
+    scim_error(renamed, 400, "invalidValue")
+    scim_error(scim.put(f"/Groups/{group['id']}", new_group("A\x7fB")), 400, "invalidValue")
+    assert stored_cohort(group["id"]).name == "Team"

@@ -852,3 +852,44 @@ def test_parse_path_lets_callers_recognise_member_operations():
     for text in ("members", "MEMBERS", 'members[value eq "x"]', 'members[value eq "x"].value'):
         path = parse_path(text, GROUP_RESOURCE)
         assert path.attribute is not None and path.attribute.name == "members"
+
+
+# 9. hostile paths: limits instead of RecursionError / ValueError ------------------------------------------------------
+
+
+def test_value_filter_nesting_is_capped():
+    deep = "emails[" + "(" * 400 + 'type eq "work"' + ")" * 400 + "].value"
+    with pytest.raises(InvalidFilter, match="nested"):
+        parse_path(deep, USER_RESOURCE)
+    negated = "emails[" + "not (" * 150 + 'type eq "work"' + ")" * 150 + "]"
+    with pytest.raises(InvalidFilter, match="nested"):
+        parse_path(negated, USER_RESOURCE)
+
+
+def test_paths_are_capped_in_length():
+    with pytest.raises(InvalidPath, match="longer than 1000"):
+        parse_path("emails[value eq " + "1" * 5000 + "]", USER_RESOURCE)
+    with pytest.raises(InvalidPath, match="longer than 1000"):
+        parse_path("x" * 1001, USER_RESOURCE)
+    # Within the cap a long number is still just a number.
+    assert parse_path("emails[value eq " + "1" * 900 + "]", USER_RESOURCE).value_filter.value == int("1" * 900)
+
+
+@pytest.mark.parametrize("text", ['emails[value eq "a\\u0000"]', 'emails[type eq "\x00"].value'])
+def test_nul_in_a_value_filter_is_invalid_filter(text):
+    with pytest.raises(InvalidFilter):
+        parse_path(text, USER_RESOURCE)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("emails[type[value pr]]", InvalidFilter),
+        ('emails[emails.type eq "work"]', InvalidFilter),
+        (f'emails[{USER_SCHEMA}:type eq "work"]', InvalidFilter),
+        ('emails[type eq "work"].value eq "x"', InvalidPath),
+    ],
+)
+def test_value_filters_name_plain_sub_attributes_only(text, error):
+    with pytest.raises(error):
+        parse_path(text, USER_RESOURCE)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from models import Role, User, db
-from services import members
+from models import Role, ScimRequest, User, db
+from services import members, tenants
 from tests.conftest import scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -377,3 +378,97 @@ def test_listing_a_page_costs_the_same_queries_for_5_or_50_users(scim, app):
     for i in range(45):
         create(scim, user_name=f"many{i}@example.com")
     assert statements_for_listing() == few
+
+
+# --- R3 failure kinds, and hostile values -----------------------------------------------------------------------
+
+
+def last_failure() -> str | None:
+    db.session.expire_all()
+    return db.session.scalar(select(ScimRequest.failure).order_by(ScimRequest.id.desc()))
+
+
+def test_r3_the_log_tells_hidden_users_from_absent_ones_but_the_body_does_not(scim, tenant):
+    promoted = create(scim, user_name="promoted@example.com")
+    user = stored(promoted["id"])
+    members.mark_verified(user)
+    members.set_role(user, Role.MODERATOR)
+    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    gone = create(scim, user_name="gone@example.com")
+    scim.delete(f"/Users/{gone['id']}")
+    elsewhere = members.create_local_user(tenants.create_tenant("acme"), "acme@example.com", Role.MEMBER)
+    kinds = {
+        "010101001010101011001010101011": "not_found",
+        gone["id"]: "not_found",  # deprovisioned here: the IdP may create it again (R8)
+        elsewhere.scim_id: "not_found",  # another tenant's account does not exist here at all (R12)
+        promoted["id"]: "not_visible",
+        local.scim_id: "not_visible",
+    }
+    bodies = set()
+    for scim_id, kind in kinds.items():
+        for response in (scim.get(f"/Users/{scim_id}"), scim.delete(f"/Users/{scim_id}")):
+            scim_error(response, 404)
+            bodies.add(response.get_data())
+            assert last_failure() == kind, scim_id
+    assert len(bodies) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["v@x.t\r\nBcc: spy@evil.t", "v@x.t\n", "v @x.t", "v@x.t\t", "\u2028v@x.t", "no-at-sign", "a@b@c.t", "@x.t", "v@"],
+)
+def test_email_values_must_be_one_mailbox_without_whitespace(scim, value):
+    response = scim.post("/Users", new_user(emails=[{"value": value, "type": "work"}]))
+    error = scim_error(response, 400, "invalidValue")
+    assert "emails" in error["detail"] and "spy" not in response.get_data(as_text=True)
+
+
+def test_email_value_injected_by_patch_is_refused_and_nothing_changes(scim):
+    body = create(scim)
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "v@x.t\r\nBcc: spy@evil.t"}],
+    }
+    scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, "invalidValue")
+    assert [e.value for e in stored(body["id"]).emails] == ["ada.lovelace@example.com"]
+
+
+def test_email_values_are_otherwise_kept_as_sent(scim):
+    odd = ["O'Brien+tag@Example.COM", "user@localhost", "\u00e9l\u00e8ve@\u00e9cole.fr"]
+    body = create(scim, emails=[{"value": v} for v in odd])
+    assert [e["value"] for e in body["emails"]] == odd
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"userName": "ada\r@example.com"},
+        {"externalId": "ext\x7f"},
+        {"displayName": "Ada\x1b[31m"},
+        {"name": {"givenName": "A\nda"}},
+        {"title": "x\ty"},
+        {"phoneNumbers": [{"value": "+1\n555", "type": "work"}]},
+        {"emails": [{"value": "a@b.t", "type": "wo\nrk"}]},
+        {"addresses": [{"locality": "Spring\nfield"}]},
+        {ENTERPRISE: {"department": "R\x07D"}},
+        {ENTERPRISE: {"manager": {"value": "m\x01"}}},
+    ],
+)
+def test_control_characters_in_string_attributes_are_400(scim, extra):
+    response = scim.post("/Users", new_user(**extra))
+    error = scim_error(response, 400, "invalidValue")
+    assert "control" in error["detail"]
+
+
+def test_multi_line_addresses_keep_their_newlines(scim):
+    # RFC 7643 §4.1.2: formatted and streetAddress MAY contain newlines.
+    addresses = [{"formatted": "1 Main St\nSpringfield", "streetAddress": "1 Main St\r\nFlat 2", "type": "work"}]
+    assert create(scim, addresses=addresses)["addresses"] == addresses
+
+
+def test_hostile_patch_paths_are_400_not_500(scim):
+    body = create(scim)
+    deep = "emails[" + "(" * 400 + 'type eq "work"' + ")" * 400 + "].value"
+    for path, scim_type in ((deep, "invalidFilter"), ("emails[value eq " + "1" * 5000 + "]", "invalidPath")):
+        patch = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": path}]}
+        scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, scim_type)

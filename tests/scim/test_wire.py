@@ -145,3 +145,120 @@ def test_behind_a_proxy_links_and_logged_ip_follow_forwarded_headers(make_app, t
     assert response.get_json()["meta"]["location"].startswith("https://idp.example.org/scim/v2/Users/")
     db.session.expire_all()
     assert db.session.scalar(select(ScimRequest.ip).order_by(ScimRequest.id.desc())) == "203.0.113.9"
+
+
+# --- hostile input: whatever a client sends is a SCIM 4xx, never a 500 -------------------------------------------
+
+
+def _last_log_path() -> str:
+    from sqlalchemy import select
+
+    from models import ScimRequest, db
+
+    db.session.expire_all()
+    return db.session.scalar(select(ScimRequest.path).order_by(ScimRequest.id.desc()))
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"schemas": [USER], "userName": "a\x00b"}, "userName"),
+        ({"schemas": [USER], "userName": "a\ud800b"}, "userName"),
+        ({"schemas": [USER], "userName": "x@example.com", "name": {"givenName": "\udfff"}}, "name.givenName"),
+        ({"schemas": [USER], "userName": "x@b.t", "emails": [{"value": "x@b.t", "type": "w\x00"}]}, "emails[0].type"),
+        ({"schemas": [USER], "userName": "x@example.com", "na\x00me": "x"}, "attribute name"),
+        ({"Operations": [{"op": "add", "value": {"title": ["\x00"]}}]}, "Operations[0].value.title[0]"),
+    ],
+)
+def test_nul_and_lone_surrogates_in_bodies_are_400_without_echo(scim, body, named):
+    # PostgreSQL cannot store either (500 before), SQLite kept the NUL.
+    response = scim.post("/Users", body)
+    error = scim_error(response, 400, "invalidValue")
+    assert named in error["detail"]
+    text = response.get_data(as_text=True)
+    assert "\\u0000" not in text and "\\ud800" not in text and "\\udfff" not in text
+    assert scim.get("/Users").get_json()["totalResults"] == 0
+
+
+def test_raw_utf8_encoded_surrogate_is_400(scim):
+    # json.loads decodes bytes with `surrogatepass`, so ED A0 80 arrives as a lone surrogate.
+    body = b'{"schemas": ["' + USER.encode() + b'"], "userName": "a\xed\xa0\x80b"}'
+    scim_error(scim.post("/Users", body), 400, "invalidValue")
+
+
+def test_nul_in_a_patch_or_search_body_is_400(scim):
+    created = scim.post("/Users", {"schemas": [USER], "userName": "nul@example.com"}).get_json()
+    patch = {"Operations": [{"op": "replace", "path": "title", "value": "x\x00"}]}
+    scim_error(scim.patch(f"/Users/{created['id']}", patch), 400, "invalidValue")
+    scim_error(scim.post("/Users/.search", {"filter": 'userName eq "a\x00"'}), 400, "invalidValue")
+    scim_error(scim.post("/Groups", {"displayName": "\x00"}), 400, "invalidValue")
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000,
+        '{"a":' * 100_000,
+        json.dumps({"schemas": [USER], "userName": "deep@example.com", "x": _nested(100)}),
+    ],
+)
+def test_deeply_nested_bodies_are_400_invalid_syntax(scim, body):
+    scim_error(scim.post("/Users", body), 400, "invalidSyntax")
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+@pytest.mark.parametrize("segment", ["a%00b", "%00", "a%0Ab", "a%1Fb", "a%7Fb"])
+def test_control_characters_in_ids_are_the_unknown_id_404_before_the_database(
+    scim, super_admin, monkeypatch, resource, segment
+):
+    from services import cohorts, members
+
+    unknown = scim.get(f"/{resource}/010101001010101011001010101011")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the database was asked for a control character")
+
+    monkeypatch.setattr(members, "get_scim_user", never)
+    monkeypatch.setattr(cohorts, "get_scim_cohort", never)
+    body = {"schemas": [USER], "userName": "x@example.com"} if resource == "Users" else {"displayName": "x"}
+    patch = {"Operations": [{"op": "replace", "path": "displayName", "value": "y"}]}
+    for method, args in (("get", ()), ("put", (body,)), ("patch", (patch,)), ("delete", ())):
+        response = getattr(scim, method)(f"/{resource}/{segment}", *args)
+        scim_error(response, 404)
+        assert response.get_data() == unknown.get_data()
+        assert "\x00" not in _last_log_path()
+
+
+def test_invalid_utf8_in_an_id_is_a_plain_404(scim):
+    # Werkzeug decodes the path with errors="replace": no lone surrogate reaches the database.
+    scim_error(scim.get("/Users/%ED%A0%80"), 404)
+    scim_error(scim.get("/Groups/%FF"), 404)
+
+
+@pytest.mark.parametrize("resource", ["/Users", "/Groups"])
+def test_huge_paging_numbers_are_clamped_before_sql(scim, resource):
+    huge = "99999999999999999999"
+    body = scim.get(f"{resource}?startIndex={huge}").get_json()
+    assert (body["startIndex"], body["itemsPerPage"], body["Resources"]) == (2**31 - 1, 0, [])
+    body = scim.get(f"{resource}?startIndex=-{huge}&count={huge}").get_json()
+    assert body["startIndex"] == 1 and body["itemsPerPage"] <= 200
+    assert scim.get(f"{resource}?count=-{huge}").get_json()["itemsPerPage"] == 0
+    body = scim.post(f"{resource}/.search", {"startIndex": int(huge), "count": 2.0}).get_json()
+    assert body["startIndex"] == 2**31 - 1
+
+
+@pytest.mark.parametrize("raw", ["1e999", "-1e999", "1.5", "NaN", "Infinity", '"1.5"', '"1e3"', "true"])
+@pytest.mark.parametrize("name", ["startIndex", "count"])
+def test_non_integer_paging_numbers_are_400(scim, raw, name):
+    response = scim.post("/Users/.search", f'{{"{name}": {raw}}}')
+    error = scim_error(response, 400, "invalidValue")
+    assert name in error["detail"]
+    root = scim.post("/.search", f'{{"{name}": {raw}}}')
+    scim_error(root, 400, "invalidValue")
