@@ -25,6 +25,10 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a wall clock
     LOGIN_LIMIT = "5 per minute"  # failed sign-ins per client address and email
     LOGIN_ADDRESS_LIMIT = "30 per minute"  # failed sign-ins per client address, whatever the email
+    LOGIN_ACCOUNT_LIMIT = "20 per hour"  # failed sign-ins per email, from any address (IPv6: per /64)
+    ADMIN_SESSION_HOURS = 12  # a dashboard session ends this long after signing in
+    VERIFY_RESEND_LIMIT = "10 per hour"  # "send me a new link" requests per client address
+    VERIFY_RESEND_PER_DAY = 5  # links the public resend form mails one account in 24 hours
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
     MAIL_SMTP_HOST: str | None = None

@@ -1,6 +1,9 @@
 """gunicorn settings, read from the working directory by `gunicorn 'app:create_app()'`."""
 
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -8,3 +11,33 @@ accesslog = "-"
 # The path only: SCIM query strings carry filters such as userName eq "someone@corp", which are
 # personal data and must stay out of logs (as the request log in the database keeps them out).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+# Mailed and printed links carry a live token as a path segment: /admin/password/<token>,
+# /admin/verify/<token> (but not /admin/verify/resend) and /admin/setup/<token>.
+TOKEN_IN_PATH = re.compile(r"(/admin/(?:password|setup|verify)/)(?!resend(?:[/?#\s]|$))[^/?#\s]+")
+
+
+def redact(value):
+    """Replace the token segment of a link path in a log value with an ellipsis."""
+    return TOKEN_IN_PATH.sub("\\1…", value) if isinstance(value, str) else value
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with tokens cut out of every access-log atom (path, request line, Referer ...)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        return {name: redact(value) for name, value in super().atoms(resp, req, environ, request_time).items()}
+
+
+logger_class = RedactingLogger
+
+
+def on_starting(server):
+    """Say once, at start, when the sign-in and link-request limits are counted per worker."""
+    storage = os.environ.get("MOBIEUS_RATELIMIT_STORAGE_URI") or ""  # the name the app reads (config.py)
+    if server.cfg.workers > 1 and (not storage or storage.startswith("memory://")):
+        server.log.warning(
+            "rate limits (failed sign-ins, link requests) are kept in memory, per worker: each of the %d workers "
+            "allows the full limit; set MOBIEUS_RATELIMIT_STORAGE_URI=redis://host:6379 to share them",
+            server.cfg.workers,
+        )

@@ -7,13 +7,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required
+from admin.context import current_admin, current_tenant, login_required, private_page, start_session
 from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
-from admin.limits import note_failed_sign_in, throttle_address, throttle_email
+from admin.limits import note_failed_sign_in, throttle_account, throttle_address, throttle_email
+from admin.member_forms import ResendForm
 from models import User
 from services import members, setup, tenants
 from services.errors import DomainError, NotFound
@@ -45,6 +46,7 @@ def index():
 @bp.route("/login", methods=["GET", "POST"])
 @throttle_address
 @throttle_email
+@throttle_account
 def login():
     """Sign a tenant admin in with email and password."""
     tenant = current_tenant()
@@ -58,9 +60,8 @@ def login():
     password_ok = _password_matches(user, form.password.data)
     # A fresh session on every attempt: nothing from before signing in survives it.
     session.clear()
-    g.pop("admin_user", None)
     if password_ok:
-        session["user_id"] = user.id
+        start_session(user)
     # The same gate every request passes (role 4-5, verified, this tenant, not deprovisioned)
     # decides the sign-in, and clears the session again when it says no.
     if not password_ok or current_admin() is None:
@@ -72,7 +73,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out and forget the whole session."""
+    """Sign out: end every session of the account (also copies of this cookie) and forget this one."""
+    admin = current_admin()
+    if admin is not None:
+        members.end_sessions(admin)
     session.clear()
     flash("You are signed out.", "ok")
     return redirect(url_for("admin.login"))
@@ -84,26 +88,32 @@ def setup_account(token: str):
     tenant = current_tenant()
     store = _setup_store()
     if not setup.is_valid(tenant, token, store):
-        return render_template(SETUP, form=None, invalid=True), 404
+        return private_page(render_template(SETUP, form=None, invalid=True), 404)
     form = SetupForm()
     if form.validate_on_submit():
         try:
             user = setup.create_first_admin(tenant, token, store, form.email.data, form.password.data)
         except NotFound:
-            return render_template(SETUP, form=None, invalid=True), 404
+            return private_page(render_template(SETUP, form=None, invalid=True), 404)
         except DomainError as error:
             form.form_errors.append(error.message)
         else:
-            session.clear()
-            session["user_id"] = user.id
+            start_session(user)
             flash("Your super-admin account is ready, and the setup link no longer works.", "ok")
             return redirect(url_for("admin.index"))
-    return render_template(SETUP, form=form, invalid=False), 422 if form.is_submitted() else 200
+    return private_page(render_template(SETUP, form=form, invalid=False), 422 if form.is_submitted() else 200)
 
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(error: RateLimitExceeded):
-    """Answer a throttled sign-in with the form and a plain explanation, not an error page."""
+    """Answer a throttled sign-in (or link request) with the form and a plain explanation, not an error page."""
+    if request.endpoint == "admin.verify_resend":
+        form = ResendForm()
+        form.form_errors.append(
+            f"Too many requests for new links from your network (at most {error.description}). "
+            "Wait a while, then try again."
+        )
+        return render_template("admin/verify/resend.html", form=form), 429
     if request.endpoint != "admin.login":
         return render_template("errors/error.html", error=error), 429
     form = LoginForm()

@@ -20,7 +20,7 @@ def cohorts_index():
     return render_page("admin/cohorts/index.html", tenant=tenant, page=page)
 
 
-@bp.get("/cohorts/<int:cohort_id>")
+@bp.get("/cohorts/<int(max=2147483647):cohort_id>")
 @login_required
 def cohorts_show(cohort_id: int):
     """Show one cohort and a page of its members."""

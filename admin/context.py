@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import time
+import traceback
+from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    after_this_request,
+    copy_current_request_context,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from htmx_flask import request as htmx_request
 
 from models import Role, Tenant, User, db
@@ -26,7 +39,8 @@ def current_tenant() -> Tenant:
 def current_admin() -> User | None:
     """Return the signed-in admin of this tenant, or None.
 
-    Re-checked on every request: a demoted, unverified or other-tenant account loses access at once.
+    Re-checked on every request: a demoted, unverified or other-tenant account loses access at once,
+    and so does a session that was ended (sign-out, new password) or is older than ADMIN_SESSION_HOURS.
     """
     if not hasattr(request, "_admin_user"):
         user = None
@@ -40,11 +54,38 @@ def current_admin() -> User | None:
                 or user.role < Role.ADMIN
                 or not user.email_verified
                 or user.deprovisioned_at is not None
+                or not _session_is_current(user)
             ):
                 session.clear()
                 user = None
         request._admin_user = user
     return request._admin_user
+
+
+# Tolerated when app hosts' clocks disagree about a session signed a moment ago.
+CLOCK_SKEW_SECONDS = 60
+
+
+def session_values(user: User) -> dict:
+    """Return what a dashboard session holds: who, which of their session epochs, and since when (UTC)."""
+    return {"user_id": user.id, "epoch": user.session_epoch, "issued_at": int(time.time())}
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in with a fresh session: nothing from before signing in survives it."""
+    session.clear()
+    session.update(session_values(user))
+    vars(request).pop("_admin_user", None)  # decided again on the next current_admin()
+
+
+def _session_is_current(user: User) -> bool:
+    """Tell whether the session still counts: its epoch is the account's, and it is young enough."""
+    issued_at = session.get("issued_at")
+    if session.get("epoch") != user.session_epoch or not isinstance(issued_at, int | float):
+        return False
+    age = time.time() - issued_at
+    max_age = float(current_app.config.get("ADMIN_SESSION_HOURS") or 12) * 3600
+    return -CLOCK_SKEW_SECONDS <= age < max_age
 
 
 def login_required(view):
@@ -69,3 +110,38 @@ def render_page(template: str, fragment: str | None = None, **context):
     if fragment is not None and htmx_request.htmx and not htmx_request.htmx.boosted:
         return render_template(fragment, **context)
     return render_template(template, **context)
+
+
+def private_page(body, status: int = 200):
+    """Answer a page whose URL holds a token: never cached, never sent to another site as a Referer."""
+    response = current_app.make_response((body, status))
+    response.headers["Cache-Control"] = "no-store"
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts to our own origin.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def after_response(work: Callable[[], None]) -> None:
+    """Run `work` once the response has been sent, in a copy of this request's context.
+
+    For work whose duration must not show in the response time (such as whether a mail went out).
+    It runs with a database session of its own; a failure is logged by kind and frames, never raised.
+    """
+
+    def guarded() -> None:
+        # The request's cached tenant and admin belong to its finished database session.
+        vars(request).pop("_admin_tenant", None)
+        vars(request).pop("_admin_user", None)
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - the response is gone; there is no one left to tell
+            db.session.rollback()
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            current_app.logger.error("after-response work failed: %s\n%s", type(error).__name__, frames)
+
+    run = copy_current_request_context(guarded)
+
+    @after_this_request
+    def _schedule(response):
+        response.call_on_close(run)
+        return response

@@ -74,7 +74,7 @@ def credentials_issue():
     return _index_page(form, status=422)
 
 
-@bp.get("/learn/scim-credentials/<int:credential_id>")
+@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>")
 @scim_feature
 @login_required
 def credentials_show(credential_id: int):
@@ -83,7 +83,7 @@ def credentials_show(credential_id: int):
     return render_page(SHOW, **_show_context(credential, _window()), token=None)
 
 
-@bp.get("/learn/scim-credentials/<int:credential_id>/requests")
+@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests")
 @scim_feature
 @login_required
 def credentials_requests(credential_id: int):
@@ -92,7 +92,7 @@ def credentials_requests(credential_id: int):
     return render_template("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
 
 
-@bp.get("/learn/scim-credentials/<int:credential_id>/histogram")
+@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/histogram")
 @scim_feature
 @login_required
 def credentials_histogram(credential_id: int):
@@ -103,7 +103,7 @@ def credentials_histogram(credential_id: int):
     )
 
 
-@bp.get("/learn/scim-credentials/<int:credential_id>/checklist")
+@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/checklist")
 @scim_feature
 @login_required
 def credentials_checklist(credential_id: int):
@@ -112,7 +112,7 @@ def credentials_checklist(credential_id: int):
     return render_template("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
 
 
-@bp.post("/learn/scim-credentials/<int:credential_id>/disable")
+@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/disable")
 @scim_feature
 @login_required
 def credentials_disable(credential_id: int):
@@ -120,7 +120,7 @@ def credentials_disable(credential_id: int):
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
 
 
-@bp.post("/learn/scim-credentials/<int:credential_id>/enable")
+@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/enable")
 @scim_feature
 @login_required
 def credentials_enable(credential_id: int):
@@ -128,7 +128,7 @@ def credentials_enable(credential_id: int):
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
 
 
-@bp.post("/learn/scim-credentials/<int:credential_id>/revoke")
+@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/revoke")
 @scim_feature
 @login_required
 def credentials_revoke(credential_id: int):
@@ -164,8 +164,7 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     rows = credentials.for_tenant(tenant)
     used = audit.last_used([c.id for c in rows])
     since = utcnow() - LIST_COUNTS_WINDOW
-    # One small grouped count per credential; a tenant has a handful of credentials.
-    counts = {c.id: audit.status_counts(c, since) for c in rows}
+    counts = audit.status_counts_for([c.id for c in rows], since)  # one grouped query for the whole list
     page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts)
     return make_response(page, status)
 

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms import EmailField, Field, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
-from services.credentials import CREDENTIAL_SLUG
+from services.validation import SLUG
 
-# bcrypt reads at most 72 bytes of a password; refusing longer ones beats silently ignoring the rest.
+# bcrypt reads at most 72 bytes of a password (bcrypt 5 refuses more); refusing longer ones beats
+# silently ignoring the rest.
 BCRYPT_MAX_BYTES = 72
 PASSWORD_MIN_LENGTH = 10
+# Deliberately loose: the mailbox proves the address. This catches typos, and refuses whitespace,
+# control characters (NUL, line breaks) and the separators that would make one address several.
+_ADDRESS_PART = r"[^@\s\x00-\x1f\x7f-\x9f,;<>]+"
+EMAIL_SHAPE = re.compile(rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$")
 
 
-def _fits_bcrypt(_form: FlaskForm, field: PasswordField) -> None:
-    if len((field.data or "").encode("utf-8")) > BCRYPT_MAX_BYTES:
-        raise ValidationError(f"Use at most {BCRYPT_MAX_BYTES} bytes (about {BCRYPT_MAX_BYTES} plain letters).")
+def email_address(_form: FlaskForm, field: Field) -> None:
+    """The one email check of every dashboard form: trims the value, then wants a single plausible address."""
+    field.data = (field.data or "").strip()
+    if not EMAIL_SHAPE.match(field.data):
+        raise ValidationError("Enter an email address like name@example.com.")
+
+
+def new_password(_form: FlaskForm, field: Field) -> None:
+    """The one rule for a password someone chooses: long enough, and short enough for bcrypt."""
+    password = field.data or ""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationError(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        raise ValidationError(
+            f"Use at most {BCRYPT_MAX_BYTES} bytes (about {BCRYPT_MAX_BYTES} letters, fewer with accents or emoji)."
+        )
 
 
 class LoginForm(FlaskForm):
@@ -24,18 +44,8 @@ class LoginForm(FlaskForm):
 
 
 class SetupForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        validators=[DataRequired(message="Enter your email."), Email(message="Enter a valid email."), Length(max=320)],
-    )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(message="Choose a password."),
-            Length(min=PASSWORD_MIN_LENGTH, message=f"Use at least {PASSWORD_MIN_LENGTH} characters."),
-            _fits_bcrypt,
-        ],
-    )
+    email = EmailField("Email", validators=[DataRequired(message="Enter your email."), Length(max=320), email_address])
+    password = PasswordField("Password", validators=[DataRequired(message="Choose a password."), new_password])
     confirm = PasswordField(
         "Repeat password",
         validators=[DataRequired(message="Repeat the password."), EqualTo("password", message="The passwords differ.")],
@@ -53,7 +63,7 @@ class IssueCredentialForm(FlaskForm):
         validators=[
             Optional(),
             Length(max=63),
-            Regexp(CREDENTIAL_SLUG, message="Use lowercase letters, digits and hyphens, not at either end."),
+            Regexp(SLUG, message="Use lowercase letters, digits and hyphens, not at either end."),
         ],
         filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
     )

@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+
 from flask import Flask, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
 from flask_limiter import Limiter
 
+# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
+IPV6_BLOCK = 64
 
-def _client_and_email() -> str:
-    """Key an attempt by client IP and the email it tries: one guesser cannot lock everyone else out."""
-    email = (request.form.get("email") or "").strip().lower()[:320]
-    return f"{request.remote_addr or 'unknown'}|{email}"
+
+def client_key(address: str | None) -> str:
+    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
+    return str(ip)
+
+
+def email_key(email: str | None) -> str:
+    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log."""
+    normalised = (email or "").strip().lower()
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
 
 
 def _client() -> str:
-    return request.remote_addr or "unknown"
+    return client_key(request.remote_addr)
 
 
-# Storage comes from RATELIMIT_STORAGE_URI at init_app (memory:// by default; redis:// lets
-# several hosts share one count).
+def _email() -> str:
+    return email_key(request.form.get("email"))
+
+
+def _client_and_email() -> str:
+    """Key an attempt by client and the email it tries: one guesser cannot lock everyone else out."""
+    return f"{_client()}|{_email()}"
+
+
+# Storage comes from RATELIMIT_STORAGE_URI at init_app (memory:// by default, which counts per
+# process; redis:// lets several workers and hosts share one count).
 limiter = Limiter(key_func=_client_and_email)
 
 
@@ -30,6 +60,15 @@ def _login_limit() -> str:
 def _address_limit() -> str:
     # A looser cap per address alone stops one client trying a few passwords on many emails.
     return current_app.config.get("LOGIN_ADDRESS_LIMIT", "30 per minute")
+
+
+def _account_limit() -> str:
+    # A cap per account, whatever the address: guessing one password from many addresses stops too.
+    return current_app.config.get("LOGIN_ACCOUNT_LIMIT", "20 per hour")
+
+
+def _resend_limit() -> str:
+    return current_app.config.get("VERIFY_RESEND_LIMIT", "10 per hour")
 
 
 def _sign_in_failed(_response: Response) -> bool:
@@ -52,6 +91,18 @@ throttle_address = limiter.limit(
     deduct_when=_sign_in_failed,
     exempt_when=_limits_off,
     scope="sign-in-address",
+)
+throttle_account = limiter.limit(
+    _account_limit,
+    key_func=_email,
+    methods=["POST"],
+    deduct_when=_sign_in_failed,
+    exempt_when=_limits_off,
+    scope="sign-in-account",
+)
+# Every request for a new link counts, known address or not, so the answer never depends on it.
+throttle_resend = limiter.limit(
+    _resend_limit, key_func=_client, methods=["POST"], exempt_when=_limits_off, scope="verify-resend"
 )
 
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SearchField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from admin.forms import email_address, new_password
 from models import Role
-
-# Deliberately loose: the mailbox proves the address; this only catches obvious typos.
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PASSWORD_MIN = 10
-PASSWORD_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
 
 def _choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
-
-
-def _email_shape(_form, field) -> None:
-    field.data = (field.data or "").strip()
-    if not EMAIL_SHAPE.match(field.data):
-        raise ValidationError("Enter an email address like name@example.com.")
 
 
 class UserFilterForm(FlaskForm):
@@ -55,14 +43,14 @@ class ActionForm(FlaskForm):
 class InviteForm(FlaskForm):
     """Invite someone as a local member; they get a link to choose a password."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), _email_shape])
+    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
     display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
 
 
 class ResendForm(FlaskForm):
     """Ask for a new verification link."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), _email_shape])
+    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
 
 
 class ConfirmForm(FlaskForm):
@@ -72,19 +60,8 @@ class ConfirmForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     """Choose a password through a set-password link."""
 
-    password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired("Choose a password."),
-            Length(min=PASSWORD_MIN, message=f"Use at least {PASSWORD_MIN} characters."),
-        ],
-    )
+    password = PasswordField("New password", validators=[DataRequired("Choose a password."), new_password])
     confirm = PasswordField(
         "Repeat the password",
         validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
     )
-
-    def validate_password(self, field) -> None:
-        """Refuse passwords bcrypt would cut short."""
-        if len((field.data or "").encode("utf-8")) > PASSWORD_MAX_BYTES:
-            raise ValidationError("Use at most 72 bytes (about 72 letters, fewer with accents or emoji).")

@@ -123,7 +123,7 @@ def _act(user_id: int, form, change):
     return _answer(user, form, message=message)
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<int(max=2147483647):user_id>/role")
 @login_required
 def users_role(user_id: int):
     """Promote or demote a user (R4: past member only with a verified email)."""
@@ -140,7 +140,7 @@ def users_role(user_id: int):
     return _act(user_id, form, change)
 
 
-@bp.post("/users/<int:user_id>/ban")
+@bp.post("/users/<int(max=2147483647):user_id>/ban")
 @login_required
 def users_ban(user_id: int):
     """Ban a local user."""
@@ -152,7 +152,7 @@ def users_ban(user_id: int):
     return _act(user_id, ActionForm(), change)
 
 
-@bp.post("/users/<int:user_id>/unban")
+@bp.post("/users/<int(max=2147483647):user_id>/unban")
 @login_required
 def users_unban(user_id: int):
     """Lift a local user's ban."""
@@ -164,7 +164,7 @@ def users_unban(user_id: int):
     return _act(user_id, ActionForm(), change)
 
 
-@bp.post("/users/<int:user_id>/resend")
+@bp.post("/users/<int(max=2147483647):user_id>/resend")
 @login_required
 def users_resend(user_id: int):
     """Mail the user a fresh verification (or set-password) link."""
@@ -199,8 +199,12 @@ def users_invite():
         except DomainError as exc:
             form.email.errors.append(exc.message)
         else:
-            outbox = send_link(user, verification.SET_PASSWORD, invited_by=admin)
-            flash(f"Invitation sent to {user.email}." + (_OUTBOX_NOTE if outbox else ""), "ok")
+            try:
+                outbox = send_link(user, verification.SET_PASSWORD, invited_by=admin)
+            except DomainError as exc:
+                flash(f"{user.email}: invited, but no mail was sent ({exc.message}).", "error")
+            else:
+                flash(f"Invitation sent to {user.email}." + (_OUTBOX_NOTE if outbox else ""), "ok")
             return redirect(url_for("admin.users_index"), code=303)
     status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
     hours = current_app.config.get("VERIFY_LINK_HOURS") or 48

@@ -6,14 +6,17 @@ A link is used up only by a POST from its page: mail scanners that prefetch link
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 
 from admin import bp
-from admin.context import current_tenant
+from admin.context import after_response, current_tenant, private_page
+from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
-from models import User
+from models import Tenant, User, db, utcnow
 from services import mail, members, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
@@ -34,37 +37,34 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
         TEMPLATES[purpose],
         user=user,
         tenant=user.tenant,
-        link=_external_url(ENDPOINTS[purpose], token=token),
+        link=_mail_link(user.tenant, ENDPOINTS[purpose], token=token),
         hours=int(hours) if hours.is_integer() else hours,
         invited_by=invited_by,
     )
     return mail.send(user.email, SUBJECTS[purpose], body)
 
 
-def _external_url(endpoint: str, **values) -> str:
-    """Build the absolute link for a mail.
+def _mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+    """Build the absolute link for a mail from configuration, never from the request's Host header.
 
-    A link built from the request's Host could be pointed at someone else's server by a forged header,
-    so PUBLIC_URL wins when set. With TENANT_BASE_DOMAIN the Host has already been checked against it.
+    A forged Host (`acme.example.com:80@evil.test`) would otherwise point the link at someone else's
+    server. PUBLIC_URL wins when set (`{slug}` in it stands for the tenant's slug); else, with
+    TENANT_BASE_DOMAIN, the tenant's own host; else (one tenant, embedded default) the request's origin.
     """
     config = current_app.config
     public = config.get("PUBLIC_URL")
-    if public and not config.get("TENANT_BASE_DOMAIN"):
-        return public.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
-def _private(response_body, status: int = 200):
-    """Answer a page whose URL holds a token: never cached, never sent to another site as a Referer."""
-    response = current_app.make_response((response_body, status))
-    response.headers["Cache-Control"] = "no-store"
-    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts to our own origin.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
+    base_domain = (config.get("TENANT_BASE_DOMAIN") or "").strip().strip(".")
+    if public:
+        origin = public.replace("{slug}", tenant.slug)
+    elif base_domain:
+        origin = f"{config.get('PREFERRED_URL_SCHEME') or 'https'}://{tenant.slug}.{base_domain}"
+    else:
+        origin = request.host_url
+    return origin.rstrip("/") + url_for(endpoint, **values)
 
 
 def _invalid_link():
-    return _private(render_template("admin/verify/invalid.html"), 400)
+    return private_page(render_template("admin/verify/invalid.html"), 400)
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
@@ -76,13 +76,14 @@ def verify_email(token: str):
         user = verification.peek(tenant, token, VERIFY)
         if form.validate_on_submit():
             user = verification.verify_email(tenant, token)
-            return _private(render_template("admin/verify/verified.html", user=user))
+            return private_page(render_template("admin/verify/verified.html", user=user))
     except InvalidLink:
         return _invalid_link()
-    return _private(render_template("admin/verify/confirm.html", form=form, user=user, token=token))
+    return private_page(render_template("admin/verify/confirm.html", form=form, user=user, token=token))
 
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
+@throttle_resend
 def verify_resend():
     """Let someone ask for a new link; the answer is the same whether or not the address is known."""
     tenant = current_tenant()
@@ -90,14 +91,24 @@ def verify_resend():
     if not form.validate_on_submit():
         status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
         return render_template("admin/verify/resend.html", form=form), status
-    user = members.find_by_email(tenant, form.email.data)
-    purpose = verification.link_purpose(user) if user else None
-    # Throttled per account in the database, so every app host sees the same limit.
-    if user and purpose and not verification.recently_issued(user, purpose):
-        # A refusal is answered exactly as an unknown address is.
-        with suppress(DomainError):
-            send_link(user, purpose)
+    # Everything that depends on the address (lookup, new link, mail) runs after the answer has gone
+    # out, so neither the answer nor how long it takes tells whether the address has an account.
+    after_response(partial(_resend_link, tenant.id, form.email.data))
     return render_template("admin/verify/resend_sent.html", email=form.email.data)
+
+
+def _resend_link(tenant_id: int, email: str) -> None:
+    """Mail a new link if the account needs one and has not had too many (limits kept in the database)."""
+    tenant = db.session.get(Tenant, tenant_id)
+    user = members.find_by_email(tenant, email) if tenant is not None else None
+    purpose = verification.link_purpose(user) if user is not None else None
+    if purpose is None or verification.recently_issued(user, purpose):
+        return
+    per_day = int(current_app.config.get("VERIFY_RESEND_PER_DAY") or 5)
+    if verification.issued_since(user, utcnow() - timedelta(days=1)) >= per_day:
+        return
+    with suppress(DomainError):  # e.g. an address mail headers cannot carry: there is no one to tell
+        send_link(user, purpose)
 
 
 @bp.route("/password/<token>", methods=["GET", "POST"])
@@ -109,8 +120,8 @@ def password_set(token: str):
         user = verification.peek(tenant, token, SET_PASSWORD)
         if form.validate_on_submit():
             user = verification.set_password(tenant, token, members.hash_password(form.password.data))
-            return _private(render_template("admin/verify/password_done.html", user=user))
+            return private_page(render_template("admin/verify/password_done.html", user=user))
     except InvalidLink:
         return _invalid_link()
     status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
-    return _private(render_template("admin/verify/password.html", form=form, user=user, token=token), status)
+    return private_page(render_template("admin/verify/password.html", form=form, user=user, token=token), status)

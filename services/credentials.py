@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import ScimCredential, Tenant, User, db, utcnow
+from services import tokens
 from services.errors import Conflict, InvalidInput, NotFound
+from services.validation import LINE_BREAKING, SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
-CREDENTIAL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-# Names are printed one per line, tab-separated, by the CLI: no control characters or line separators.
-LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def hash_token(token: str) -> str:
-    """Return the stored form of a token.
-
-    Tokens carry 256 random bits, so one SHA-256 is enough (DESIGN §9); bcrypt here would
-    cap SCIM throughput at a few requests per second.
-    """
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+# The stored form of a token (DESIGN §9); the name callers of this module already use.
+hash_token = tokens.digest
 
 
 def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
@@ -39,18 +26,18 @@ def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User |
     if LINE_BREAKING.search(name):
         raise InvalidInput("name must not contain tabs, newlines or other control characters")
     slug = (slug or "").strip().lower() or None
-    if slug is not None and not CREDENTIAL_SLUG.match(slug):
+    if slug is not None and not SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits or hyphens (at most 63)")
     if slug is not None and db.session.scalar(
         select(ScimCredential.id).where(ScimCredential.tenant_id == tenant.id, ScimCredential.slug == slug)
     ):
         raise Conflict("a credential with this slug already exists", "slug")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    token = TOKEN_PREFIX + tokens.new_token(TOKEN_BYTES)
     credential = ScimCredential(
         tenant_id=tenant.id,
         name=name,
         slug=slug,
-        token_hash=hash_token(token),
+        token_hash=tokens.digest(token),
         token_hint=token[-4:],
         created_by_id=created_by.id if created_by else None,
     )
@@ -67,9 +54,10 @@ def find(tenant: Tenant, token: str) -> ScimCredential | None:
     """Return the tenant's credential for this token in whatever state, or None (R12)."""
     if not token or len(token) > 200:
         return None
-    digest = hash_token(token)
-    credential = db.session.scalar(select(ScimCredential).where(ScimCredential.token_hash == digest))
-    if credential is None or not hmac.compare_digest(credential.token_hash, digest):
+    # Found through the unique index on the digest. The token is a 256-bit random secret, so what the
+    # lookup's timing could reveal (about a digest, never the token) helps no one guess a valid token.
+    credential = db.session.scalar(select(ScimCredential).where(ScimCredential.token_hash == tokens.digest(token)))
+    if credential is None:
         return None
     # A token of another tenant is simply not valid here, whatever the Host says (R12).
     return credential if credential.tenant_id == tenant.id else None

@@ -16,17 +16,31 @@ from pathlib import Path
 from flask import current_app
 
 from models import utcnow
+from services.errors import InvalidInput
+
+UNSENDABLE = "this email address cannot receive mail: it must be a single address without line breaks"
 
 
 def send(to: str, subject: str, body: str) -> Path | None:
-    """Send a plain-text mail; return the outbox file when it went there instead of SMTP."""
+    """Send a plain-text mail; return the outbox file when it went there instead of SMTP.
+
+    Raises InvalidInput when the address (or subject) cannot go into a mail header, e.g. with a line break.
+    """
     config = current_app.config
     sender = config.get("MAIL_FROM") or "mobieuslearn@localhost"
     host = config.get("MAIL_SMTP_HOST")
-    if not host:
-        return _write_outbox(_build(sender, to, subject, body, readable=True), reason="SMTP is not configured")
     try:
-        _deliver(host, int(config.get("MAIL_SMTP_PORT") or 25), _build(sender, to, subject, body))
+        message = _build(sender, to, subject, body, readable=not host)
+    except ValueError:
+        # EmailMessage refuses header values with CR or LF (header injection); nothing was sent.
+        raise InvalidInput(UNSENDABLE) from None
+    if len(message["To"].addresses) != 1:
+        # A comma or a group in the stored address would send the link to a second mailbox.
+        raise InvalidInput(UNSENDABLE)
+    if not host:
+        return _write_outbox(message, reason="SMTP is not configured")
+    try:
+        _deliver(host, int(config.get("MAIL_SMTP_PORT") or 25), message)
     except (OSError, smtplib.SMTPException) as error:
         # Only the kind of failure is logged: the message itself holds a live link.
         current_app.logger.error("mail: SMTP delivery to %s failed (%s)", host, type(error).__name__)

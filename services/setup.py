@@ -8,7 +8,6 @@ operator who runs `flask bootstrap` and the server that answers the link share t
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from models import Role, Tenant, User, db, utcnow
-from services import members
+from services import members, tokens
 from services.errors import NotFound
 
 TOKEN_BYTES = 32
@@ -50,10 +49,10 @@ def issue_link_token(tenant: Tenant, store: Path, minutes: int = DEFAULT_MINUTES
     Only its SHA-256 is written (with an owner-only file mode); the token itself exists only in
     the return value, to be printed once.
     """
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = tokens.new_token(TOKEN_BYTES)
     record = {
         "tenant_id": tenant.id,
-        "token_sha256": _digest(token),
+        "token_sha256": tokens.digest(token),
         "expires_at": (utcnow() + timedelta(minutes=minutes)).isoformat(),
     }
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -97,10 +96,6 @@ def create_first_admin(tenant: Tenant, token: str, store: Path, email: str, pass
     return user
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _read(path: Path) -> dict | None:
     try:
         record = json.loads(path.read_text())
@@ -116,7 +111,7 @@ def _matches(record: dict | None, tenant: Tenant, token: str) -> bool:
         expires_at = datetime.fromisoformat(str(record.get("expires_at")))
     except ValueError:
         return False
-    return hmac.compare_digest(str(record.get("token_sha256", "")), _digest(token)) and utcnow() < expires_at
+    return hmac.compare_digest(str(record.get("token_sha256", "")), tokens.digest(token)) and utcnow() < expires_at
 
 
 def _restore(claimed: Path, store: Path) -> None:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import Tenant, db
 from services.errors import Conflict, InvalidInput, NotFound
+from services.validation import LINE_BREAKING, SLUG
 
 DEFAULT_SLUG = "default"
-SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 NAME_MAX = 200  # the column's length; PostgreSQL refuses longer values
-# Names are printed one per line, tab-separated, by the CLI: no control characters or line separators.
-LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def create_tenant(slug: str, name: str | None = None, *, learn_scim: bool = True) -> Tenant:
     """Create a tenant; the slug doubles as its subdomain."""
     slug = slug.strip().lower()
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG.match(slug):
         raise InvalidInput("slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with '-'")
     name = (name or "").strip() or slug
     if len(name) > NAME_MAX:
@@ -73,11 +69,16 @@ def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
     """
     if not base_domain:
         return db.session.scalar(select(Tenant).where(Tenant.slug == DEFAULT_SLUG))
-    hostname = (host or "").rsplit(":", 1)[0].strip().lower().rstrip(".")
+    hostname, colon, port = (host or "").strip().lower().rpartition(":")
+    if not colon:
+        hostname = port
+    elif port and not (port.isascii() and port.isdigit()):
+        return None  # e.g. `acme.example.com:80@evil.test`: not a port, so not a host we serve
+    hostname = hostname.rstrip(".")
     suffix = "." + base_domain.strip().lower().strip(".")
     if not hostname.endswith(suffix):
         return None
     slug = hostname[: -len(suffix)]
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG.match(slug):
         return None
     return db.session.scalar(select(Tenant).where(Tenant.slug == slug))

@@ -6,13 +6,12 @@ user's email changes (for instance over SCIM), every earlier link for them is de
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from models import EmailToken, Role, Tenant, User, db, utcnow
+from services import tokens
 from services.errors import DomainError, InvalidInput
 
 VERIFY = "verify"
@@ -21,15 +20,13 @@ PURPOSES = (VERIFY, SET_PASSWORD)
 
 # A public "send me a new link" form must not turn into a way to flood someone's inbox.
 RESEND_INTERVAL = timedelta(minutes=1)
+# Superseded links are kept (dead) this long, so the links of the last day can be counted.
+KEPT_FOR_COUNTING = timedelta(days=1)
+TOKEN_BYTES = 32
 
 
 class InvalidLink(DomainError):
     """The link is unknown, expired, already used, replaced, or for an address the user no longer has."""
-
-
-def hash_token(token: str) -> str:
-    """Return the stored form of a link token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def issue(user: User, purpose: str, hours: float) -> str:
@@ -40,19 +37,24 @@ def issue(user: User, purpose: str, hours: float) -> str:
         raise InvalidInput("this user has no email address to send a link to")
     if user.deprovisioned_at is not None:
         raise InvalidInput("this account was deprovisioned")
-    # Only the newest link works, so an old mail lying in an inbox cannot be used later.
-    db.session.execute(
-        delete(EmailToken).where(
-            EmailToken.user_id == user.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None)
-        )
-    )
-    token = secrets.token_urlsafe(32)
     now = utcnow()
+    unused = (EmailToken.user_id == user.id, EmailToken.used_at.is_(None))
+    # Only the newest link works, so an old mail lying in an inbox cannot be used later. Earlier links
+    # expire now rather than vanish, so `issued_since` still counts them; a day later they go.
+    db.session.execute(
+        update(EmailToken)
+        .where(*unused, EmailToken.purpose == purpose, EmailToken.expires_at > now)
+        .values(expires_at=now)
+    )
+    db.session.execute(
+        delete(EmailToken).where(*unused, EmailToken.expires_at <= now, EmailToken.created_at < now - KEPT_FOR_COUNTING)
+    )
+    token = tokens.new_token(TOKEN_BYTES)
     db.session.add(
         EmailToken(
             user_id=user.id,
             purpose=purpose,
-            token_hash=hash_token(token),
+            token_hash=tokens.digest(token),
             email=user.email_ci,
             expires_at=now + timedelta(hours=hours),
             created_at=now,
@@ -85,6 +87,13 @@ def recently_issued(user: User, purpose: str) -> bool:
     )
 
 
+def issued_since(user: User, since: datetime) -> int:
+    """Count the links (of any purpose) issued to the user since `since`; at most a day back is kept."""
+    return db.session.scalar(
+        select(func.count(EmailToken.id)).where(EmailToken.user_id == user.id, EmailToken.created_at >= since)
+    )
+
+
 def peek(tenant: Tenant, token: str, purpose: str) -> User:
     """Return the user a still-valid link belongs to, without using it up (for the GET page)."""
     return _valid(tenant, token, purpose)[1]
@@ -102,10 +111,12 @@ def set_password(tenant: Tenant, token: str, password_hash: str) -> User:
     """Use up a set-password link, store the new password hash, and mark the email verified.
 
     The link reached the mailbox, which proves ownership of the address just as a verification link does.
+    A new password ends every dashboard session the account had (its session epoch moves on).
     """
     user = _consume(tenant, token, SET_PASSWORD)
     user.password_hash = password_hash
     user.email_verified_at = utcnow()
+    user.session_epoch = User.session_epoch + 1
     db.session.commit()
     return user
 
@@ -116,7 +127,7 @@ def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
     row = db.session.execute(
         select(EmailToken, User)
         .join(User, User.id == EmailToken.user_id)
-        .where(EmailToken.token_hash == hash_token(token), EmailToken.purpose == purpose)
+        .where(EmailToken.token_hash == tokens.digest(token), EmailToken.purpose == purpose)
     ).first()
     if row is None:
         raise InvalidLink("invalid link")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from services import mail
+from services.errors import InvalidInput
 
 LINK = "https://acme.example.com/admin/verify/" + "x" * 60
 
@@ -137,3 +138,26 @@ def test_smtp_failure_falls_back_to_the_outbox(app, outbox, fake_smtp, monkeypat
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors and "smtp.example.com" in errors[0].getMessage()
     assert not any(LINK in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "ada@example.com\r\nBcc: eve@evil.test",
+        "ada@example.com\nBcc: eve@evil.test",
+        "ada@exa\u2028mple.com",
+        "ada@example.com, eve@evil.test",
+        "undisclosed-recipients:;",
+    ],
+    ids=["crlf", "lf", "line-separator", "two-addresses", "empty-group"],
+)
+@pytest.mark.parametrize("smtp", [False, True], ids=["outbox", "smtp"])
+def test_an_address_mail_cannot_carry_is_invalid_input_and_nothing_is_sent(
+    app, outbox, fake_smtp, monkeypatch, to, smtp
+):
+    if smtp:
+        monkeypatch.setitem(app.config, "MAIL_SMTP_HOST", "smtp.example.com")
+    with pytest.raises(InvalidInput, match="cannot receive mail"):
+        mail.send(to, "Subject", f"Body {LINK}")
+    assert fake_smtp.sent == [] and fake_smtp.calls == []
+    assert not outbox.exists() or not any(outbox.iterdir())

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from datetime import timedelta
 
 import pytest
 
-from admin.limits import limiter
+from admin.limits import client_key, email_key, limiter
 from models import Role, User, db, utcnow
-from services import members, tenants
+from services import members, tenants, verification
 
 OWNER = {"email": "owner@example.com", "password": "pw-owner-1"}
 REFUSED = "That email and password do not match an admin account of this tenant."
 # The test client speaks https (PREFERRED_URL_SCHEME), where Flask-WTF also checks a same-origin Referer.
 SAME_ORIGIN = {"Referer": "https://localhost/admin/login"}
+CREDENTIALS = "/admin/learn/scim-credentials"
+WRONG = {"email": "owner@example.com", "password": "wrong-password"}
 
 
 def signed_in_user_id(client) -> int | None:
@@ -160,10 +165,13 @@ def test_an_empty_form_is_answered_with_field_errors(client, tenant):
 def test_signing_in_starts_a_fresh_session(client, super_admin):
     with client.session_transaction() as session:
         session["planted"] = "by someone else"
+    before = int(time.time())
     client.post("/admin/login", data=OWNER)
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["user_id"] == super_admin.id
+        assert session["epoch"] == super_admin.session_epoch == 0
+        assert before <= session["issued_at"] <= time.time()
 
 
 def test_session_cookie_is_httponly_samesite_and_secure_over_https(client, super_admin):
@@ -221,6 +229,76 @@ def test_a_demoted_admin_loses_the_dashboard_on_the_next_request(client, super_a
     assert signed_in_user_id(client) is None
 
 
+def copy_of_cookie(app, client):
+    """Another client holding a copy of `client`'s session cookie, as someone who copied it would."""
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    return other
+
+
+def test_signing_out_ends_copies_of_the_session_cookie_too(app, client, super_admin):
+    client.post("/admin/login", data=OWNER)
+    copied = copy_of_cookie(app, client)
+    assert copied.get(CREDENTIALS).status_code == 200
+    client.post("/admin/logout")
+    db.session.expire_all()
+    assert db.session.get(User, super_admin.id).session_epoch == 1
+    assert copied.get(CREDENTIALS).status_code == 302
+    # Signing in again starts a session of the new epoch; the copy stays dead.
+    client.post("/admin/login", data=OWNER)
+    assert client.get(CREDENTIALS).status_code == 200
+    assert copied.get(CREDENTIALS).status_code == 302
+
+
+def test_signing_out_with_a_dead_session_changes_nothing(client, super_admin):
+    with client.session_transaction() as session:
+        session["user_id"] = super_admin.id  # no epoch, no time: not a session
+    assert client.post("/admin/logout").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, super_admin.id).session_epoch == 0
+
+
+def test_a_new_password_ends_the_sessions_from_before(app, client, super_admin):
+    client.post("/admin/login", data=OWNER)
+    token = verification.issue(super_admin, verification.SET_PASSWORD, 1)
+    new = {"password": "a new password", "confirm": "a new password"}
+    assert app.test_client().post(f"/admin/password/{token}", data=new).status_code == 200
+    assert client.get(CREDENTIALS).status_code == 302
+    assert client.post("/admin/login", data={"email": OWNER["email"], "password": new["password"]}).status_code == 302
+    assert client.get(CREDENTIALS).status_code == 200
+
+
+@pytest.mark.parametrize(("age", "status"), [(timedelta(hours=11, minutes=59), 200), (timedelta(hours=12), 302)])
+def test_a_session_ends_twelve_hours_after_signing_in(client, super_admin, age, status):
+    client.post("/admin/login", data=OWNER)
+    with client.session_transaction() as session:
+        session["issued_at"] -= int(age.total_seconds())
+    assert client.get(CREDENTIALS).status_code == status
+
+
+def test_the_session_length_is_admin_session_hours(make_app, app, super_admin):
+    client = make_app(ADMIN_SESSION_HOURS=1).test_client()
+    client.post("/admin/login", data=OWNER)
+    with client.session_transaction() as session:
+        session["issued_at"] -= 3601
+    assert client.get(CREDENTIALS).status_code == 302
+    assert signed_in_user_id(client) is None
+
+
+def test_a_session_from_the_future_is_refused(client, super_admin):
+    client.post("/admin/login", data=OWNER)
+    with client.session_transaction() as session:
+        session["issued_at"] += 3600
+    assert client.get(CREDENTIALS).status_code == 302
+
+
+def test_a_cookie_with_only_a_user_id_is_no_session(client, super_admin):
+    with client.session_transaction() as session:
+        session["user_id"] = super_admin.id
+    assert client.get(CREDENTIALS).status_code == 302
+    assert signed_in_user_id(client) is None
+
+
 def test_signed_in_pages_show_the_navigation_and_a_sign_out_form(client, tenant, super_admin):
     client.post("/admin/login", data=OWNER)
     html = client.get("/admin/learn/scim-credentials").get_data(as_text=True)
@@ -236,12 +314,26 @@ def test_signed_in_pages_show_the_navigation_and_a_sign_out_form(client, tenant,
 
 
 @pytest.fixture
-def throttled(make_app, app):
+def limited(make_app, app):
+    """Build an app with the throttle on; its counts start from zero and are cleared afterwards."""
+
+    def build(**limits):
+        built = make_app(RATELIMIT_ENABLED=True, **limits)
+        limiter.reset()  # the limiter's storage exists once an app has initialised it
+        return built
+
+    yield build
+    limiter.reset()
+
+
+@pytest.fixture
+def throttled(limited):
     """An app with the sign-in throttle on (3 failures a minute per address and email)."""
-    limited = make_app(RATELIMIT_ENABLED=True, LOGIN_LIMIT="3 per minute", LOGIN_ADDRESS_LIMIT="5 per minute")
-    limiter.reset()
-    yield limited
-    limiter.reset()
+    return limited(LOGIN_LIMIT="3 per minute", LOGIN_ADDRESS_LIMIT="5 per minute")
+
+
+def from_address(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
 
 
 def test_failed_sign_ins_are_throttled_with_a_clear_form_error(throttled, super_admin):
@@ -278,6 +370,100 @@ def test_one_address_trying_many_emails_is_throttled_too(throttled, super_admin)
         for i in range(6)
     ]
     assert statuses == [401] * 5 + [429]
+
+
+def test_an_ipv6_client_rotating_addresses_within_its_64_counts_as_one(throttled, super_admin):
+    client = throttled.test_client()
+    statuses = [
+        client.post("/admin/login", data=WRONG, **from_address(f"2001:db8:1:2::{i:x}")).status_code for i in range(1, 5)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    assert client.post("/admin/login", data=WRONG, **from_address("2001:db8:1:2:ffff::9")).status_code == 429
+    # The next /64 is someone else.
+    assert client.post("/admin/login", data=WRONG, **from_address("2001:db8:1:3::1")).status_code == 401
+
+
+def test_one_address_with_many_ipv6_addresses_trying_many_emails_is_throttled(throttled, super_admin):
+    client = throttled.test_client()
+    statuses = [
+        client.post(
+            "/admin/login", data={"email": f"guess{i}@example.com", "password": "pw"}, **from_address(f"2001:db8::{i}")
+        ).status_code
+        for i in range(1, 7)
+    ]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_one_account_is_throttled_from_any_number_of_addresses(limited, tenant, super_admin):
+    client = limited(LOGIN_ACCOUNT_LIMIT="4 per hour").test_client()
+    statuses = [
+        client.post("/admin/login", data=WRONG, **from_address(f"198.51.100.{i}")).status_code for i in range(1, 7)
+    ]
+    assert statuses == [401] * 4 + [429] * 2
+    # Even the right password waits, from a fresh address; other accounts are not affected.
+    assert client.post("/admin/login", data=OWNER, **from_address("203.0.113.1")).status_code == 429
+    local_admin(tenant, "admin@example.com")
+    other = {"email": "admin@example.com", "password": "pw-admin-12"}
+    assert client.post("/admin/login", data=other, **from_address("203.0.113.1")).status_code == 302
+
+
+def test_the_account_limit_defaults_to_20_failures_an_hour(app):
+    assert app.config["LOGIN_ACCOUNT_LIMIT"] == "20 per hour"
+
+
+def test_the_throttle_never_logs_the_email(throttled, super_admin, caplog):
+    caplog.set_level(logging.INFO)
+    client = throttled.test_client()
+    for _ in range(4):
+        client.post("/admin/login", data={**WRONG, "email": "Owner@Example.com"})
+    assert "exceeded" in caplog.text  # the limiter did log the refusal, keyed ...
+    assert email_key("owner@example.com") in caplog.text  # ... by a hash of the email
+    assert "owner@example.com" not in caplog.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        (None, "unknown"),
+        ("", "unknown"),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_client_keys(address, key):
+    assert client_key(address) == key
+
+
+def test_email_keys_are_short_hashes_of_the_normalised_email():
+    key = email_key(" Owner@Example.com ")
+    assert key == email_key("owner@example.com") and len(key) == 16
+    assert "owner" not in key
+
+
+# --- NUL bytes ------------------------------------------------------------------------------------------
+
+
+def test_a_nul_byte_in_the_login_form_is_a_400_page(client, super_admin):
+    response = client.post("/admin/login", data={"email": "a\x00@x.t", "password": "pw-owner-1"})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html" and "NUL" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/login?next=%00", "/admin/verify/%00abc", "/admin/password/abc%00", "/admin/setup/%00"]
+)
+def test_a_nul_byte_in_the_path_or_query_is_a_400_page(client, tenant, path):
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+
+
+def test_scim_paths_are_left_to_the_scim_side(client, scim_token):
+    response = client.get("/scim/v2/ServiceProviderConfig?x=%00", headers={"Authorization": f"Bearer {scim_token}"})
+    assert response.mimetype == "application/scim+json"
 
 
 # --- CSRF -----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from models import Cohort, CohortMember, Role, db, utcnow
 from services import directory, members, tenants
 from services.members import ScimProfile
+from tests.admin import sign_in
 
 
 def make_cohort(tenant, name, owner=None, users=(), *, scim=False, deleted=False) -> Cohort:
@@ -50,8 +51,7 @@ def statements():
 
 @pytest.fixture
 def admin_client(client, super_admin):
-    with client.session_transaction() as session:
-        session["user_id"] = super_admin.id
+    sign_in(client, super_admin)
     return client
 
 
@@ -155,6 +155,11 @@ def test_show_pages_members(admin_client, tenant):
     assert f"{directory.PER_PAGE + 2} members" in first and "Page 1 of 2" in first
     # Newest account first: the first two people created land on page 2.
     assert "m0@example.com" in last and "m1@example.com" in last and "m0@example.com" not in first
+
+
+@pytest.mark.parametrize("cohort_id", ["99999999999999999999999", "2147483648"])
+def test_a_cohort_id_beyond_the_database_integer_is_404(admin_client, tenant, cohort_id):
+    assert admin_client.get(f"/admin/cohorts/{cohort_id}").status_code == 404
 
 
 def test_show_unknown_or_foreign_cohort_is_404(admin_client, tenant):

@@ -6,9 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from models import Role, ScimCredential, ScimRequest, db, utcnow
-from services import credentials, members, tenants
+from services import audit, credentials, members, tenants, tokens
+from tests.admin import sign_in
 
 BASE = "/admin/learn/scim-credentials"
 HX = {"HX-Request": "true"}
@@ -19,8 +21,7 @@ OKTA = "Okta SCIM Client 1.0.0"
 @pytest.fixture
 def admin(client, super_admin):
     """The test client, signed in as the tenant's super-admin."""
-    with client.session_transaction() as session:
-        session["user_id"] = super_admin.id
+    sign_in(client, super_admin)
     return client
 
 
@@ -130,6 +131,59 @@ def test_the_list_shows_name_slug_hint_dates_state_and_counts(admin, tenant, cre
     assert html.index(f'data-credential-id="{spare.id}"') < html.index(f'data-credential-id="{credential.id}"')
 
 
+def test_the_list_counts_every_credential_in_one_query(admin, tenant, credential):
+    others = [credentials.issue(tenant, f"IdP {i}")[0] for i in range(4)]
+    for i, other in enumerate(others):
+        logged(other, 200 + i)
+    seen: list[str] = []
+    record = lambda _conn, _cursor, statement, *_args: seen.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert admin.get(BASE).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len([s for s in seen if "FROM scim_requests" in s and "count(" in s.lower()]) == 1
+
+
+def test_status_counts_for_answers_every_credential_asked_for(tenant, credential):
+    quiet = credentials.issue(tenant, "Quiet")[0]
+    logged(credential, 200)
+    logged(credential, 204)
+    logged(credential, 404)
+    logged(credential, 503)
+    logged(credential, 500, ago=timedelta(days=2))
+    since = utcnow() - timedelta(days=1)
+    counts = audit.status_counts_for([credential.id, quiet.id], since)
+    assert counts == {
+        credential.id: {"2xx": 2, "4xx": 1, "5xx": 1},
+        quiet.id: {"2xx": 0, "4xx": 0, "5xx": 0},
+    }
+    assert counts[credential.id] == audit.status_counts(credential, since)
+    assert audit.status_counts_for([], since) == {}
+
+
+@pytest.mark.parametrize("path", ["", "/requests", "/histogram", "/checklist", "/disable", "/enable", "/revoke"])
+@pytest.mark.parametrize("credential_id", ["99999999999999999999999", "2147483648"])
+def test_credential_ids_beyond_the_database_integer_are_404(admin, credential_id, path):
+    method = "POST" if path in ("/disable", "/enable", "/revoke") else "GET"
+    assert admin.open(f"{BASE}/{credential_id}{path}", method=method).status_code == 404
+
+
+def test_a_credential_is_stored_as_the_shared_digest_and_found_by_it(tenant):
+    credential, token = credentials.issue(tenant, "Digest")
+    assert credential.token_hash == tokens.digest(token)
+    assert credentials.find(tenant, token).id == credential.id
+    assert credentials.find(tenant, token + "x") is None
+
+
+def test_slug_and_name_rules_are_defined_once():
+    from services import tenants as tenant_service
+    from services import validation
+
+    assert credentials.SLUG is tenant_service.SLUG is validation.SLUG
+    assert credentials.LINE_BREAKING is tenant_service.LINE_BREAKING is validation.LINE_BREAKING
+
+
 # --- issue ----------------------------------------------------------------------------------------------
 
 
@@ -209,8 +263,7 @@ def test_the_detail_page_gives_the_base_url_and_a_curl_line(admin, credential):
 def test_the_base_url_follows_the_tenants_host(client, super_admin, credential, monkeypatch, app):
     monkeypatch.setitem(app.config, "TENANT_BASE_DOMAIN", "example.test")
     host = "https://default.example.test"
-    with client.session_transaction(base_url=host) as session:
-        session["user_id"] = super_admin.id
+    sign_in(client, super_admin, base_url=host)
     html = text(client.get(f"{BASE}/{credential.id}", base_url=host))
     assert '<code id="scim-base-url">https://default.example.test/scim/v2</code>' in html
 
@@ -384,8 +437,7 @@ def test_state_changes_are_posts_only(admin, credential):
 def csrf_admin(make_app, app, super_admin):
     """A client of an app with CSRF on, signed in, with the page's token from both places."""
     client = make_app(WTF_CSRF_ENABLED=True).test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = super_admin.id
+    sign_in(client, super_admin)
     html = text(client.get(BASE))
     field = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
     header = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
@@ -415,7 +467,6 @@ def test_with_csrf_on_revoking_needs_the_token(csrf_admin, credential):
 
 def test_a_role_4_admin_manages_credentials_too(client, tenant, credential):
     admin = members.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
-    with client.session_transaction() as session:
-        session["user_id"] = admin.id
+    sign_in(client, admin)
     assert client.get(f"{BASE}/{credential.id}").status_code == 200
     assert client.post(f"{BASE}/{credential.id}/disable").status_code == 303

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, User, db
-from services import members, setup
+from services import members, setup, tokens
 from services.errors import Conflict, NotFound
 
 GOOD = {"email": "founder@example.com", "password": "a-long-secret", "confirm": "a-long-secret"}
@@ -131,12 +131,14 @@ def test_the_link_stops_working_once_any_admin_exists(setup_app, tenant, store):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({**GOOD, "email": "not-an-email"}, "Enter a valid email."),
+        ({**GOOD, "email": "not-an-email"}, "Enter an email address like name@example.com."),
+        ({**GOOD, "email": "a\x01b@example.com"}, "Enter an email address like name@example.com."),
+        ({**GOOD, "email": "a@example.com, b@example.com"}, "Enter an email address like name@example.com."),
         ({**GOOD, "password": "short", "confirm": "short"}, "Use at least 10 characters."),
         ({**GOOD, "confirm": "something-else"}, "The passwords differ."),
         ({**GOOD, "password": "é" * 40, "confirm": "é" * 40}, "Use at most 72 bytes"),
     ],
-    ids=["email", "short", "mismatch", "over-72-bytes"],
+    ids=["email", "control-character", "two-addresses", "short", "mismatch", "over-72-bytes"],
 )
 def test_invalid_input_keeps_the_link_usable(setup_app, tenant, store, data, message):
     token = setup.issue_link_token(tenant, store)
@@ -146,6 +148,34 @@ def test_invalid_input_keeps_the_link_usable(setup_app, tenant, store, data, mes
     assert message in response.get_data(as_text=True)
     assert users() == []
     assert client.post(f"/admin/setup/{token}", data=GOOD).status_code == 302
+
+
+def test_the_setup_page_is_never_cached_nor_sent_as_a_referer(setup_app, tenant, store):
+    token = setup.issue_link_token(tenant, store)
+    client = setup_app.test_client()
+    for response in (
+        client.get(f"/admin/setup/{token}"),
+        client.post(f"/admin/setup/{token}", data={**GOOD, "confirm": "differs"}),
+        client.get(f"/admin/setup/{token}xx"),
+    ):
+        assert response.status_code in (200, 404, 422)
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_session_setup_starts_carries_the_epoch_and_time(setup_app, tenant, store):
+    token = setup.issue_link_token(tenant, store)
+    client = setup_app.test_client()
+    assert client.post(f"/admin/setup/{token}", data=GOOD).status_code == 302
+    with client.session_transaction() as session:
+        [user] = users()
+        assert (session["user_id"], session["epoch"]) == (user.id, user.session_epoch)
+        assert isinstance(session["issued_at"], int)
+
+
+def test_the_setup_token_is_stored_as_the_shared_digest(app, tenant, store):
+    token = setup.issue_link_token(tenant, store)
+    assert json.loads(store.read_text())["token_sha256"] == tokens.digest(token)
 
 
 def test_an_email_already_taken_is_a_form_error_and_the_link_survives(setup_app, tenant, store):

@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from models import EmailToken, Role, User, db, utcnow
 from services import directory, members, tenants
 from services.members import ScimProfile, scim_visible
+from tests.admin import sign_in
 
 HX = {"HX-Request": "true"}
 # The test client speaks https (PREFERRED_URL_SCHEME), where Flask-WTF also wants a same-origin Referer.
@@ -20,11 +21,6 @@ SAME_ORIGIN = {"Referer": "https://localhost/admin/users"}
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-def sign_in(client, user) -> None:
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
 
 
 def fresh(user_id: int) -> User:
@@ -358,6 +354,13 @@ def test_unknown_or_foreign_user_is_404(admin_client, tenant):
     assert fresh(stranger.id).role == Role.MEMBER
 
 
+@pytest.mark.parametrize("action", ["role", "ban", "unban", "resend"])
+@pytest.mark.parametrize("user_id", ["99999999999999999999999", "2147483648"])
+def test_ids_beyond_the_database_integer_are_404(admin_client, tenant, action, user_id):
+    response = admin_client.post(f"/admin/users/{user_id}/{action}", data={"role": "3"})
+    assert response.status_code == 404
+
+
 # --- ban and unban ------------------------------------------------------------------------------------
 
 
@@ -405,6 +408,20 @@ def test_resend_verification_mails_a_fresh_link(admin_client, tenant, outbox):
     assert db.session.scalar(select(EmailToken.purpose).where(EmailToken.user_id == user.id)) == "verify"
 
 
+def test_resend_to_an_address_mail_cannot_carry_is_a_row_error(admin_client, tenant, outbox):
+    user = scim_user(tenant, "cr@corp.example", email="cr@corp.example\r\nBcc: someone@evil.test")
+    response = admin_client.post(f"/admin/users/{user.id}/resend", headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'class="form-error"' in html and "cannot receive mail" in html
+    assert outbox() == []
+    # A plain form gets the same message as a flash.
+    response = admin_client.post(f"/admin/users/{user.id}/resend")
+    assert response.status_code == 303
+    with admin_client.session_transaction() as session:
+        assert any("cannot receive mail" in text for _, text in session["_flashes"])
+
+
 def test_resend_for_a_verified_user_sends_nothing(admin_client, tenant, outbox):
     user = scim_user(tenant, "done@corp.example", verified=True)
     response = admin_client.post(f"/admin/users/{user.id}/resend", headers=HX)
@@ -438,7 +455,13 @@ def test_invite_creates_a_local_member_and_mails_a_set_password_link(admin_clien
 
 @pytest.mark.parametrize(
     ("email", "message"),
-    [("", "Enter an email address."), ("not-an-email", "like name@example.com"), ("owner@example.com", "exists")],
+    [
+        ("", "Enter an email address."),
+        ("not-an-email", "like name@example.com"),
+        ("a\x01b@example.com", "like name@example.com"),
+        ("a@example.com,b@example.com", "like name@example.com"),
+        ("owner@example.com", "exists"),
+    ],
 )
 def test_invite_errors_are_form_errors(admin_client, outbox, email, message):
     response = admin_client.post("/admin/users/invite", data={"email": email})
@@ -447,6 +470,20 @@ def test_invite_errors_are_form_errors(admin_client, outbox, email, message):
     assert 'class="form-error"' in html and message in html
     assert 'aria-invalid="true"' in html
     assert outbox() == []
+
+
+def test_a_nul_byte_in_the_invite_form_is_a_400_page(admin_client, tenant, outbox):
+    response = admin_client.post("/admin/users/invite", data={"email": "a\x00b@x.t"})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert members.find_by_email(tenant, "ab@x.t") is None and outbox() == []
+
+
+def test_a_nul_byte_in_the_search_is_a_400_page(admin_client, tenant):
+    for query in ("q=%00abc", "role=%00", "page=1&%00=x"):
+        response = admin_client.get(f"/admin/users?{query}")
+        assert response.status_code == 400, query
+        assert response.mimetype == "text/html"
 
 
 # --- CSRF ---------------------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
+from admin.limits import limiter
+from admin.verification import send_link
 from models import EmailToken, Role, User, db, utcnow
-from services import members, tenants, verification
+from services import members, tenants, tokens, verification
 from services.members import ScimProfile
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
+from tests.admin import sign_in
 
 SAME_ORIGIN = {"Referer": "https://localhost/admin/verify/resend"}
 
@@ -50,6 +53,13 @@ def outbox(app):
 @pytest.fixture
 def unverified(tenant) -> User:
     return scim_user(tenant)
+
+
+def ask_for_link(client, email: str, **data):
+    """POST the resend form and close the response, as a server does once it has sent it: the mail goes then."""
+    response = client.post("/admin/verify/resend", data={"email": email, **data})
+    response.close()
+    return response
 
 
 def verify_link(user) -> str:
@@ -88,7 +98,7 @@ def test_post_verifies_once(client, unverified):
 def test_only_a_hash_of_the_token_is_stored(app, unverified):
     token = verification.issue(unverified, VERIFY, 1)
     row = db.session.scalar(select(EmailToken).where(EmailToken.user_id == unverified.id))
-    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() == tokens.digest(token)
     assert token not in (row.token_hash, row.email)
     assert len(token) >= 43  # 32 random bytes
 
@@ -164,7 +174,7 @@ def test_resend_answers_the_same_whatever_the_email(client, tenant, unverified, 
     verified = members.mark_verified(scim_user(tenant, "done@corp.example"))
     answers = []
     for email in ("ida@corp.example", "done@corp.example", "nobody@corp.example"):
-        response = client.post("/admin/verify/resend", data={"email": email})
+        response = ask_for_link(client, email)
         assert response.status_code == 200
         answers.append(response.get_data(as_text=True).replace(email, "EMAIL"))
     assert answers[0] == answers[1] == answers[2]
@@ -175,13 +185,89 @@ def test_resend_answers_the_same_whatever_the_email(client, tenant, unverified, 
 
 def test_resend_is_throttled_per_account(client, unverified, outbox):
     for _ in range(3):
-        assert client.post("/admin/verify/resend", data={"email": "IDA@corp.example"}).status_code == 200
+        assert ask_for_link(client, "IDA@corp.example").status_code == 200
     assert len(outbox()) == 1
 
     db.session.execute(EmailToken.__table__.update().values(created_at=utcnow() - timedelta(minutes=2)))
     db.session.commit()
-    client.post("/admin/verify/resend", data={"email": "ida@corp.example"})
+    ask_for_link(client, "ida@corp.example")
     assert len(outbox()) == 2
+
+
+def test_the_mail_goes_out_only_after_the_answer(client, unverified, outbox):
+    response = client.post("/admin/verify/resend", data={"email": "ida@corp.example"})
+    assert response.status_code == 200
+    # The answer is complete, and nothing about the address has happened yet: no link, no mail.
+    assert outbox() == []
+    assert db.session.scalar(select(EmailToken.id)) is None
+    response.close()  # what the server does once the answer is sent
+    assert len(outbox()) == 1
+
+
+def test_the_answer_costs_the_same_queries_for_known_and_unknown_addresses(client, unverified, outbox):
+    def queries_before_the_answer(email: str) -> int:
+        seen = []
+        record = lambda *_args: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = client.post("/admin/verify/resend", data={"email": email})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        response.close()
+        return len(seen)
+
+    assert queries_before_the_answer("ida@corp.example") == queries_before_the_answer("nobody@corp.example")
+    assert len(outbox()) == 1
+
+
+def test_a_failure_after_the_answer_is_logged_without_the_address(client, unverified, outbox, monkeypatch, caplog):
+    def broken(user):
+        raise RuntimeError(f"cannot handle {user.email}")  # a message that quotes personal data
+
+    monkeypatch.setattr(verification, "link_purpose", broken)
+    assert ask_for_link(client, "ida@corp.example").status_code == 200
+    assert "RuntimeError" in caplog.text
+    assert "ida@corp.example" not in caplog.text
+    assert outbox() == []
+
+
+def test_resend_mails_one_account_at_most_five_links_a_day(client, unverified, outbox):
+    def a_minute_later() -> None:  # past the one-minute interval between two links
+        db.session.execute(EmailToken.__table__.update().values(created_at=utcnow() - timedelta(minutes=2)))
+        db.session.commit()
+
+    for _ in range(7):
+        assert ask_for_link(client, "ida@corp.example").status_code == 200
+        a_minute_later()
+    assert len(outbox()) == 5
+    # A day on, the count starts again.
+    db.session.execute(EmailToken.__table__.update().values(created_at=utcnow() - timedelta(hours=25)))
+    db.session.commit()
+    ask_for_link(client, "ida@corp.example")
+    assert len(outbox()) == 6
+    # The day-old links that can no longer work are gone; the newest one still works.
+    assert db.session.scalar(select(func.count(EmailToken.id))) == 1
+    assert client.post(path_of(outbox()[-1])).status_code == 200
+
+
+def test_resend_is_limited_per_client_address(make_app, app, tenant, outbox):
+    client = make_app(RATELIMIT_ENABLED=True, VERIFY_RESEND_LIMIT="2 per hour").test_client()
+    limiter.reset()
+    try:
+        statuses = [ask_for_link(client, f"x{i}@corp.example").status_code for i in range(3)]
+        assert statuses == [200, 200, 429]
+        refused = ask_for_link(client, "y@corp.example")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 429
+        assert "Too many requests for new links" in html and 'name="email"' in html
+        assert (
+            client.post(
+                "/admin/verify/resend", data={"email": "y@corp.example"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+            ).status_code
+            == 200
+        )
+    finally:
+        limiter.reset()
 
 
 def test_resend_form_errors(client, tenant, outbox):
@@ -193,9 +279,63 @@ def test_resend_form_errors(client, tenant, outbox):
 
 def test_invited_user_without_password_gets_a_set_password_link(client, tenant, outbox):
     members.create_local_user(tenant, "inv@example.com", Role.MEMBER)
-    client.post("/admin/verify/resend", data={"email": "inv@example.com"})
+    ask_for_link(client, "inv@example.com")
     (link,) = outbox()
     assert "/admin/password/" in link
+
+
+# --- links come from configuration, not from the Host header ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "origin"),
+    [
+        ({"TENANT_BASE_DOMAIN": "example.com"}, "https://acme.example.com"),
+        ({"TENANT_BASE_DOMAIN": "example.com", "PREFERRED_URL_SCHEME": "http"}, "http://acme.example.com"),
+        (
+            {"TENANT_BASE_DOMAIN": "example.com", "PUBLIC_URL": "https://{slug}.learn.example/"},
+            "https://acme.learn.example",
+        ),
+        ({"PUBLIC_URL": "https://learn.example.com"}, "https://learn.example.com"),
+    ],
+    ids=["base-domain", "base-domain-http", "public-url-with-slug", "public-url"],
+)
+def test_mailed_links_are_built_from_configuration(app, monkeypatch, outbox, settings, origin):
+    for name, value in settings.items():
+        monkeypatch.setitem(app.config, name, value)
+    user = scim_user(tenants.create_tenant("acme"))
+    for host in ("acme.example.com:8443", "acme.example.com:80@evil.test", "evil.test"):
+        with app.test_request_context("/admin/users", headers={"Host": host}):
+            send_link(user, VERIFY)
+    links = outbox()
+    assert len(links) == 3
+    assert all(link.startswith(f"{origin}/admin/verify/") for link in links), links
+
+
+def test_without_configuration_the_link_uses_the_requests_origin(app, outbox, unverified):
+    with app.test_request_context("/admin/users", base_url="https://learn.internal:8443"):
+        send_link(unverified, VERIFY)
+    (link,) = outbox()
+    assert link.startswith("https://learn.internal:8443/admin/verify/")
+
+
+def test_a_forged_host_gets_no_link_pointing_elsewhere(client, app, monkeypatch, outbox):
+    monkeypatch.setitem(app.config, "TENANT_BASE_DOMAIN", "example.com")
+    scim_user(tenants.create_tenant("acme"))
+    for host in ("acme.example.com:80@evil.test", "acme.example.com:8443"):
+        response = client.post("/admin/verify/resend", data={"email": "ida@corp.example"}, headers={"Host": host})
+        response.close()
+        assert response.status_code in (200, 404)
+    (link,) = outbox()
+    assert urlsplit(link).netloc == "acme.example.com"
+
+
+def test_a_host_whose_port_is_not_a_number_names_no_tenant(app):
+    acme = tenants.create_tenant("acme")
+    assert tenants.resolve_host("acme.example.com:8443", "example.com").id == acme.id
+    assert tenants.resolve_host("acme.example.com:", "example.com").id == acme.id
+    assert tenants.resolve_host("acme.example.com:80@evil.test", "example.com") is None
+    assert tenants.resolve_host("acme.example.com:８０", "example.com") is None
 
 
 # --- set password -------------------------------------------------------------------------------------
@@ -247,8 +387,7 @@ def test_banned_user_cannot_set_a_password(client, invited):
 
 
 def test_invite_mail_link_leads_to_a_password(client, super_admin, outbox):
-    with client.session_transaction() as session:
-        session["user_id"] = super_admin.id
+    sign_in(client, super_admin)
     client.post("/admin/users/invite", data={"email": "new@example.com"})
     (link,) = outbox()
     response = client.post(path_of(link), data={"password": "a fine password", "confirm": "a fine password"})
@@ -282,10 +421,10 @@ def test_csrf_verify_needs_the_token(csrf_client, unverified):
 
 
 def test_csrf_resend_needs_the_token(csrf_client, unverified, outbox):
-    assert csrf_client.post("/admin/verify/resend", data={"email": "ida@corp.example"}).status_code == 400
+    assert ask_for_link(csrf_client, "ida@corp.example").status_code == 400
     assert outbox() == []
     token = csrf_from(csrf_client.get("/admin/verify/resend").get_data(as_text=True))
-    response = csrf_client.post("/admin/verify/resend", data={"email": "ida@corp.example", "csrf_token": token})
+    response = ask_for_link(csrf_client, "ida@corp.example", csrf_token=token)
     assert response.status_code == 200 and len(outbox()) == 1
 
 
