@@ -114,5 +114,7 @@ def _unexpected_error(error: Exception):
     db.session.rollback()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
     frames = "".join(traceback.format_tb(error.__traceback__))
-    current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
+    # The route's pattern, not the path: paths can carry ids and single-use tokens.
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())
