@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 
-from models import Role
-from services import credentials, members, setup, tenants
+from models import Role, utcnow
+from services import audit, credentials, members, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
@@ -176,3 +178,11 @@ def _credential_command(name: str, action, help_text: str) -> None:
 _credential_command("revoke", credentials.revoke, "Revoke credential ID for good; its next request answers 401.")
 _credential_command("disable", credentials.disable, "Disable credential ID until it is enabled again.")
 _credential_command("enable", credentials.enable, "Enable a disabled credential ID.")
+
+
+@scim_cli.command("prune-log")
+@click.option("--days", type=click.IntRange(1), default=90, show_default=True, help="Keep this many days of history.")
+def scim_prune_log(days: int) -> None:
+    """Delete SCIM request-log rows older than DAYS days (all tenants); print how many."""
+    removed = audit.prune(utcnow() - timedelta(days=days))
+    click.echo(f"{removed}\trequest-log rows older than {days} days deleted")

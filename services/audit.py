@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, delete, func, insert, select
 
 from models import ScimCredential, ScimRequest, db, utcnow
 
@@ -134,3 +134,15 @@ def status_counts_for(credential_ids: list[int], since: datetime) -> dict[int, d
     for cid, status_class, n in rows:
         counts[cid][status_class] = n
     return counts
+
+
+def prune(before: datetime, batch: int = 10_000) -> int:
+    """Delete request-log rows older than `before`, in batches so no lock is held for long; return the count."""
+    removed = 0
+    while True:
+        ids = list(db.session.scalars(select(ScimRequest.id).where(ScimRequest.at < before).limit(batch)))
+        if not ids:
+            return removed
+        db.session.execute(delete(ScimRequest).where(ScimRequest.id.in_(ids)))
+        db.session.commit()
+        removed += len(ids)

@@ -421,3 +421,31 @@ def test_real_flask_executable_on_a_fresh_sqlite_file(tmp_path):
     assert duplicate.stdout == ""
     assert duplicate.stderr == "Error: tenant 'acme' already exists\n"
     assert not (tmp_path / "instance" / "secret_key").exists()  # SECRET_KEY came from the environment
+
+
+def test_scim_prune_log_deletes_only_old_rows(app, tenant):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from models import ScimRequest, db, utcnow
+
+    now = utcnow()
+    db.session.add_all(
+        ScimRequest(
+            tenant_id=tenant.id,
+            at=now - timedelta(days=age),
+            method="GET",
+            path="/scim/v2/Users",
+            status=200,
+            duration_ms=1.0,
+        )
+        for age in (1, 89, 91, 400)
+    )
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "90"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("2\t")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ScimRequest)) == 2
+    assert app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "0"]).exit_code == 2
