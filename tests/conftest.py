@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import close_all_sessions
 
 import config
@@ -157,6 +158,21 @@ def scim(client, scim_token) -> ScimClient:
 @pytest.fixture
 def scim_anonymous(client, tenant) -> ScimClient:
     return ScimClient(client, None)
+
+
+@contextmanager
+def statements():
+    """Record the SQL statements the app runs (executemany counts once), to prove set-based work."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def scim_error(response, status: int, scim_type: str | None = None) -> dict:

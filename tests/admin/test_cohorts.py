@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from models import Cohort, CohortMember, Role, db, utcnow
 from services import directory, members, tenants
 from services.members import ScimProfile
-from tests.admin import sign_in
+from tests.conftest import statements
 
 
 def make_cohort(tenant, name, owner=None, users=(), *, scim=False, deleted=False) -> Cohort:
@@ -33,26 +31,6 @@ def make_cohort(tenant, name, owner=None, users=(), *, scim=False, deleted=False
 
 def people(tenant, count, prefix="m") -> list:
     return [members.create_local_user(tenant, f"{prefix}{i}@example.com", Role.MEMBER) for i in range(count)]
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
-@pytest.fixture
-def admin_client(client, super_admin):
-    sign_in(client, super_admin)
-    return client
 
 
 def row_for(html: str, name: str) -> str:

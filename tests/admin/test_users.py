@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from models import EmailToken, Role, User, db, utcnow
 from services import directory, members, tenants
 from services.members import ScimProfile, scim_visible
 from tests.admin import sign_in
+from tests.conftest import statements
 
 HX = {"HX-Request": "true"}
 # The test client speaks https (PREFERRED_URL_SCHEME), where Flask-WTF also wants a same-origin Referer.
@@ -51,26 +51,6 @@ def row_of(html: str, user_id: int) -> str:
     match = re.search(rf'<tr id="user-{user_id}">.*?</tr>', html, re.S)
     assert match, f"no row for user {user_id}"
     return match.group(0)
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
-@pytest.fixture
-def admin_client(client, super_admin):
-    sign_in(client, super_admin)
-    return client
 
 
 @pytest.fixture

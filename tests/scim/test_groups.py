@@ -5,15 +5,14 @@ Membership PATCH in the IdPs' shapes is in test_groups_membership.py, concurrenc
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from models import Cohort, CohortMember, Role, ScimRequest, User, db, utcnow
 from services import members, tenants
-from tests.conftest import scim_error
+from tests.conftest import scim_error, statements
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -82,21 +81,6 @@ def add_membership(group_id: str, user: User) -> None:
     cohort = stored_cohort(group_id)
     db.session.add(CohortMember(cohort_id=cohort.id, user_id=user.id))
     db.session.commit()
-
-
-@contextmanager
-def statements():
-    """Record the SQL statements the app runs (executemany counts once)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --- create (R6) ----------------------------------------------------------------------------------------------------

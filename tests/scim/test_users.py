@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from models import Role, ScimRequest, User, db
 from services import members, tenants
-from tests.conftest import scim_error
+from tests.conftest import scim_error, statements
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -357,19 +357,9 @@ def test_post_search(scim):
 
 
 def test_listing_a_page_costs_the_same_queries_for_5_or_50_users(scim, app):
-    from sqlalchemy import event
-
     def statements_for_listing() -> int:
-        seen = []
-
-        def count(*args):
-            seen.append(1)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements() as seen:
             assert scim.get("/Users?count=100").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(seen)
 
     for i in range(5):
