@@ -20,7 +20,7 @@ from scim.group_patch import Members, member_ids, split_operations
 from scim.http import (
     Query,
     attribute_params,
-    list_response,
+    list_page,
     patch_operations,
     query_from_args,
     query_from_body,
@@ -115,22 +115,16 @@ def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]
     ]
 
 
-def _list(query: Query):
-    total, resources = find_groups(query, query.start - 1, query.count)
-    g.scim_operation = "groups.searched"
-    return scim_response(list_response(resources, total, query.start))
-
-
 @bp.get("/Groups", strict_slashes=False)
 def index_groups():
     """List or filter groups (RFC 7644 §3.4.2); Okta pages through them, Entra matches by displayName."""
-    return _list(query_from_args())
+    return list_page(find_groups, query_from_args(), "groups.searched")
 
 
 @bp.post("/Groups/.search", strict_slashes=False)
 def search_groups():
     """Search groups with POST (RFC 7644 §3.4.3)."""
-    return _list(query_from_body())
+    return list_page(find_groups, query_from_body(), "groups.searched")
 
 
 @bp.post("/Groups", strict_slashes=False)

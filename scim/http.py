@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from flask import current_app, json, make_response, request
+from flask import current_app, g, json, make_response, request
 
 from scim.definitions import LIST_RESPONSE, PATCH_OP
 from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
@@ -138,6 +138,13 @@ def query_from_body() -> Query:
     if not all(isinstance(v, list) and all(isinstance(a, str) for a in v) for v in (attributes, excluded)):
         raise InvalidValue("attributes and excludedAttributes must be lists of attribute names")
     return Query(text, start, count, attributes, excluded)
+
+
+def list_page(find, query: Query, operation: str):
+    """Answer a list or search request with `find(query, offset, limit) -> (total, resources)`."""
+    total, resources = find(query, query.start - 1, query.count)
+    g.scim_operation = operation
+    return scim_response(list_response(resources, total, query.start))
 
 
 def attribute_params() -> tuple[list[str], list[str]]:

@@ -14,7 +14,7 @@ from scim.filters import compile_filter
 from scim.http import (
     Query,
     attribute_params,
-    list_response,
+    list_page,
     patch_operations,
     query_from_args,
     query_from_body,
@@ -107,22 +107,16 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
     ]
 
 
-def _list(query: Query):
-    total, resources = find_users(query, query.start - 1, query.count)
-    g.scim_operation = "users.searched"
-    return scim_response(list_response(resources, total, query.start))
-
-
 @bp.get("/Users", strict_slashes=False)
 def index_users():
     """List or filter members (RFC 7644 §3.4.2); zero matches is a 200 with totalResults 0."""
-    return _list(query_from_args())
+    return list_page(find_users, query_from_args(), "users.searched")
 
 
 @bp.post("/Users/.search", strict_slashes=False)
 def search_users():
     """Search with POST (RFC 7644 §3.4.3), for filters that should not travel in a URL."""
-    return _list(query_from_body())
+    return list_page(find_users, query_from_body(), "users.searched")
 
 
 @bp.post("/Users", strict_slashes=False)
