@@ -24,6 +24,9 @@ def domain_errors() -> Iterator[None]:
         raise errors.Unavailable(error.message, failure="no_super_admin") from error
     except domain.InvalidMembers as error:
         raise errors.InvalidValue(error.message) from error
+    except domain.ConcurrentChange as error:
+        # Lost a write race twice in a row: a conflict the client can simply retry, not bad input.
+        raise errors.ScimError(error.message, status=409, failure="concurrent_change") from error
     except domain.DomainError as error:
         raise errors.InvalidValue(error.message) from error
 

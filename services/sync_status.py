@@ -83,6 +83,7 @@ HINTS = {
     "create it again.",
     "no_super_admin": "Groups need a super-admin (role 5) to own their cohorts. Promote a verified admin to "
     "super-admin, then push the group again.",
+    "concurrent_change": "The user changed in the dashboard while this request ran; the IdP's retry will settle it.",
     "uniqueness": "Another account in this tenant already has this userName or externalId. Change it in the IdP, "
     "or match the existing account instead of creating a new one.",
     "invalidFilter": "The IdP sent a filter this service does not support. Check the matching attribute "

@@ -63,3 +63,18 @@ def test_dashboard_role_change_that_loses_a_race_is_refused_not_lost(tenant):
         members.set_role(held, Role.MODERATOR)
     row = fresh(user.id)
     assert row.role == Role.MEMBER and row.display_name == "Renamed by someone else"
+
+
+def test_a_scim_write_that_loses_twice_is_a_409_to_retry(scim, monkeypatch):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    created = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "r@x.org"})
+    scim_id = created.get_json()["id"]
+
+    def always_stale(user):
+        raise StaleDataError("simulated lost race")
+
+    monkeypatch.setattr(members, "_commit_unique", always_stale)
+    response = scim.patch(f"/Users/{scim_id}", {"Operations": [{"op": "replace", "path": "active", "value": False}]})
+    assert response.status_code == 409
+    assert response.get_json()["status"] == "409" and "retry" in response.get_json()["detail"]
