@@ -7,6 +7,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -20,6 +22,9 @@ from models import db
 csrf = CSRFProtect()
 migrate = Migrate()
 htmx = Htmx()
+# One limiter for both interfaces (failed sign-ins, SCIM requests per credential); its storage is
+# RATELIMIT_STORAGE_URI: memory:// counts per process, redis:// shares counts across workers and hosts.
+limiter = Limiter(key_func=get_remote_address)
 
 # htmx is served from the PyPI package that ships it, from our own origin (no CDN, no copied file).
 vendor = Blueprint(
@@ -56,7 +61,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from scim import init_app as init_scim
 
     init_scim(app)
-    init_sign_in_protection(app)  # failed-login throttle, session cookie Secure flag
+    # After the SCIM hooks: a throttled request is authenticated first, so the log names its credential.
+    limiter.init_app(app)
+    init_sign_in_protection(app)  # session cookie Secure flag
     csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(scim_bp)
     app.register_blueprint(admin_bp)
@@ -102,8 +109,14 @@ def _http_error(error: HTTPException):
             405: f"method {request.method} is not allowed here",
             413: "request body too large",
             415: "send application/scim+json or application/json",
+            429: f"too many requests with this credential ({error.description}); retry after Retry-After seconds",
         }.get(error.code or 500, error.description or "request failed")
-        return error_response(error.code or 500, detail)
+        response = error_response(error.code or 500, detail)
+        if error.code == 429:
+            # Okta waits exactly this many seconds (an integer) before retrying; without it, 5 minutes.
+            window = getattr(getattr(error, "limit", None), "limit", None)
+            response.headers["Retry-After"] = str(max(1, int(window.get_expiry()) if window else 1))
+        return response
     return render_template("errors/error.html", error=error), error.code or 500
 
 

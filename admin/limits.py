@@ -8,7 +8,8 @@ import ipaddress
 from flask import Flask, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
-from flask_limiter import Limiter
+
+from app import limiter
 
 # The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
 IPV6_BLOCK = 64
@@ -48,11 +49,6 @@ def _client_and_email() -> str:
     return f"{_client()}|{_email()}"
 
 
-# Storage comes from RATELIMIT_STORAGE_URI at init_app (memory:// by default, which counts per
-# process; redis:// lets several workers and hosts share one count).
-limiter = Limiter(key_func=_client_and_email)
-
-
 def _login_limit() -> str:
     return current_app.config.get("LOGIN_LIMIT", "5 per minute")
 
@@ -82,7 +78,12 @@ def _limits_off() -> bool:
 
 
 throttle_email = limiter.limit(
-    _login_limit, methods=["POST"], deduct_when=_sign_in_failed, exempt_when=_limits_off, scope="sign-in"
+    _login_limit,
+    key_func=_client_and_email,
+    methods=["POST"],
+    deduct_when=_sign_in_failed,
+    exempt_when=_limits_off,
+    scope="sign-in",
 )
 throttle_address = limiter.limit(
     _address_limit,
@@ -123,6 +124,5 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    """Bind the throttle's storage and install the hardened session cookie."""
-    limiter.init_app(app)
+    """Install the hardened session cookie (the limiter itself is bound in create_app)."""
     app.session_interface = HardenedSessionInterface()

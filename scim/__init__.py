@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, current_app, g, request
 
 from scim import errors
 
@@ -58,7 +59,26 @@ def init_app(app: Flask) -> None:
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
     app.register_error_handler(errors.ScimError, errors.render)
+    from app import limiter
     from scim import discovery, groups, search, users  # noqa: F401 - route registration
+
+    # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants.
+    limiter.shared_limit(_rate_limit, scope="scim", key_func=_credential_key, exempt_when=_unlimited)(bp)
+
+
+def _rate_limit() -> str:
+    return current_app.config["SCIM_RATE_LIMIT"] or "1 per second"  # unused when empty: see _unlimited
+
+
+def _unlimited() -> bool:
+    return not current_app.config.get("RATELIMIT_ENABLED", True) or not current_app.config["SCIM_RATE_LIMIT"]
+
+
+def _credential_key() -> str:
+    """Key the SCIM limit by the presented token (hashed), so one runaway connection cannot starve others."""
+    from scim.auth import bearer_token
+
+    return "scim:" + hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def _before_scim_request() -> None:

@@ -262,3 +262,48 @@ def test_non_integer_paging_numbers_are_400(scim, raw, name):
     assert name in error["detail"]
     root = scim.post("/.search", f'{{"{name}": {raw}}}')
     scim_error(root, 400, "invalidValue")
+
+
+def test_a_credential_over_its_rate_limit_gets_a_scim_429_with_retry_after(make_app, tenant, scim_token):
+    from sqlalchemy import select
+
+    from models import ScimRequest, db
+    from services import credentials
+
+    app = make_app(RATELIMIT_ENABLED=True, SCIM_RATE_LIMIT="3 per minute")
+    idp = ScimClient(app.test_client(), scim_token)
+    assert [idp.get("/Users").status_code for _ in range(3)] == [200, 200, 200]
+    body = scim_error(idp.get("/Users"), 429)
+    limited = idp.get("/ServiceProviderConfig")
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "60"
+    assert "too many requests" in body["detail"] and "3 per 1 minute" in body["detail"]
+    # Another credential of the same tenant (rotation) is not starved by the first one.
+    _, other = credentials.issue(tenant, "rotation")
+    assert ScimClient(app.test_client(), other).get("/Users").status_code == 200
+    db.session.expire_all()
+    last = db.session.scalars(select(ScimRequest).where(ScimRequest.status == 429)).first()
+    assert last.failure == "rate_limited" and last.credential_id is not None
+
+
+def test_rate_limit_counts_are_shared_through_redis_across_hosts(make_app, tenant, scim_token):
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("needs Redis at 127.0.0.1:6379 to share limiter counts")
+    # Two apps stand for two hosts; a fresh key prefix keeps this run's counts its own.
+    settings = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
+        "SCIM_RATE_LIMIT": "4 per minute",
+    }
+    host_a = ScimClient(make_app(**settings).test_client(), scim_token)
+    host_b = ScimClient(make_app(**settings).test_client(), scim_token)
+    statuses = [host.get("/Users").status_code for host in (host_a, host_b, host_a, host_b, host_a)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert redis.Redis.from_url(url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*"), "the counts did not go to Redis"
