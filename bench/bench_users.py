@@ -78,7 +78,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "SECRET_KEY": "bench"})
+        # The rate limit is off: this measures the app's own work, not the limiter refusing it.
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db",
+            "SECRET_KEY": "bench",
+            "RATELIMIT_ENABLED": False,
+        }
+        app = create_app(settings)
         with app.app_context():
             db.create_all()
             tenant, _ = tenants.ensure_default()
