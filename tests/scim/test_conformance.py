@@ -14,9 +14,11 @@ from scim2_client.engines.httpx2 import SyncSCIMClient  # noqa: E402
 FAILED = {"ERROR", "CRITICAL", "DEVIATION"}
 
 
-def test_scim2_tester_finds_no_failure(app, tenant, scim_token):
+def test_scim2_tester_finds_no_failure(make_app, tenant, scim_token):
     # Groups need a super-admin to own their cohorts (R6).
     members.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
+    # With the default per-credential rate limit on: a burst of ~800 requests must pass it.
+    app = make_app(RATELIMIT_ENABLED=True)
     client = SyncSCIMClient(
         httpx2.Client(
             transport=httpx2.WSGITransport(app=app),
