@@ -137,13 +137,14 @@ def _password_matches(user: User | None, password: str) -> bool:
     fits = len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES
     if user is not None and user.password_hash and fits:
         return members.check_password(user, password)
-    bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], _dummy_hash())
+    bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
     return False
 
 
 @cache
-def _dummy_hash() -> bytes:
-    return bcrypt.hashpw(b"no account here", bcrypt.gensalt())
+def _dummy_hash(rounds: int) -> bytes:
+    # The same cost as real hashes, so a missing account takes as long to refuse as a wrong password.
+    return bcrypt.hashpw(b"no account here", bcrypt.gensalt(rounds))
 
 
 def _next_url() -> str:

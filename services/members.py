@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import bcrypt
+from flask import current_app
 from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -180,7 +181,8 @@ def hash_password(password: str) -> str:
     """Hash a human password with bcrypt, which reads (and since bcrypt 5 accepts) at most 72 bytes."""
     if len(password.encode("utf-8")) > 72:
         raise InvalidInput("password must be at most 72 bytes")
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    rounds = current_app.config["BCRYPT_ROUNDS"]
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def check_password(user: User, password: str) -> bool:

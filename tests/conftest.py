@@ -57,6 +57,7 @@ def make_app(database_url, engine_options, tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "BCRYPT_ROUNDS": 4,  # cheap hashes: the suite checks behaviour, not hashing cost
             "SERVER_NAME": None,
             "MAIL_OUTBOX_DIR": str(instance / "mail"),
         }
