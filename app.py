@@ -13,7 +13,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import event
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
@@ -99,8 +99,16 @@ def _is_scim() -> bool:
     return is_scim_path(request.path)
 
 
+UNSERVED_HOST = "this server does not answer for this host name"
+UNSERVED_HOST_PAGE = (
+    f"<!doctype html>\n<title>400 Bad Request</title>\n<h1>400 Bad Request</h1>\n<p>{UNSERVED_HOST.capitalize()}.</p>\n"
+)
+
+
 def _http_error(error: HTTPException):
     """Answer Flask's own errors in the protocol of the path: SCIM JSON or an HTML page."""
+    if isinstance(error, SecurityError):
+        return _unserved_host()
     if _is_scim():
         from scim.errors import error_response
 
@@ -118,6 +126,18 @@ def _http_error(error: HTTPException):
             response.headers["Retry-After"] = str(max(1, int(window.get_expiry()) if window else 1))
         return response
     return render_template("errors/error.html", error=error), error.code or 500
+
+
+def _unserved_host():
+    """Answer a Host outside TRUSTED_HOSTS with a 400 that does not echo it.
+
+    No template either: the error page builds links, and there is no URL adapter for a refused host.
+    """
+    if _is_scim():
+        from scim.errors import error_response
+
+        return error_response(400, UNSERVED_HOST, failure="unserved_host")
+    return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 
 
 def _unexpected_error(error: Exception):
