@@ -59,11 +59,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from cli import register as register_cli
     from scim import bp as scim_bp
     from scim import init_app as init_scim
+    from security_headers import init_app as init_security_headers
 
     init_scim(app)
     # After the SCIM hooks: a throttled request is authenticated first, so the log names its credential.
     limiter.init_app(app)
-    init_sign_in_protection(app)  # session cookie Secure flag
+    init_sign_in_protection(app)  # session cookie Secure flag and __Host- name
+    init_security_headers(app)
     csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(scim_bp)
     app.register_blueprint(admin_bp)
