@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+from logsafe import Traceback
+from logsafe import init_app as init_log_escaping
 from models import db
 
 csrf = CSRFProtect()
@@ -46,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # host, and the request log keeps the client's address rather than the proxy's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    init_log_escaping(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_root() / "migrations"))
     csrf.init_app(app)
@@ -148,7 +151,7 @@ def _unexpected_error(error: Exception):
         return _http_error(error)
     db.session.rollback()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
-    frames = "".join(traceback.format_tb(error.__traceback__))
+    frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
     route = request.url_rule.rule if request.url_rule else "(no route)"
     current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)

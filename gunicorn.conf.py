@@ -1,9 +1,12 @@
 """gunicorn settings, read from the working directory by `gunicorn 'app:create_app()'`."""
 
+import logging
 import os
 import re
 
 from gunicorn.glogging import Logger
+
+from logsafe import printable  # the project folder is on sys.path: gunicorn reads this file from there
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -22,11 +25,31 @@ def redact(value):
     return TOKEN_IN_PATH.sub("\\1…", value) if isinstance(value, str) else value
 
 
+class _PrintableErrorLog(logging.Filter):
+    """gunicorn's own lines quote requests too ("Invalid request from ip=...: <what was sent>", "Error handling
+    request <uri>"): escape and redact their message and arguments. A traceback's frames are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = printable(redact(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(printable(redact(arg)) for arg in record.args)
+        return True
+
+
+_ERROR_LOG_FILTER = _PrintableErrorLog()  # one instance: adding it again to the same logger is then a no-op
+
+
 class RedactingLogger(Logger):
-    """gunicorn's logger, with tokens cut out of every access-log atom (path, request line, Referer ...)."""
+    """gunicorn's logger: every access-log atom (path, request line, User-Agent, Referer ...) without tokens
+    and with control characters escaped, so `%0a` in a path cannot forge a line; the same for the error log."""
+
+    def __init__(self, cfg) -> None:
+        super().__init__(cfg)
+        self.error_log.addFilter(_ERROR_LOG_FILTER)
 
     def atoms(self, resp, req, environ, request_time):
-        return {name: redact(value) for name, value in super().atoms(resp, req, environ, request_time).items()}
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {name: printable(redact(value)) for name, value in atoms.items()}
 
 
 logger_class = RedactingLogger
