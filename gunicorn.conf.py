@@ -6,7 +6,7 @@ import re
 
 from gunicorn.glogging import Logger
 
-from logsafe import printable  # the project folder is on sys.path: gunicorn reads this file from there
+from logsafe import install, printable  # the project folder is on sys.path: gunicorn reads this file from there
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -36,14 +36,13 @@ class _PrintableErrorLog(logging.Filter):
     """gunicorn's own lines quote requests too ("Invalid request from ip=...: <what was sent>", "Error handling
     request <uri>"): escape and redact their message and arguments. A traceback's frames are left alone."""
 
+    escapes_control_characters = True  # the mark logsafe.install() looks for
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = printable(redact(record.msg))
         if isinstance(record.args, tuple):
             record.args = tuple(printable(redact(arg)) for arg in record.args)
         return True
-
-
-_ERROR_LOG_FILTER = _PrintableErrorLog()  # one instance: adding it again to the same logger is then a no-op
 
 
 class RedactingLogger(Logger):
@@ -52,7 +51,7 @@ class RedactingLogger(Logger):
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
-        self.error_log.addFilter(_ERROR_LOG_FILTER)
+        install(self.error_log, _PrintableErrorLog())  # once per logger, however often this file is read
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -34,6 +34,8 @@ class Traceback(str):
 class PrintableArgs(logging.Filter):
     """Escape every string argument of a record; the message format itself is ours."""
 
+    escapes_control_characters = True  # the mark install() looks for
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(arg if isinstance(arg, Traceback) else printable(arg) for arg in record.args)
@@ -42,6 +44,16 @@ class PrintableArgs(logging.Filter):
         return True
 
 
+def install(logger: logging.Logger, log_filter: logging.Filter) -> None:
+    """Add an escaping filter to `logger` unless one is there already.
+
+    Twice would escape every backslash twice: every app of a process shares its logger (tests build many),
+    and gunicorn reads its config file again on reload.
+    """
+    if not any(getattr(present, "escapes_control_characters", False) for present in logger.filters):
+        logger.addFilter(log_filter)
+
+
 def init_app(app) -> None:
     """Escape the arguments of every line the app logs (request method, anything a client chose)."""
-    app.logger.addFilter(PrintableArgs())
+    install(app.logger, PrintableArgs())

@@ -92,7 +92,10 @@ def test_a_backslash_is_escaped_so_an_escape_in_the_log_is_never_text_the_client
 
 
 def test_gunicorn_error_log_lines_quoting_a_request_are_escaped_too():
-    logger = CONF["logger_class"](Config())
+    # Read twice and built twice, as a reload does: the lines must still be escaped once, not twice.
+    CONF["logger_class"](Config())
+    reread = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    logger = reread["logger_class"](Config())
     seen: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: seen.append(record.getMessage())
@@ -100,9 +103,11 @@ def test_gunicorn_error_log_lines_quoting_a_request_are_escaped_too():
     try:
         logger.warning("Invalid request from ip=203.0.113.7: Invalid header 'X" + FORGED + "'")
         logger.exception("Error handling request %s", "/admin/password/" + "T" * 40 + FORGED)
+        logger.error("Error handling request %s", "/a\\b")
     finally:
         logger.error_log.removeHandler(handler)
-    assert len(seen) == 2
+    assert len(seen) == 3
+    assert seen[2] == "Error handling request /a\\\\b"
     assert not any(UNPRINTABLE.search(message) for message in seen), seen
     assert "T" * 40 not in seen[1]  # and the link's token is cut out there as well
 

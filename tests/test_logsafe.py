@@ -33,6 +33,15 @@ def test_every_string_argument_of_an_app_log_line_is_escaped(app, caplog):
     assert record.getMessage() == "client said x\\x0ay and 7"
 
 
+def test_each_app_of_a_process_escapes_once(make_app, app, caplog):
+    """All apps share one logger: a filter per app would escape a backslash once more per app built."""
+    for _ in range(3):
+        make_app()
+    with caplog.at_level(logging.INFO, logger=app.logger.name):
+        app.logger.warning("path %s", "a\\b\n")
+    assert caplog.records[-1].getMessage() == "path a\\\\b\\x0a"
+
+
 def test_an_unhandled_error_logs_the_method_escaped_and_its_frames_as_they_are(app, caplog):
     secret = "never logged"  # a variable: the frames quote the source line, not the message
     try:
