@@ -30,6 +30,8 @@ class Defaults:
     LOGIN_LIMIT = "5 per minute"  # failed sign-ins per client address and email
     LOGIN_ADDRESS_LIMIT = "30 per minute"  # failed sign-ins per client address, whatever the email
     LOGIN_ACCOUNT_LIMIT = "20 per hour"  # failed sign-ins per email, from any address (IPv6: per /64)
+    # When LOGIN_ACCOUNT_LIMIT pauses an admin account, its owner is mailed a sign-in link valid this long.
+    SIGN_IN_LINK_MINUTES = 15
     ADMIN_SESSION_HOURS = 12  # a dashboard session ends this long after signing in
     VERIFY_RESEND_LIMIT = "10 per hour"  # "send me a new link" requests per client address
     VERIFY_RESEND_PER_DAY = 5  # links the public resend form mails one account in 24 hours
@@ -37,6 +39,8 @@ class Defaults:
     BCRYPT_ROUNDS = 12
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
+    # Check every limit of a request, so a sign-in knows whether only its account's limit refused it.
+    RATELIMIT_FAIL_ON_FIRST_BREACH = False
     MAIL_SMTP_HOST: str | None = None
     MAIL_SMTP_PORT = 25
     MAIL_SMTP_STARTTLS = False

@@ -259,6 +259,22 @@ class EmailToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class SignInFailure(db.Model):
+    """A failed dashboard sign-in on an admin account, for the notice mailed when the account is paused.
+
+    Kept only as long as the per-account limit counts it; `client` is the address's throttle key
+    (IPv4 as is, IPv6 by /64).
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 __all__ = [
     "Cohort",
     "CohortMember",
@@ -266,6 +282,7 @@ __all__ = [
     "Role",
     "ScimCredential",
     "ScimRequest",
+    "SignInFailure",
     "Tenant",
     "User",
     "UserEmail",
