@@ -132,13 +132,17 @@ def recognise_client(user_agent: str | None) -> str | None:
     """Name the IdP behind a User-Agent, or None when it is not one we recognise.
 
     Okta sends "Okta SCIM Client 1.0.0" (and "OKTA SCIM Integration" in its test suite). Entra ID's
-    User-Agent is not documented, so any mention of Azure, Microsoft or Entra is taken as Entra ID.
+    User-Agent is not documented, so any mention of Azure, Microsoft or Entra is taken as Entra ID;
+    OneLogin's SCIM provisioner is named when its User-Agent says so. Workday has no SCIM client of
+    its own: it reaches us through Okta or Entra (shown as those) or a Studio integration (unnamed).
     """
     agent = (user_agent or "").lower()
     if "okta" in agent:
         return "Okta"
     if any(word in agent for word in ("entra", "azure", "microsoft")):
         return "Entra ID"
+    if "onelogin" in agent:
+        return "OneLogin"
     return None
 
 

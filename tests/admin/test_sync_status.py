@@ -77,6 +77,7 @@ def test_every_step_says_how_to_get_there():
         ("Azure AD provisioning/1.0", "Entra ID"),
         ("Microsoft.Identity.Provisioning", "Entra ID"),
         ("Entra-Provisioning", "Entra ID"),
+        ("OneLogin SCIM Provisioner", "OneLogin"),
         ("curl/8.5.0", None),
         ("", None),
         (None, None),
