@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Executable, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -63,17 +64,16 @@ def record(entry: RequestRecord) -> None:
     }
     try:
         with db.engine.begin() as connection:
-            connection.execute(_write(row, entry.counted, connection.dialect.name))
+            connection.execute(*_write(row, entry.counted, connection.dialect.name))
     except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
         # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
         log.warning("could not record SCIM request (status %s): %s", entry.status, type(exc).__name__)
 
 
-def _write(row: dict, counted: bool, dialect: str) -> Executable:
-    """Build the insert of a row of its own, or the upsert that counts it into its bucket's row."""
-    upsert = _UPSERT_INSERTS.get(dialect) if counted else None
-    if upsert is None:
-        return insert(ScimRequest).values(row)
+def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
+    """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
+    if not counted or dialect not in _UPSERT_INSERTS:
+        return insert(ScimRequest), row
     minute = row["at"].replace(second=0, microsecond=0)
     key = (
         row["tenant_id"],
@@ -84,7 +84,13 @@ def _write(row: dict, counted: bool, dialect: str) -> Executable:
         row["failure"],
     )
     bucket = "|".join("-" if part is None else str(part) for part in key)
-    statement = upsert(ScimRequest).values({**row, "at": minute, "count": 1, "bucket": bucket})
+    return _upsert(dialect), {**row, "at": minute, "count": 1, "bucket": bucket}
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
+    statement = _UPSERT_INSERTS[dialect](ScimRequest)
     return statement.on_conflict_do_update(index_elements=[ScimRequest.bucket], set_={"count": ScimRequest.count + 1})
 
 
