@@ -159,6 +159,14 @@ def test_the_limit_is_shared_through_redis_across_hosts(make_app, tenant, scim_t
     assert redis.Redis.from_url(url).keys(f"*scim-auth-failures*{address}*"), "the counts did not go to Redis"
 
 
+def test_the_limit_comes_from_the_environment_and_a_bad_one_stops_the_start(make_app, monkeypatch):
+    monkeypatch.setenv("MOBIEUS_SCIM_AUTH_FAILURE_LIMIT", "7 per minute")
+    assert make_app().config["SCIM_AUTH_FAILURE_LIMIT"] == "7 per minute"
+    assert make_app(SCIM_AUTH_FAILURE_LIMIT="").config["SCIM_AUTH_FAILURE_LIMIT"] == ""
+    with pytest.raises(ValueError, match="lots"):
+        make_app(SCIM_AUTH_FAILURE_LIMIT="lots per minute")
+
+
 def test_an_unreachable_limit_store_refuses_with_401_not_500(throttled, tenant, monkeypatch):
     app = throttled("1 per minute")
 
