@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +26,24 @@ htmx = Htmx()
 # One limiter for both interfaces (failed sign-ins, SCIM requests per credential); its storage is
 # RATELIMIT_STORAGE_URI: memory:// counts per process, redis:// shares counts across workers and hosts.
 limiter = Limiter(key_func=get_remote_address)
+# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
+IPV6_BLOCK = 64
+
+
+def client_key(address: str | None) -> str:
+    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
+    return str(ip)
+
 
 # htmx is served from the PyPI package that ships it, from our own origin (no CDN, no copied file).
 vendor = Blueprint(

@@ -20,6 +20,9 @@ class Defaults:
     # near 1,000/min, and a conformance run sends ~800 in a few seconds. It stops a runaway client
     # averaging over 50/s; Okta then waits exactly Retry-After seconds. Empty turns the limit off.
     SCIM_RATE_LIMIT = "3000 per minute"
+    # Failed SCIM authentications per client address (IPv6: per /64); past it the answer is a 429 until
+    # the window ends. Valid tokens never count and are never refused by it. Empty turns it off.
+    SCIM_AUTH_FAILURE_LIMIT = "30 per minute"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
     PUBLIC_URL: str | None = None  # e.g. https://learn.example.com: mailed links never trust the Host header

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -13,25 +12,8 @@ from flask.wrappers import Response
 from flask_limiter import RequestLimit
 from limits import parse_many
 
-from app import limiter
-
-# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
-IPV6_BLOCK = 64
-
-
-def client_key(address: str | None) -> str:
-    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
-    return str(ip)
+# client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
+from app import client_key, limiter
 
 
 def email_key(email: str | None) -> str:

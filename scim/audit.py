@@ -6,6 +6,7 @@ import time
 
 from flask import g, request
 
+from app import client_key
 from services import audit
 
 
@@ -14,6 +15,9 @@ def record_request(response) -> None:
     tenant = g.get("scim_tenant")
     credential = g.get("scim_credential")
     started = g.get("scim_started") or time.perf_counter()
+    # A refusal before any credential proved itself is counted per address and minute, the address
+    # keyed as the failed-authentication limit keys it (IPv6 by its /64), so a flood adds one row a minute.
+    counted = bool(g.get("scim_counted"))
     audit.record(
         audit.RequestRecord(
             tenant_id=tenant.id if tenant is not None else None,
@@ -22,9 +26,10 @@ def record_request(response) -> None:
             path=request.path,  # PATH_INFO only: the query string (filters name people) stays out
             status=response.status_code,
             duration_ms=(time.perf_counter() - started) * 1000,
-            ip=request.remote_addr,
+            ip=client_key(request.remote_addr) if counted else request.remote_addr,
             user_agent=request.headers.get("User-Agent"),
             operation=g.get("scim_operation"),
             failure=g.get("scim_failure") if response.status_code >= 400 else None,
+            counted=counted,
         )
     )

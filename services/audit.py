@@ -1,12 +1,20 @@
-"""The SCIM request log (R11): one small insert per request, and the queries the dashboard reads."""
+"""The SCIM request log (R11): one small write per request, and the queries the dashboard reads.
+
+Most requests get a row each. Refusals of requests that never proved a credential (and the 429s of
+the failed-authentication limit) are counted instead: one row per tenant, credential, client address,
+minute and kind, whose `count` an upsert raises, so a flood grows the table by one row a minute per
+address rather than one per request, and every sum below adds up `count`, never rows.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import Executable, case, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from models import ScimCredential, ScimRequest, db, utcnow
 
@@ -27,10 +35,16 @@ class RequestRecord:
     user_agent: str | None
     operation: str | None
     failure: str | None
+    # Count into the row of its tenant, credential, address, minute and kind instead of a row of its own.
+    counted: bool = False
+
+
+# Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
+_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def record(entry: RequestRecord) -> None:
-    """Insert one log row on its own connection, outside the request's transaction.
+    """Write one log row (or count into one) on its own connection, outside the request's transaction.
 
     A request that failed and rolled back is still recorded, and a failed insert is
     logged (without personal data) instead of breaking the response.
@@ -50,10 +64,34 @@ def record(entry: RequestRecord) -> None:
     }
     try:
         with db.engine.begin() as connection:
-            connection.execute(insert(ScimRequest), row)
+            connection.execute(*_write(row, entry.counted, connection.dialect.name))
     except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
         # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
         log.warning("could not record SCIM request (status %s): %s", entry.status, type(exc).__name__)
+
+
+def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
+    """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
+    if not counted or dialect not in _UPSERT_INSERTS:
+        return insert(ScimRequest), row
+    minute = row["at"].replace(second=0, microsecond=0)
+    key = (
+        row["tenant_id"],
+        row["credential_id"],
+        row["ip"],
+        minute.strftime("%Y%m%d%H%M"),
+        row["status"],
+        row["failure"],
+    )
+    bucket = "|".join("-" if part is None else str(part) for part in key)
+    return _upsert(dialect), {**row, "at": minute, "count": 1, "bucket": bucket}
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
+    statement = _UPSERT_INSERTS[dialect](ScimRequest)
+    return statement.on_conflict_do_update(index_elements=[ScimRequest.bucket], set_={"count": ScimRequest.count + 1})
 
 
 def _text(value: str | None, limit: int) -> str:
@@ -74,14 +112,14 @@ def recent(credential: ScimCredential, limit: int = 25) -> list[ScimRequest]:
 
 
 def status_counts(credential: ScimCredential, since: datetime) -> dict[str, int]:
-    """Count the credential's requests since `since` by status class: 2xx, 4xx, 5xx."""
+    """Count the credential's requests since `since` by status class: 2xx, 4xx, 5xx (counted rows by `count`)."""
     klass = case(
         (ScimRequest.status < 300, "2xx"),
         (ScimRequest.status < 500, "4xx"),
         else_="5xx",
     )
     rows = db.session.execute(
-        select(klass, func.count())
+        select(klass, func.sum(ScimRequest.count))
         .where(ScimRequest.credential_id == credential.id, ScimRequest.at >= since)
         .group_by(klass)
     )
@@ -127,7 +165,7 @@ def status_counts_for(credential_ids: list[int], since: datetime) -> dict[int, d
         else_="5xx",
     )
     rows = db.session.execute(
-        select(ScimRequest.credential_id, klass, func.count())
+        select(ScimRequest.credential_id, klass, func.sum(ScimRequest.count))
         .where(ScimRequest.credential_id.in_(list(counts)), ScimRequest.at >= since)
         .group_by(ScimRequest.credential_id, klass)
     )
