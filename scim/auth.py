@@ -1,9 +1,9 @@
 """Which tenant a SCIM request is for, and which credential it carries (R9, R10, R12).
 
-Failed attempts are limited per client address (IPv6 by its /64), in the limiter's storage so every
-worker and host shares the count. Only failures count and only failures are refused: Okta's and
-Entra's egress addresses are shared by many tenants, so a flood of bad tokens from one of them must
-never lock out a valid token sent from the same address.
+Failed attempts are limited per tenant and client address (IPv6 by its /64), in the limiter's storage
+so every worker and host shares the count. Only failures count and only failures are refused: Okta's
+and Entra's egress addresses are shared by many tenants, so a flood of bad tokens from one of them
+must never lock out a valid token sent from the same address, nor throttle another tenant.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def authenticate() -> None:
     # A disabled or revoked credential's refusals stay rows of their own, logged against it, so its
     # page shows the IdP still calling and with what; the address limit bounds how many there are.
     g.scim_credential = credential
-    _count_failure()
+    _count_failure(tenant.id)
     if credential is None:
         g.scim_counted = True
         raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
@@ -58,13 +58,13 @@ def bearer_token() -> str:
     return header
 
 
-def _count_failure() -> None:
-    """Count this failed attempt against the client's address; past the limit, raise a 429 instead."""
+def _count_failure(tenant_id: int) -> None:
+    """Count this failed attempt against the client's address on this tenant; past the limit, raise a 429."""
     limits = _failure_limits()
     if not limits:
         return
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
-    keys = [part for part in (prefix, _FAILURE_SCOPE, client_key(request.remote_addr)) if part]
+    keys = [part for part in (prefix, _FAILURE_SCOPE, str(tenant_id), client_key(request.remote_addr)) if part]
     try:
         breached = [item for item in limits if not limiter.limiter.hit(item, *keys)]
         reset_at = max((limiter.limiter.get_window_stats(item, *keys).reset_time for item in breached), default=0)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app import limiter
 from models import ScimRequest, db, utcnow
-from services import audit, credentials
+from services import audit, credentials, tenants
 from tests.conftest import ScimClient, scim_error
 
 FLOODER = "198.51.100.7"
@@ -83,6 +83,19 @@ def test_a_flood_of_bad_tokens_gets_429s_while_a_valid_token_from_the_same_addre
     assert all(r.at == frozen_minute["now"].replace(second=0) and r.path == "/scim/v2/Users" for r in refused)
     # Authenticated requests keep a row each.
     assert [r.count for r in rows(status=200)] == [1] * 12
+
+
+def test_the_limit_is_per_tenant_so_one_tenants_flood_never_throttles_another(throttled, tenant, monkeypatch):
+    app = throttled("3 per minute")
+    monkeypatch.setitem(app.config, "TENANT_BASE_DOMAIN", "example.com")
+    tenants.create_tenant("acme")
+    tenants.create_tenant("globex")
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = FLOODER
+    flood = ScimClient(client, BAD, host="acme.example.com")
+    assert [flood.get("/Users").status_code for _ in range(5)] == [401] * 3 + [429] * 2
+    # The same address on another tenant's host (a shared IdP egress address) has its own budget.
+    scim_error(ScimClient(client, BAD, host="globex.example.com").get("/Users"), 401)
 
 
 def test_the_log_adds_one_row_per_address_and_minute_however_long_the_flood(throttled, tenant, frozen_minute):
