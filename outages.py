@@ -20,8 +20,8 @@ from services import database
 
 log = logging.getLogger(__name__)
 
-# Seconds an IdP should wait: long enough for a pool to reconnect or a failover to finish, short
-# enough that a sync is not held up (Okta waits exactly this long, then retries).
+# Seconds an IdP should wait, as an integer (the form Okta reads): long enough for a pool to reconnect
+# or a failover to finish, short enough that a sync is not held up.
 RETRY_AFTER = 5
 UNAVAILABLE_DETAIL = "the database is unavailable; retry after Retry-After seconds"
 _PAGE = (
