@@ -18,7 +18,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+import outages
 from models import db
+from services import database
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -96,6 +98,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def home():
         return redirect(url_for("admin.index"))
 
+    outages.init_app(app)  # last: its teardown runs first, its WSGI guard wraps everything
     return app
 
 
@@ -140,13 +143,16 @@ def _http_error(error: HTTPException):
 
 
 def _unexpected_error(error: Exception):
-    """Roll back, log, and answer 500 without leaking internals."""
+    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals."""
     if isinstance(error, HTTPException):
         return _http_error(error)
-    db.session.rollback()
+    database.discard()  # a plain rollback raises again on a connection the server ended
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    if database.unavailable(error):
+        current_app.logger.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
+        return outages.unavailable_response()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
     frames = "".join(traceback.format_tb(error.__traceback__))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
-    route = request.url_rule.rule if request.url_rule else "(no route)"
     current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import g, request
+from sqlalchemy import inspect
 
 from app import client_key
 from services import audit
@@ -20,8 +21,8 @@ def record_request(response) -> None:
     counted = bool(g.get("scim_counted"))
     audit.record(
         audit.RequestRecord(
-            tenant_id=tenant.id if tenant is not None else None,
-            credential_id=credential.id if credential is not None else None,
+            tenant_id=_id(tenant),
+            credential_id=_id(credential),
             method=request.method,
             path=request.path,  # PATH_INFO only: the query string (filters name people) stays out
             status=response.status_code,
@@ -33,3 +34,11 @@ def record_request(response) -> None:
             counted=counted,
         )
     )
+
+
+def _id(row) -> int | None:
+    """Return a loaded row's primary key without a query: after a rollback its attributes are expired."""
+    if row is None:
+        return None
+    identity = inspect(row).identity
+    return identity[0] if identity else None

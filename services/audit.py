@@ -9,16 +9,25 @@ address rather than one per request, and every sum below adds up `count`, never 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Executable, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from models import ScimCredential, ScimRequest, db, utcnow
+from services import database
 
 log = logging.getLogger(__name__)
+
+# A lost connection costs one attempt; a second try on a fresh one nearly always lands. Three attempts
+# keep a row even when the retry's connection is ended too, as happens while a server restarts.
+ATTEMPTS = 3
+_lost = 0
+_lost_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,9 @@ _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 def record(entry: RequestRecord) -> None:
     """Write one log row (or count into one) on its own connection, outside the request's transaction.
 
-    A request that failed and rolled back is still recorded, and a failed insert is
-    logged (without personal data) instead of breaking the response.
+    A request that failed and rolled back is still recorded. An insert that meets a lost connection
+    is retried on a fresh one; one that cannot be written is counted and logged (without personal
+    data) instead of breaking the response.
     """
     row = {
         "tenant_id": entry.tenant_id,
@@ -62,12 +72,56 @@ def record(entry: RequestRecord) -> None:
         "operation": _text(entry.operation, 40) or None,
         "failure": _text(entry.failure, 40) or None,
     }
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(*_write(row, entry.counted, connection.dialect.name))
-    except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
-        # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
-        log.warning("could not record SCIM request (status %s): %s", entry.status, type(exc).__name__)
+    for attempt in range(1, ATTEMPTS + 1):
+        xid: int | None = None
+        try:
+            with db.engine.begin() as connection:
+                xid = _insert(connection, row, entry.counted)
+            return
+        except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
+            if xid is not None and database.unavailable(error):
+                # The connection died during COMMIT: ask whether the row is in before writing it twice.
+                settled = database.committed(xid)
+                if settled:
+                    return
+                if settled is None:
+                    _give_up(entry.status, error, attempt)
+                    return
+            if attempt < ATTEMPTS and database.unavailable(error):
+                continue
+            _give_up(entry.status, error, attempt)
+            return
+
+
+def _insert(connection: Connection, row: dict, counted: bool) -> int | None:
+    """Write the row (or count it in); on PostgreSQL, return the transaction's id in the same round trip."""
+    statement, values = _write(row, counted, connection.dialect.name)
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(statement.returning(func.txid_current()), values).scalar_one())
+    connection.execute(statement, values)
+    return None
+
+
+def _give_up(status: int, error: Exception, attempts: int) -> None:
+    """Count a row that could not be written, and say so with the count and status only."""
+    global _lost
+    with _lost_lock:
+        _lost += 1
+        lost = _lost
+    # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
+    log.error(
+        "SCIM request log: gave up on the row of a request answered %s after %d attempt(s) (%s); "
+        "%d row(s) lost by this process since it started",
+        status,
+        attempts,
+        type(error).__name__,
+        lost,
+    )
+
+
+def lost_rows() -> int:
+    """Return how many request-log rows this process gave up on since it started."""
+    return _lost
 
 
 def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
