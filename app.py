@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -17,9 +18,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+import outages
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
+from services import database
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -27,6 +30,24 @@ htmx = Htmx()
 # One limiter for both interfaces (failed sign-ins, SCIM requests per credential); its storage is
 # RATELIMIT_STORAGE_URI: memory:// counts per process, redis:// shares counts across workers and hosts.
 limiter = Limiter(key_func=get_remote_address)
+# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
+IPV6_BLOCK = 64
+
+
+def client_key(address: str | None) -> str:
+    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
+    return str(ip)
+
 
 # htmx is served from the PyPI package that ships it, from our own origin (no CDN, no copied file).
 vendor = Blueprint(
@@ -82,6 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def home():
         return redirect(url_for("admin.index"))
 
+    outages.init_app(app)  # last: its teardown runs first, its WSGI guard wraps everything
     return app
 
 
@@ -146,13 +168,16 @@ def _unserved_host():
 
 
 def _unexpected_error(error: Exception):
-    """Roll back, log, and answer 500 without leaking internals."""
+    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals."""
     if isinstance(error, HTTPException):
         return _http_error(error)
-    db.session.rollback()
+    database.discard()  # a plain rollback raises again on a connection the server ended
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    if database.unavailable(error):
+        current_app.logger.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
+        return outages.unavailable_response()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
     frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
-    route = request.url_rule.rule if request.url_rule else "(no route)"
     current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())

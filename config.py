@@ -22,6 +22,9 @@ class Defaults:
     # near 1,000/min, and a conformance run sends ~800 in a few seconds. It stops a runaway client
     # averaging over 50/s; Okta then waits exactly Retry-After seconds. Empty turns the limit off.
     SCIM_RATE_LIMIT = "3000 per minute"
+    # Failed SCIM authentications per client address (IPv6: per /64); past it the answer is a 429 until
+    # the window ends. Valid tokens never count and are never refused by it. Empty turns it off.
+    SCIM_AUTH_FAILURE_LIMIT = "30 per minute"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
     # The origin of every link the app hands out (https://learn.example.com, or https://{slug}.example.com);
@@ -36,6 +39,8 @@ class Defaults:
     LOGIN_LIMIT = "5 per minute"  # failed sign-ins per client address and email
     LOGIN_ADDRESS_LIMIT = "30 per minute"  # failed sign-ins per client address, whatever the email
     LOGIN_ACCOUNT_LIMIT = "20 per hour"  # failed sign-ins per email, from any address (IPv6: per /64)
+    # When LOGIN_ACCOUNT_LIMIT pauses an admin account, its owner is mailed a sign-in link valid this long.
+    SIGN_IN_LINK_MINUTES = 15
     ADMIN_SESSION_HOURS = 12  # a dashboard session ends this long after signing in
     VERIFY_RESEND_LIMIT = "10 per hour"  # "send me a new link" requests per client address
     VERIFY_RESEND_PER_DAY = 5  # links the public resend form mails one account in 24 hours
@@ -43,6 +48,8 @@ class Defaults:
     BCRYPT_ROUNDS = 12
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
+    # Check every limit of a request, so a sign-in knows whether only its account's limit refused it.
+    RATELIMIT_FAIL_ON_FIRST_BREACH = False
     MAIL_SMTP_HOST: str | None = None
     MAIL_SMTP_PORT = 25
     MAIL_SMTP_STARTTLS = False

@@ -3,6 +3,7 @@
 import logging
 import os
 import re
+import traceback
 
 from gunicorn.glogging import Logger
 
@@ -51,7 +52,9 @@ class RedactingLogger(Logger):
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
-        install(self.error_log, _PrintableErrorLog())  # once per logger, however often this file is read
+        # Once per logger, however often this file is read. It runs before ErrorLogFilter (added after the
+        # fork, below), which appends a traceback's frames, multi-line on purpose, after this escaping.
+        install(self.error_log, _PrintableErrorLog())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -70,3 +73,36 @@ def on_starting(server):
             "allows the full limit; set MOBIEUS_RATELIMIT_STORAGE_URI=redis://host:6379 to share them",
             server.cfg.workers,
         )
+
+
+# The error log. An exception that reaches gunicorn is logged as "Error handling request <URI>" with its
+# traceback, and a malformed request as "Invalid request from ip=...: <request line>": both would print the
+# query string, and the traceback the exception's message (SQL parameters, filter values). The app keeps
+# its exceptions in (outages.LastResort); this filter is the second line, for whatever still gets here.
+QUERY_STRING = re.compile(r"(/[^\s?]*)\?.*?(?=\s+HTTP/\d|$)", re.MULTILINE)
+
+
+def strip_query(value):
+    """Cut the query string out of every path in a log text."""
+    return QUERY_STRING.sub("\\1?…", value) if isinstance(value, str) else value
+
+
+class ErrorLogFilter(logging.Filter):
+    """Rewrite gunicorn's error-log records: no query strings, and tracebacks as frames without the message."""
+
+    def filter(self, record):
+        message = strip_query(record.getMessage())
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            message = f"{message}\n{type(error).__name__} (message withheld)\n{frames}"
+            record.exc_info = record.exc_text = None
+        record.msg, record.args = message, ()
+        return True
+
+
+def post_fork(server, worker):
+    """Install the error-log filter in each worker, where requests are handled."""
+    error_log = logging.getLogger("gunicorn.error")
+    if not any(isinstance(f, ErrorLogFilter) for f in error_log.filters):
+        error_log.addFilter(ErrorLogFilter())

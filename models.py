@@ -219,13 +219,21 @@ class ScimCredential(db.Model):
 
 
 class ScimRequest(db.Model):
-    """One SCIM request as R11 records it: never the body, query string or token."""
+    """One SCIM request as R11 records it (never the body, query string or token), or a counted run of refusals.
+
+    Refusals before any credential is known, and the 429s of the failed-authentication limit, are
+    counted into one row per tenant, credential, client address (IPv6: its /64), minute and kind:
+    `at` is the minute's start, `count` how many arrived, and the rest describes the first of them.
+    """
 
     __tablename__ = "scim_requests"
     __table_args__ = (
         # "Latest N for a credential" and "counts by status since T" are range scans on this.
         Index("ix_scim_requests_credential_at", "credential_id", "at", "status"),
         Index("ix_scim_requests_tenant_at", "tenant_id", "at"),
+        # The conflict target of the upsert that counts refusals into one row per bucket. NULLs never
+        # clash, so requests recorded one by one (bucket NULL) are unaffected.
+        Index("uq_scim_requests_bucket", "bucket", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -240,6 +248,10 @@ class ScimRequest(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
     operation: Mapped[str | None] = mapped_column(String(40))
     failure: Mapped[str | None] = mapped_column(String(40))
+    # Requests this row stands for: 1, except for refusals counted per client address and minute.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A counted row's key (tenant, credential, address, minute, kind), unique; NULL for a row of one request.
+    bucket: Mapped[str | None] = mapped_column(String(160))
 
 
 class EmailToken(db.Model):
@@ -259,6 +271,22 @@ class EmailToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class SignInFailure(db.Model):
+    """A failed dashboard sign-in on an admin account, for the notice mailed when the account is paused.
+
+    Kept only as long as the per-account limit counts it; `client` is the address's throttle key
+    (IPv4 as is, IPv6 by /64).
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 __all__ = [
     "Cohort",
     "CohortMember",
@@ -266,6 +294,7 @@ __all__ = [
     "Role",
     "ScimCredential",
     "ScimRequest",
+    "SignInFailure",
     "Tenant",
     "User",
     "UserEmail",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,19 +10,34 @@ import bcrypt
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
-from admin import bp
-from admin.context import current_admin, current_tenant, login_required, private_page, start_session
+from admin import bp, lockout
+from admin.context import after_response, current_admin, current_tenant, login_required, private_page, start_session
 from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
-from admin.limits import note_failed_sign_in, throttle_account, throttle_address, throttle_email
+from admin.limits import (
+    ACCOUNT,
+    breaches,
+    client_key,
+    note_failed_sign_in,
+    throttle_account,
+    throttle_address,
+    throttle_email,
+)
 from admin.member_forms import ResendForm
 from models import User
 from services import members, setup, tenants
 from services.errors import DomainError, NotFound
 
 LOGIN = "admin/login/index.html"
+MAX_EMAIL = 320
 SETUP = "admin/setup/index.html"
 # One message for every refusal, so the form never tells which emails have accounts or which role they hold.
 SIGN_IN_REFUSED = "That email and password do not match an admin account of this tenant."
+# Said for any email once its account's limit is reached, so it does not tell whether the account exists.
+ACCOUNT_PAUSED = (
+    "Password sign-in for this account is paused after too many failed attempts (at most {limit}). "
+    "If it is an admin account of this tenant, a single-use sign-in link has been mailed to its address "
+    "(one per pause; it works for {minutes} minutes). Otherwise, try again later."
+)
 
 
 @bp.app_context_processor
@@ -66,6 +81,9 @@ def login():
     # decides the sign-in, and clears the session again when it says no.
     if not password_ok or current_admin() is None:
         note_failed_sign_in()
+        # Kept for the notice a paused account's owner gets; recorded after the answer, like every
+        # step that depends on whether the email has an account.
+        after_response(partial(lockout.note_failure, tenant.id, form.email.data, client_key(request.remote_addr)))
         form.form_errors.append(SIGN_IN_REFUSED)
         return _login_page(form, status=401)
     return redirect(_next_url())
@@ -117,9 +135,16 @@ def _too_many_attempts(error: RateLimitExceeded):
     if request.endpoint != "admin.login":
         return render_template("errors/error.html", error=error), 429
     form = LoginForm()
-    form.form_errors.append(
-        f"Too many failed sign-in attempts (at most {error.description}). Wait a little, then try again."
-    )
+    email = request.form.get("email", "")
+    # Only the account's own limit refused this attempt, not a per-address one: its owner gets a
+    # way in. The answer is the same for every email; the lookup and the mail come after it.
+    if breaches() == {ACCOUNT} and 0 < len(email) <= MAX_EMAIL:
+        after_response(partial(lockout.mail_sign_in_link, current_tenant().id, email))
+        form.form_errors.append(ACCOUNT_PAUSED.format(limit=error.description, minutes=lockout.link_minutes()))
+    else:
+        form.form_errors.append(
+            f"Too many failed sign-in attempts (at most {error.description}). Wait a little, then try again."
+        )
     response = _login_page(form, status=429)
     if error.limit is not None:
         response.headers["Retry-After"] = str(error.limit.limit.get_expiry())

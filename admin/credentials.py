@@ -195,8 +195,8 @@ def _show_context(credential: ScimCredential, window: str) -> dict:
 
 def _log_context(credential: ScimCredential) -> dict:
     entries = sync_status.log_entries(audit.recent(credential, LOG_ROWS))
-    # Refusals older than the credential cannot concern it.
-    since = max(utcnow() - REFUSALS_WINDOW, credential.created_at)
+    # Refusals older than the credential cannot concern it; counted ones are dated by their minute's start.
+    since = max(utcnow() - REFUSALS_WINDOW, credential.created_at.replace(second=0, microsecond=0))
     return {
         "entries": entries,
         "clients": sync_status.clients_seen(entry.request for entry in entries),

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
+from flask_limiter import RequestLimit
+from limits import parse_many
 
-from app import limiter
-
-# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
-IPV6_BLOCK = 64
-
-
-def client_key(address: str | None) -> str:
-    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
-    return str(ip)
+# client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
+from app import client_key, limiter
 
 
 def email_key(email: str | None) -> str:
@@ -72,6 +58,30 @@ def _sign_in_failed(_response: Response) -> bool:
     return bool(g.get("sign_in_failed"))
 
 
+def account_window() -> timedelta:
+    """Return how long the per-account limit counts a failed sign-in (the longest of its periods)."""
+    return timedelta(seconds=max(item.get_expiry() for item in parse_many(_account_limit())))
+
+
+# The scopes below, as recorded when a request breaches them.
+ADDRESS_AND_EMAIL, ADDRESS, ACCOUNT = "sign-in", "sign-in-address", "sign-in-account"
+
+
+def _noting_breach(scope: str) -> Callable[[RequestLimit], None]:
+    """Return a breach callback that records `scope` on the request (RATELIMIT_FAIL_ON_FIRST_BREACH is off)."""
+
+    def note(_limit: RequestLimit) -> None:
+        # On the request, not on `g`: an app context can outlive one request (as in tests).
+        request._sign_in_breaches = breaches() | {scope}
+
+    return note
+
+
+def breaches() -> frozenset[str]:
+    """Return the sign-in limits this request breached (every one is checked, not only the first)."""
+    return getattr(request, "_sign_in_breaches", frozenset())
+
+
 def _limits_off() -> bool:
     # The limiter is one object for the process; each app (tests build several) decides for itself.
     return not current_app.config.get("RATELIMIT_ENABLED", True)
@@ -83,7 +93,8 @@ throttle_email = limiter.limit(
     methods=["POST"],
     deduct_when=_sign_in_failed,
     exempt_when=_limits_off,
-    scope="sign-in",
+    scope=ADDRESS_AND_EMAIL,
+    on_breach=_noting_breach(ADDRESS_AND_EMAIL),
 )
 throttle_address = limiter.limit(
     _address_limit,
@@ -91,7 +102,8 @@ throttle_address = limiter.limit(
     methods=["POST"],
     deduct_when=_sign_in_failed,
     exempt_when=_limits_off,
-    scope="sign-in-address",
+    scope=ADDRESS,
+    on_breach=_noting_breach(ADDRESS),
 )
 throttle_account = limiter.limit(
     _account_limit,
@@ -99,7 +111,17 @@ throttle_account = limiter.limit(
     methods=["POST"],
     deduct_when=_sign_in_failed,
     exempt_when=_limits_off,
-    scope="sign-in-account",
+    scope=ACCOUNT,
+    on_breach=_noting_breach(ACCOUNT),
+)
+# A mailed sign-in link is still a sign-in: failed uses count against the per-address limit.
+throttle_link = limiter.limit(
+    _address_limit,
+    key_func=_client,
+    methods=["POST"],
+    deduct_when=_sign_in_failed,
+    exempt_when=_limits_off,
+    scope="sign-in-link",
 )
 # Every request for a new link counts, known address or not, so the answer never depends on it.
 throttle_resend = limiter.limit(

@@ -7,6 +7,7 @@ import re
 import time
 
 from flask import Blueprint, Flask, current_app, g, request
+from limits import parse_many
 
 from scim import errors
 
@@ -55,6 +56,9 @@ def init_app(app: Flask) -> None:
     The hooks are app-level, not blueprint-level, so that requests for SCIM paths that match
     no route (404, 405) are authenticated, answered in SCIM JSON and recorded too (R11).
     """
+    failure_limit = app.config.get("SCIM_AUTH_FAILURE_LIMIT")
+    if failure_limit:
+        parse_many(failure_limit)  # a typo stops the start, instead of answering 500 to every failed token
     app.wsgi_app = _NormalizeScimPath(app.wsgi_app)
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
@@ -87,6 +91,7 @@ def _before_scim_request() -> None:
     g.scim_started = time.perf_counter()
     # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
     g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = None
+    g.scim_counted = False
     from scim.auth import authenticate
 
     authenticate()

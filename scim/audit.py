@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from flask import g, request
+from sqlalchemy import inspect
 
+from app import client_key
 from services import audit
 
 
@@ -14,17 +16,29 @@ def record_request(response) -> None:
     tenant = g.get("scim_tenant")
     credential = g.get("scim_credential")
     started = g.get("scim_started") or time.perf_counter()
+    # A refusal before any credential proved itself is counted per address and minute, the address
+    # keyed as the failed-authentication limit keys it (IPv6 by its /64), so a flood adds one row a minute.
+    counted = bool(g.get("scim_counted"))
     audit.record(
         audit.RequestRecord(
-            tenant_id=tenant.id if tenant is not None else None,
-            credential_id=credential.id if credential is not None else None,
+            tenant_id=_id(tenant),
+            credential_id=_id(credential),
             method=request.method,
             path=request.path,  # PATH_INFO only: the query string (filters name people) stays out
             status=response.status_code,
             duration_ms=(time.perf_counter() - started) * 1000,
-            ip=request.remote_addr,
+            ip=client_key(request.remote_addr) if counted else request.remote_addr,
             user_agent=request.headers.get("User-Agent"),
             operation=g.get("scim_operation"),
             failure=g.get("scim_failure") if response.status_code >= 400 else None,
+            counted=counted,
         )
     )
+
+
+def _id(row) -> int | None:
+    """Return a loaded row's primary key without a query: after a rollback its attributes are expired."""
+    if row is None:
+        return None
+    identity = inspect(row).identity
+    return identity[0] if identity else None

@@ -1,11 +1,27 @@
-"""Which tenant a SCIM request is for, and which credential it carries (R9, R10, R12)."""
+"""Which tenant a SCIM request is for, and which credential it carries (R9, R10, R12).
+
+Failed attempts are limited per tenant and client address (IPv6 by its /64), in the limiter's storage
+so every worker and host shares the count. Only failures count and only failures are refused: Okta's
+and Entra's egress addresses are shared by many tenants, so a flood of bad tokens from one of them
+must never lock out a valid token sent from the same address, nor throttle another tenant.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+import logging
+import math
+import time
 
-from scim.errors import NotFound, Unauthorized
+from flask import current_app, g, request
+from limits import RateLimitItem, parse_many
+
+from app import client_key, limiter
+from scim.errors import NotFound, TooManyFailures, Unauthorized
 from services import credentials, tenants
+
+log = logging.getLogger(__name__)
+
+_FAILURE_SCOPE = "scim-auth-failures"
 
 
 def authenticate() -> None:
@@ -16,16 +32,21 @@ def authenticate() -> None:
     """
     tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
     if tenant is None or not tenant.learn_scim:
+        g.scim_counted = True  # no tenant to show it to: counted per address and minute, not a row each
         raise NotFound("SCIM is not enabled for this tenant")
     g.scim_tenant = tenant
     credential = credentials.find(tenant, bearer_token())
-    if credential is None:
-        raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
-    if credential.state != "active":
-        # Logged against the credential, so its own page shows the IdP still calling with it.
+    if credential is not None and credential.state == "active":
         g.scim_credential = credential
-        raise Unauthorized(f"this credential is {credential.state}", failure=f"credential_{credential.state}")
+        return
+    # A disabled or revoked credential's refusals stay rows of their own, logged against it, so its
+    # page shows the IdP still calling and with what; the address limit bounds how many there are.
     g.scim_credential = credential
+    _count_failure(tenant.id)
+    if credential is None:
+        g.scim_counted = True
+        raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
+    raise Unauthorized(f"this credential is {credential.state}", failure=f"credential_{credential.state}")
 
 
 def bearer_token() -> str:
@@ -35,3 +56,33 @@ def bearer_token() -> str:
     if scheme.lower() == "bearer":
         return rest.strip()
     return header
+
+
+def _count_failure(tenant_id: int) -> None:
+    """Count this failed attempt against the client's address on this tenant; past the limit, raise a 429."""
+    limits = _failure_limits()
+    if not limits:
+        return
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    keys = [part for part in (prefix, _FAILURE_SCOPE, str(tenant_id), client_key(request.remote_addr)) if part]
+    try:
+        breached = [item for item in limits if not limiter.limiter.hit(item, *keys)]
+        reset_at = max((limiter.limiter.get_window_stats(item, *keys).reset_time for item in breached), default=0)
+    except Exception as exc:  # noqa: BLE001 - the request is refused either way; an unreachable store must not 500
+        log.warning("could not count a failed SCIM authentication: %s", type(exc).__name__)
+        return
+    if breached:
+        g.scim_counted = True
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise TooManyFailures(
+            f"too many requests with a missing, wrong, disabled or revoked token from this address "
+            f"({breached[0]}); valid tokens are not affected; retry after Retry-After seconds",
+            retry_after=retry_after,
+        )
+
+
+def _failure_limits() -> list[RateLimitItem]:
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return []
+    setting = current_app.config.get("SCIM_AUTH_FAILURE_LIMIT")
+    return parse_many(setting) if setting else []

@@ -16,6 +16,7 @@ class ScimError(Exception):
 
     status = 400
     scim_type: str | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After (an integer: Okta waits exactly that long)
 
     def __init__(self, detail: str, *, status: int | None = None, failure: str | None = None) -> None:
         super().__init__(detail)
@@ -87,6 +88,16 @@ class Unauthorized(ScimError):
     scim_type = "invalid_token"
 
 
+class TooManyFailures(ScimError):
+    """Too many failed authentications from this client address (429); retry after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, failure="too_many_failures")
+        self.retry_after = retry_after
+
+
 class Unavailable(ScimError):
     """The service cannot do this now (503)."""
 
@@ -115,7 +126,10 @@ def error_response(status: int, detail: str, scim_type: str | None = None, *, fa
 
 def render(error: ScimError):
     """Render a ScimError raised anywhere under /scim/v2."""
-    return error_response(error.status, error.detail, error.scim_type, failure=error.failure)
+    response = error_response(error.status, error.detail, error.scim_type, failure=error.failure)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _default_failure(status: int) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from models import Cohort, db
 from scim import bp
+from scim.commits import answered_at_commit
 from scim.definitions import GROUP_RESOURCE, GROUP_SCHEMA
 from scim.filter_maps import GROUP_FILTERS
 from scim.filters import compile_filter
@@ -131,10 +132,11 @@ def search_groups():
 def create_group():
     """Create a cohort for a group (RFC 7644 §3.3), owned by the lowest-id super-admin (R6); 201."""
     profile, member_ids = _read_group(request_body())
-    with domain_errors():
-        cohort = cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
+    # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    with answered_at_commit(_render, Cohort) as outcome, domain_errors():
+        cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
     g.scim_operation = "group.created"
-    resource = _render(cohort)
+    resource = outcome.value
     return scim_response(resource, 201, location=resource["meta"]["location"])
 
 
@@ -153,13 +155,17 @@ def replace_group(scim_id: str):
     profile, member_ids = _read_group(request_body())
     with domain_errors():
         cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-        change = None
-        if member_ids is not None:
-            change = MembershipChange()
-            change.replaced(member_ids)
+    change = None
+    if member_ids is not None:
+        change = MembershipChange()
+        change.replaced(member_ids)
+    result = None
+    with answered_at_commit(_render, cohort) as outcome, domain_errors():
         result = cohorts.change_scim_cohort(cohort, profile, change)
-    g.scim_operation = "group.members_changed" if result.changed else "group.updated"
-    return scim_response(_render(cohort))
+    # A write settled after its COMMIT's reply was lost has no result: the log then says what was asked.
+    changed = result.changed if result is not None else change is not None
+    g.scim_operation = "group.members_changed" if changed else "group.updated"
+    return scim_response(outcome.value)
 
 
 @bp.patch("/Groups/<scim_id>", strict_slashes=False)
@@ -173,17 +179,17 @@ def modify_group(scim_id: str):
     if others:
         patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
         profile, _ = _read_group(patched)
-    with domain_errors():
+    with answered_at_commit(_render, cohort) as outcome, domain_errors():
         cohorts.change_scim_cohort(cohort, profile, change)
     # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one.
     g.scim_operation = "group.members_changed" if change is not None else "group.updated"
-    return scim_response(_render(cohort))
+    return scim_response(outcome.value)
 
 
 @bp.delete("/Groups/<scim_id>", strict_slashes=False)
 def delete_group(scim_id: str):
     """Delete a group for SCIM (204); the cohort and its members stay for the tenant."""
-    with domain_errors():
+    with answered_at_commit(), domain_errors():
         cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
         cohorts.delete_scim_cohort(cohort)
     g.scim_operation = "group.deleted"

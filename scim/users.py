@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from models import User, db
 from scim import bp
+from scim.commits import answered_at_commit
 from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA
 from scim.filter_maps import USER_FILTERS
 from scim.filters import compile_filter
@@ -123,10 +124,11 @@ def search_users():
 def create_user():
     """Provision a member (201 with the full resource and its Location)."""
     profile = _profile(request_body())
-    with domain_errors():
-        user = members.create_scim_user(g.scim_tenant, profile)
+    # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    with answered_at_commit(_render, User) as outcome, domain_errors():
+        members.create_scim_user(g.scim_tenant, profile)
     g.scim_operation = "user.created"
-    resource = _render(user)
+    resource = outcome.value
     return scim_response(resource, 201, location=resource["meta"]["location"])
 
 
@@ -141,14 +143,15 @@ def show_user(scim_id: str):
 
 def _save(user: User, profile: members.ScimProfile, operation: str):
     was_active = user.active
-    with domain_errors():
+    with answered_at_commit(lambda row: (_render(row), row.active), user) as outcome, domain_errors():
         members.replace_scim_user(user, profile)
-    if was_active and not user.active:
+    resource, active = outcome.value
+    if was_active and not active:
         operation = "user.deactivated"
-    elif not was_active and user.active:
+    elif not was_active and active:
         operation = "user.reactivated"
     g.scim_operation = operation
-    return scim_response(_render(user))
+    return scim_response(resource)
 
 
 @bp.put("/Users/<scim_id>", strict_slashes=False)
@@ -199,7 +202,7 @@ def _without_password(operations: list) -> list:
 @bp.delete("/Users/<scim_id>", strict_slashes=False)
 def delete_user(scim_id: str):
     """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
-    with domain_errors():
+    with answered_at_commit(), domain_errors():
         user = members.get_scim_user(g.scim_tenant, scim_id)
         members.deprovision(user)
     g.scim_operation = "user.deleted"

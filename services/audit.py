@@ -1,16 +1,33 @@
-"""The SCIM request log (R11): one small insert per request, and the queries the dashboard reads."""
+"""The SCIM request log (R11): one small write per request, and the queries the dashboard reads.
+
+Most requests get a row each. Refusals of requests that never proved a credential (and the 429s of
+the failed-authentication limit) are counted instead: one row per tenant, credential, client address,
+minute and kind, whose `count` an upsert raises, so a flood grows the table by one row a minute per
+address rather than one per request, and every sum below adds up `count`, never rows.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import Executable, case, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from models import ScimCredential, ScimRequest, db, utcnow
+from services import database
 
 log = logging.getLogger(__name__)
+
+# A lost connection costs one attempt; a second try on a fresh one nearly always lands. Three attempts
+# keep a row even when the retry's connection is ended too, as happens while a server restarts.
+ATTEMPTS = 3
+_lost = 0
+_lost_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -27,13 +44,20 @@ class RequestRecord:
     user_agent: str | None
     operation: str | None
     failure: str | None
+    # Count into the row of its tenant, credential, address, minute and kind instead of a row of its own.
+    counted: bool = False
+
+
+# Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
+_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def record(entry: RequestRecord) -> None:
-    """Insert one log row on its own connection, outside the request's transaction.
+    """Write one log row (or count into one) on its own connection, outside the request's transaction.
 
-    A request that failed and rolled back is still recorded, and a failed insert is
-    logged (without personal data) instead of breaking the response.
+    A request that failed and rolled back is still recorded. An insert that meets a lost connection
+    is retried on a fresh one; one that cannot be written is counted and logged (without personal
+    data) instead of breaking the response.
     """
     row = {
         "tenant_id": entry.tenant_id,
@@ -48,12 +72,80 @@ def record(entry: RequestRecord) -> None:
         "operation": _text(entry.operation, 40) or None,
         "failure": _text(entry.failure, 40) or None,
     }
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(insert(ScimRequest), row)
-    except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
-        # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
-        log.warning("could not record SCIM request (status %s): %s", entry.status, type(exc).__name__)
+    for attempt in range(1, ATTEMPTS + 1):
+        xid: int | None = None
+        try:
+            with db.engine.begin() as connection:
+                xid = _insert(connection, row, entry.counted)
+            return
+        except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
+            if xid is not None and database.unavailable(error):
+                # The connection died during COMMIT: ask whether the row is in before writing it twice.
+                settled = database.committed(xid)
+                if settled:
+                    return
+                if settled is None:
+                    _give_up(entry.status, error, attempt)
+                    return
+            if attempt < ATTEMPTS and database.unavailable(error):
+                continue
+            _give_up(entry.status, error, attempt)
+            return
+
+
+def _insert(connection: Connection, row: dict, counted: bool) -> int | None:
+    """Write the row (or count it in); on PostgreSQL, return the transaction's id in the same round trip."""
+    statement, values = _write(row, counted, connection.dialect.name)
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(statement.returning(func.txid_current()), values).scalar_one())
+    connection.execute(statement, values)
+    return None
+
+
+def _give_up(status: int, error: Exception, attempts: int) -> None:
+    """Count a row that could not be written, and say so with the count and status only."""
+    global _lost
+    with _lost_lock:
+        _lost += 1
+        lost = _lost
+    # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
+    log.error(
+        "SCIM request log: gave up on the row of a request answered %s after %d attempt(s) (%s); "
+        "%d row(s) lost by this process since it started",
+        status,
+        attempts,
+        type(error).__name__,
+        lost,
+    )
+
+
+def lost_rows() -> int:
+    """Return how many request-log rows this process gave up on since it started."""
+    return _lost
+
+
+def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
+    """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
+    if not counted or dialect not in _UPSERT_INSERTS:
+        return insert(ScimRequest), row
+    minute = row["at"].replace(second=0, microsecond=0)
+    key = (
+        row["tenant_id"],
+        row["credential_id"],
+        row["ip"],
+        minute.strftime("%Y%m%d%H%M"),
+        row["status"],
+        row["failure"],
+    )
+    bucket = "|".join("-" if part is None else str(part) for part in key)
+    return _upsert(dialect), {**row, "at": minute, "count": 1, "bucket": bucket}
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
+    statement = _UPSERT_INSERTS[dialect](ScimRequest)
+    return statement.on_conflict_do_update(index_elements=[ScimRequest.bucket], set_={"count": ScimRequest.count + 1})
 
 
 def _text(value: str | None, limit: int) -> str:
@@ -74,14 +166,14 @@ def recent(credential: ScimCredential, limit: int = 25) -> list[ScimRequest]:
 
 
 def status_counts(credential: ScimCredential, since: datetime) -> dict[str, int]:
-    """Count the credential's requests since `since` by status class: 2xx, 4xx, 5xx."""
+    """Count the credential's requests since `since` by status class: 2xx, 4xx, 5xx (counted rows by `count`)."""
     klass = case(
         (ScimRequest.status < 300, "2xx"),
         (ScimRequest.status < 500, "4xx"),
         else_="5xx",
     )
     rows = db.session.execute(
-        select(klass, func.count())
+        select(klass, func.sum(ScimRequest.count))
         .where(ScimRequest.credential_id == credential.id, ScimRequest.at >= since)
         .group_by(klass)
     )
@@ -127,7 +219,7 @@ def status_counts_for(credential_ids: list[int], since: datetime) -> dict[int, d
         else_="5xx",
     )
     rows = db.session.execute(
-        select(ScimRequest.credential_id, klass, func.count())
+        select(ScimRequest.credential_id, klass, func.sum(ScimRequest.count))
         .where(ScimRequest.credential_id.in_(list(counts)), ScimRequest.at >= since)
         .group_by(ScimRequest.credential_id, klass)
     )

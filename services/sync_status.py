@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from models import ScimRequest, db
 
@@ -100,18 +100,40 @@ HINTS = {
     "server_error": "The request failed on our side. The IdP retries by itself; if it keeps failing, check the "
     "server log for this time.",
     "rate_limited": "Too many requests at once. The IdP backs off and retries; no action is needed unless it persists.",
+    "too_many_failures": "Too many requests with a missing, wrong, disabled or revoked token came from this address, "
+    "so its failed attempts are answered 429 for up to a minute; valid tokens still work. Give the IdP the token "
+    "of an active credential.",
 }
 _HINTS_BY_STATUS = {401: "invalid_token", 404: "not_found", 409: "uniqueness", 503: "server_error"}
 
 
+# A counted log row stands for the requests of the minute starting at its `at`.
+COUNTED_WINDOW = timedelta(minutes=1)
+# The addresses a refusal summary names, most refusals first.
+REFUSAL_SOURCES = 5
+
+
 @dataclass(frozen=True)
 class LogEntry:
-    """A logged request as the detail page shows it."""
+    """A logged request, or a counted run of refusals, as the detail page shows it."""
 
     request: ScimRequest
     client: str
     label: str
     hint: str | None
+    count: int
+    until: datetime | None  # for a counted row, the end of its minute
+
+
+@dataclass(frozen=True)
+class RefusalSource:
+    """Refused requests from one client address (IPv6: its /64): how many, when, how many throttled."""
+
+    ip: str | None
+    count: int
+    throttled: int
+    since: datetime
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -119,7 +141,8 @@ class Refusals:
     """Requests to a tenant refused before any credential was known (token missing or not accepted)."""
 
     count: int
-    last_at: datetime | None
+    throttled: int = 0
+    sources: tuple[RefusalSource, ...] = ()
 
 
 def checklist(operations_seen: Iterable[str]) -> list[Step]:
@@ -132,13 +155,17 @@ def recognise_client(user_agent: str | None) -> str | None:
     """Name the IdP behind a User-Agent, or None when it is not one we recognise.
 
     Okta sends "Okta SCIM Client 1.0.0" (and "OKTA SCIM Integration" in its test suite). Entra ID's
-    User-Agent is not documented, so any mention of Azure, Microsoft or Entra is taken as Entra ID.
+    User-Agent is not documented, so any mention of Azure, Microsoft or Entra is taken as Entra ID;
+    OneLogin's SCIM provisioner is named when its User-Agent says so. Workday has no SCIM client of
+    its own: it reaches us through Okta or Entra (shown as those) or a Studio integration (unnamed).
     """
     agent = (user_agent or "").lower()
     if "okta" in agent:
         return "Okta"
     if any(word in agent for word in ("entra", "azure", "microsoft")):
         return "Entra ID"
+    if "onelogin" in agent:
+        return "OneLogin"
     return None
 
 
@@ -168,6 +195,8 @@ def log_entries(requests: Iterable[ScimRequest]) -> list[LogEntry]:
             if row.status < 400
             else (row.failure or ""),
             hint=failure_hint(row.failure, row.status),
+            count=row.count or 1,
+            until=row.at + COUNTED_WINDOW if row.bucket else None,
         )
         for row in requests
     ]
@@ -184,17 +213,36 @@ def clients_seen(requests: Iterable[ScimRequest]) -> list[str]:
 
 
 def refusals(tenant_id: int, since: datetime) -> Refusals:
-    """Count the tenant's requests refused with 401 before a credential matched, since `since`.
+    """Sum the tenant's requests refused before a credential matched since `since`, and name their addresses.
 
-    Such requests carry no credential id (the token matched none that is active), so a credential's
-    own log cannot show them; the page shows them beside it so a wrong or revoked token is visible.
+    Such requests carry no credential id (the token matched none), so a credential's own log cannot show
+    them; the page shows them beside it so a wrong token is visible. They are the 401s and the 429s of
+    the failed-authentication limit, counted per address and minute: every sum adds up `count`.
     """
-    count, last_at = db.session.execute(
-        select(func.count(), func.max(ScimRequest.at)).where(
-            ScimRequest.tenant_id == tenant_id,
-            ScimRequest.at >= since,
-            ScimRequest.credential_id.is_(None),
-            ScimRequest.status == 401,
-        )
-    ).one()
-    return Refusals(count=count, last_at=last_at)
+    requests = func.sum(ScimRequest.count)
+    throttled = func.sum(case((ScimRequest.status == 429, ScimRequest.count), else_=0))
+    refused = (
+        ScimRequest.tenant_id == tenant_id,
+        ScimRequest.at >= since,
+        ScimRequest.credential_id.is_(None),
+        ScimRequest.status.in_((401, 429)),
+    )
+    count, throttled_count = db.session.execute(select(requests, throttled).where(*refused)).one()
+    if not count:
+        return Refusals(count=0)
+    rows = db.session.execute(
+        select(ScimRequest.ip, requests, throttled, func.min(ScimRequest.at), func.max(ScimRequest.at))
+        .where(*refused)
+        .group_by(ScimRequest.ip)
+        .order_by(requests.desc(), ScimRequest.ip)
+        .limit(REFUSAL_SOURCES)
+    )
+    sources = tuple(
+        RefusalSource(ip=ip, count=n, throttled=t, since=_minute(first), until=_minute(last) + COUNTED_WINDOW)
+        for ip, n, t, first, last in rows
+    )
+    return Refusals(count=count, throttled=throttled_count, sources=sources)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)

@@ -1,4 +1,4 @@
-"""Single-use, expiring links sent by mail: email verification and set-password (R4).
+"""Single-use, expiring links sent by mail: email verification, set-password (R4), and sign-in.
 
 Only a SHA-256 of each token is stored. A link is bound to the address it was mailed to: once the
 user's email changes (for instance over SCIM), every earlier link for them is dead.
@@ -16,7 +16,9 @@ from services.errors import DomainError, InvalidInput
 
 VERIFY = "verify"
 SET_PASSWORD = "set_password"  # noqa: S105 - a link purpose, not a secret
-PURPOSES = (VERIFY, SET_PASSWORD)
+# Mailed to an admin whose password sign-in is paused after too many failed attempts on the account.
+SIGN_IN = "sign_in"
+PURPOSES = (VERIFY, SET_PASSWORD, SIGN_IN)
 
 # A public "send me a new link" form must not turn into a way to flood someone's inbox.
 RESEND_INTERVAL = timedelta(minutes=1)
@@ -74,9 +76,9 @@ def link_purpose(user: User) -> str | None:
     return None if user.email_verified else VERIFY
 
 
-def recently_issued(user: User, purpose: str) -> bool:
-    """Tell whether a link of this purpose was issued to the user within RESEND_INTERVAL."""
-    since = utcnow() - RESEND_INTERVAL
+def recently_issued(user: User, purpose: str, within: timedelta = RESEND_INTERVAL) -> bool:
+    """Tell whether a link of this purpose was issued to the user within `within` (RESEND_INTERVAL)."""
+    since = utcnow() - within
     return (
         db.session.scalar(
             select(EmailToken.id)
@@ -121,6 +123,13 @@ def set_password(tenant: Tenant, token: str, password_hash: str) -> User:
     return user
 
 
+def sign_in(tenant: Tenant, token: str) -> User:
+    """Use up a sign-in link and return the admin it signs in (still a verified admin of this tenant)."""
+    user = _consume(tenant, token, SIGN_IN)
+    db.session.commit()
+    return user
+
+
 def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
     if not token or len(token) > 200:
         raise InvalidLink("invalid link")
@@ -139,6 +148,8 @@ def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
         or user.email_ci != link.email
         or user.deprovisioned_at is not None
         or (purpose == SET_PASSWORD and user.role == Role.BANNED)
+        # A sign-in link is worth something only to whom the dashboard would let in anyway.
+        or (purpose == SIGN_IN and (user.role < Role.ADMIN or not user.email_verified))
     ):
         raise InvalidLink("invalid link")
     return link, user

@@ -8,6 +8,7 @@ import runpy
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import unquote
 
 import pytest
 from gunicorn.config import Config
@@ -141,3 +142,46 @@ def test_the_unprefixed_name_the_app_does_not_read_still_warns(monkeypatch):
     monkeypatch.delenv("MOBIEUS_RATELIMIT_STORAGE_URI", raising=False)
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://cache:6379")
     assert len(starting(workers=4)) == 1
+
+
+@pytest.fixture
+def error_log():
+    """gunicorn's error logger as a worker has it after post_fork; yields the lines it writes."""
+    import logging
+
+    logger = CONF["logger_class"](Config())
+    CONF["post_fork"](None, None)
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(logging.Formatter().format(record))
+    logger.error_log.addHandler(handler)
+    yield logger, lines
+    logger.error_log.removeHandler(handler)
+    for installed in [f for f in logger.error_log.filters if type(f).__name__ == "ErrorLogFilter"]:
+        logger.error_log.removeFilter(installed)
+
+
+def test_an_error_handling_a_request_is_logged_without_its_query_or_message(error_log):
+    logger, lines = error_log
+    uri = "/scim/v2/Users?filter=userName%20eq%20%22ada%40example.com%22"
+    try:
+        raise RuntimeError(unquote(uri))  # a message quoting the request, as SQLAlchemy's quote SQL parameters
+    except RuntimeError:
+        logger.exception("Error handling request %s %s", "GET", uri)  # what gunicorn's worker does
+    (line,) = lines
+    assert line.startswith("Error handling request GET /scim/v2/Users?…\nRuntimeError (message withheld)\n")
+    assert "test_an_error_handling_a_request_is_logged" in line  # the frames stay, for the operator
+    assert "ada@example.com" not in line and "ada%40example.com" not in line and "filter=" not in line
+
+
+def test_a_malformed_request_line_is_logged_without_its_query(error_log):
+    logger, lines = error_log
+    line = 'GET /scim/v2/Users?filter=userName eq "ada@example.com" HTTP/1.1'  # spaces make it invalid
+    logger.warning(f"Invalid request from ip=203.0.113.7: Invalid HTTP request line: '{line}'")  # as gunicorn does
+    assert lines == ["Invalid request from ip=203.0.113.7: Invalid HTTP request line: 'GET /scim/v2/Users?… HTTP/1.1'"]
+
+
+def test_other_error_log_lines_are_left_alone(error_log):
+    logger, lines = error_log
+    logger.error("Worker (pid:%s) was sent SIGKILL! Perhaps out of memory?", 4242)
+    assert lines == ["Worker (pid:4242) was sent SIGKILL! Perhaps out of memory?"]

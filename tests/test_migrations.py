@@ -114,6 +114,29 @@ def test_downgrade_to_base_on_sqlite_removes_every_table_and_upgrades_again(migr
         assert_upgrade_builds_the_models()
 
 
+def assert_existing_log_rows_stand_for_one_request_each() -> None:
+    """Upgrade from the initial schema with a logged request in place: it becomes a row of count 1."""
+    flask_migrate.upgrade(revision="a656d1c72da6")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO scim_requests (at, method, path, status, duration_ms, ip)"
+                " VALUES (CURRENT_TIMESTAMP, 'GET', '/scim/v2/Users', 401, 1.5, '192.0.2.7')"
+            )
+        )
+    flask_migrate.upgrade()
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT status, count, bucket FROM scim_requests")).all()
+    assert [tuple(row) for row in rows] == [(401, 1, None)]
+    assert schema_differences() == []
+
+
+def test_upgrading_a_sqlite_log_keeps_each_request_at_count_1(migrated_app, tmp_path):
+    app = migrated_app(f"sqlite:///{tmp_path / 'log.db'}")
+    with app.app_context():
+        assert_existing_log_rows_stand_for_one_request_each()
+
+
 def _postgres_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
@@ -135,6 +158,8 @@ def test_upgrade_on_a_fresh_postgresql_database_matches_the_models(migrated_app)
             with app.app_context():
                 assert db.engine.dialect.name == "postgresql"
                 assert_upgrade_builds_the_models()
+                flask_migrate.downgrade(revision="base")
+                assert_existing_log_rows_stand_for_one_request_each()
                 flask_migrate.downgrade(revision="base")
                 assert set(inspect(db.engine).get_table_names()) == {"alembic_version"}
                 db.engine.dispose()

@@ -35,15 +35,17 @@ def logged(credential, status=200, operation=None, failure=None, user_agent=OKTA
     row = ScimRequest(
         tenant_id=credential.tenant_id if credential else kw.pop("tenant_id"),
         credential_id=credential.id if credential else None,
-        at=utcnow() - ago,
+        at=kw.pop("at", None) or utcnow() - ago,
         method=kw.pop("method", "GET"),
         path=kw.pop("path", "/scim/v2/Users"),
         status=status,
         duration_ms=kw.pop("duration_ms", 4.2),
-        ip="192.0.2.7",
+        ip=kw.pop("ip", "192.0.2.7"),
         user_agent=user_agent,
         operation=operation,
         failure=failure,
+        count=kw.pop("count", 1),
+        bucket=kw.pop("bucket", None),
     )
     db.session.add(row)
     db.session.commit()
@@ -142,7 +144,7 @@ def test_the_list_counts_every_credential_in_one_query(admin, tenant, credential
         assert admin.get(BASE).status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert len([s for s in seen if "FROM scim_requests" in s and "count(" in s.lower()]) == 1
+    assert len([s for s in seen if "FROM scim_requests" in s and "sum(scim_requests.count)" in s.lower()]) == 1
 
 
 def test_status_counts_for_answers_every_credential_asked_for(tenant, credential):
@@ -335,8 +337,65 @@ def test_refusals_without_a_valid_token_show_beside_the_log(admin, tenant, crede
     logged(None, 401, failure="invalid_token", tenant_id=tenant.id)
     logged(None, 401, failure="invalid_token", tenant_id=tenant.id, ago=timedelta(hours=2))  # too old
     html = text(admin.get(f"{BASE}/{credential.id}/requests", headers=HX))
-    assert re.search(r'id="refused-requests" data-count="1"', html)
-    assert "1 request to this tenant\n      was refused with 401" in html
+    assert re.search(r'id="refused-requests" data-count="1" data-throttled="0"', html)
+    assert "1 request to this tenant\n      was refused</strong> in the last hour" in html
+
+
+def test_counted_refusals_show_as_requests_per_address_with_their_window(admin, tenant, credential):
+    credential.created_at = utcnow() - timedelta(hours=2)
+    db.session.commit()
+    minute = utcnow().replace(second=0, microsecond=0)
+    flood = {"tenant_id": tenant.id, "ip": "198.51.100.7"}
+
+    def counted(status, failure, count, minutes_ago, **kw):
+        at = minute - timedelta(minutes=minutes_ago)
+        return logged(None, status, failure=failure, count=count, bucket=f"{status}|{at}|{kw['ip']}", at=at, **kw)
+
+    counted(401, "invalid_token", 30, 3, **flood)
+    counted(429, "too_many_failures", 1200, 3, **flood)
+    counted(429, "too_many_failures", 800, 1, **flood)
+    counted(401, "invalid_token", 2, 2, tenant_id=tenant.id, ip="2001:db8:1:2::/64")
+    counted(401, "invalid_token", 9, 90, **flood)  # older than the hour shown
+    logged(credential, 200)  # the credential's own traffic is not a refusal
+    html = text(admin.get(f"{BASE}/{credential.id}/requests", headers=HX))
+    assert re.search(r'id="refused-requests" data-count="2032" data-throttled="2000"', html)
+    assert "2,032 requests to this tenant\n      were refused</strong>" in html
+    assert "2,000 of them came after too many failures from one\n      address and were answered 429" in html
+    sources = re.findall(r'<li data-ip="([^"]+)" data-requests="(\d+)">', html)
+    assert sources == [("198.51.100.7", "2030"), ("2001:db8:1:2::/64", "2")]  # most refusals first
+    start, end = (minute - timedelta(minutes=3)).strftime("%H:%M"), minute.strftime("%H:%M")
+    assert re.search(rf">{start}</time>–<time [^>]+>{end}</time> \(2,000 answered 429\)</li>", html)
+
+
+def test_refusals_counted_in_the_minute_a_credential_was_issued_concern_it(admin, tenant, credential):
+    # A counted row's time is its minute's start, which can precede the credential by up to a minute.
+    minute = credential.created_at.replace(second=0, microsecond=0)
+    logged(None, 401, failure="invalid_token", tenant_id=tenant.id, count=4, bucket="b", at=minute)
+    html = text(admin.get(f"{BASE}/{credential.id}/requests", headers=HX))
+    assert re.search(r'id="refused-requests" data-count="4"', html)
+
+
+def test_a_counted_row_in_a_credentials_log_shows_its_requests_and_minute(admin, tenant, credential):
+    credentials.disable(credential)
+    logged(credential, 401, failure="credential_disabled")
+    row = logged(credential, 429, failure="too_many_failures", count=57, bucket="k")
+    html = text(admin.get(f"{BASE}/{credential.id}/requests", headers=HX))
+    assert re.findall(r'<tr data-status="(\d+)"', html) == ["429", "401"]
+    assert '<td class="path" data-requests="57"><strong>57 requests</strong>' in html
+    start, end = row.at.strftime("%b %d %H:%M"), (row.at + timedelta(minutes=1)).strftime("%H:%M")
+    assert re.search(rf">{start}</time>–<time [^>]+>{end}</time>", html)
+    assert "answered 429 for up to a minute; valid tokens still work" in html
+
+
+def test_histogram_and_list_add_up_counted_rows(admin, credential):
+    logged(credential, 200)
+    logged(credential, 401, failure="credential_disabled")
+    logged(credential, 429, failure="too_many_failures", count=57, bucket="k")
+    html = text(admin.get(f"{BASE}/{credential.id}/histogram", headers=HX))
+    assert 'data-2xx="1" data-4xx="58" data-5xx="0"' in html and "59 requests in the last hour" in html
+    since = utcnow() - timedelta(days=1)
+    assert audit.status_counts_for([credential.id], since)[credential.id] == {"2xx": 1, "4xx": 58, "5xx": 0}
+    assert re.search(r'count-4xx"><span class="count-label">4xx</span> 58<', text(admin.get(BASE)))
 
 
 def test_the_histogram_counts_by_status_class_over_the_chosen_window(admin, credential):

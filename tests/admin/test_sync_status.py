@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from models import ScimRequest
@@ -24,6 +26,7 @@ FAILURES = [
     "server_error",
     "not_implemented",
     "rate_limited",
+    "too_many_failures",
 ]
 
 
@@ -77,6 +80,7 @@ def test_every_step_says_how_to_get_there():
         ("Azure AD provisioning/1.0", "Entra ID"),
         ("Microsoft.Identity.Provisioning", "Entra ID"),
         ("Entra-Provisioning", "Entra ID"),
+        ("OneLogin SCIM Provisioner", "OneLogin"),
         ("curl/8.5.0", None),
         ("", None),
         (None, None),
@@ -112,6 +116,16 @@ def test_log_entries_label_successes_by_operation_and_failures_by_kind():
     assert (first.label, first.client, first.hint) == ("user created", "Okta", None)
     assert (second.label, second.client) == ("not_visible", "Entra ID")
     assert "role is above member (2)" in second.hint
+
+
+def test_log_entries_give_a_counted_row_its_requests_and_minute():
+    start = datetime(2026, 12, 1, 17, 31)
+    single = ScimRequest(status=401, at=start, failure="credential_revoked", count=1)
+    counted = ScimRequest(status=429, at=start, failure="too_many_failures", count=57, bucket="k")
+    first, second = sync_status.log_entries([single, counted])
+    assert (first.count, first.until) == (1, None)
+    assert (second.count, second.until) == (57, datetime(2026, 12, 1, 17, 32))
+    assert "valid tokens still work" in second.hint
 
 
 def test_clients_seen_keeps_first_appearance_order_without_repeats():

@@ -1,0 +1,83 @@
+"""The database going away: telling it from other errors, and settling a COMMIT whose reply was lost."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import exc, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from models import db
+
+log = logging.getLogger(__name__)
+
+# Errors that say "not now" rather than "never": a connection lost or refused, a pool exhausted, a lock not
+# granted in time (SQLite's "database is locked" is an OperationalError too). Retrying later can succeed.
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Tell whether an error means the database cannot serve this request now (anywhere in its chain).
+
+    A PendingRollbackError after a lost connection counts too: it only says an earlier statement failed.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def discard(session: Session | None = None) -> None:
+    """Roll back the session's transaction, even when its connection is already dead.
+
+    A ROLLBACK on a connection the server ended raises; SQLAlchemy has then already invalidated
+    that connection and closed the session's transaction, and the server ended the transaction with
+    the connection, so there is nothing left to undo. The session stays usable, its objects expired.
+    """
+    session = session or db.session()
+    try:
+        session.rollback()
+    except exc.SQLAlchemyError as error:
+        if not unavailable(error):
+            raise
+
+
+def transaction_id(connection: Connection | Session) -> int | None:
+    """Return the id of the open transaction on PostgreSQL (None elsewhere), to settle its COMMIT later."""
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name != "postgresql":
+        return None
+    return int(connection.execute(text("SELECT txid_current()")).scalar_one())
+
+
+def committed(xid: int, *, attempts: int = 20, pause: float = 0.05) -> bool | None:
+    """Ask a fresh connection whether transaction `xid` committed: True, False, or None if no answer came.
+
+    When a connection dies during COMMIT, the transaction may have committed or not. PostgreSQL keeps
+    its outcome (txid_status); it may still read "in progress" for a moment while the ended backend
+    finishes, and the fresh connection may fail too while the server restarts, so ask a few times.
+    """
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(pause)
+        try:
+            with db.engine.connect() as connection:
+                status = connection.execute(text("SELECT txid_status(:xid)"), {"xid": xid}).scalar_one_or_none()
+        except exc.SQLAlchemyError as error:
+            if not unavailable(error):
+                raise
+            continue
+        if status == "committed":
+            return True
+        if status in ("aborted", None):  # None: too old to know, which a moment ago cannot be
+            return False
+    log.warning("could not learn whether a transaction committed after its connection was lost")
+    return None
