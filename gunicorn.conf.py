@@ -24,8 +24,8 @@ limit_request_field_size = 16384
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 # Mailed and printed links carry a live token as a path segment: /admin/password/<token>,
-# /admin/verify/<token> (but not /admin/verify/resend) and /admin/setup/<token>.
-TOKEN_IN_PATH = re.compile(r"(/admin/(?:password|setup|verify)/)(?!resend(?:[/?#\s]|$))[^/?#\s]+")
+# /admin/verify/<token> (but not /admin/verify/resend), /admin/setup/<token> and /admin/sign-in/<token>.
+TOKEN_IN_PATH = re.compile(r"(/admin/(?:password|setup|sign-in|verify)/)(?!resend(?:[/?#\s]|$))[^/?#\s]+")
 
 
 def redact(value):

@@ -41,7 +41,7 @@ def access_line(
     return (log_format or CONF["access_log_format"]) % logger.atoms_wrapper_class(atoms), atoms
 
 
-@pytest.mark.parametrize("prefix", ["/admin/password/", "/admin/verify/", "/admin/setup/"])
+@pytest.mark.parametrize("prefix", ["/admin/password/", "/admin/verify/", "/admin/setup/", "/admin/sign-in/"])
 def test_the_token_of_a_link_path_never_reaches_the_access_log(prefix):
     line, atoms = access_line(prefix + TOKEN, referer=f"https://localhost{prefix}{TOKEN}")
     assert line == f'203.0.113.7 "GET {prefix}…" 200 512 12ms'
