@@ -14,11 +14,13 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import event
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import outages
+from logsafe import Traceback
+from logsafe import init_app as init_log_escaping
 from models import db
 from services import database
 
@@ -67,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # host, and the request log keeps the client's address rather than the proxy's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    init_log_escaping(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_root() / "migrations"))
     csrf.init_app(app)
@@ -80,11 +83,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from cli import register as register_cli
     from scim import bp as scim_bp
     from scim import init_app as init_scim
+    from security_headers import init_app as init_security_headers
 
     init_scim(app)
     # After the SCIM hooks: a throttled request is authenticated first, so the log names its credential.
     limiter.init_app(app)
-    init_sign_in_protection(app)  # session cookie Secure flag
+    init_sign_in_protection(app)  # session cookie Secure flag and __Host- name
+    init_security_headers(app)
     csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(scim_bp)
     app.register_blueprint(admin_bp)
@@ -121,8 +126,16 @@ def _is_scim() -> bool:
     return is_scim_path(request.path)
 
 
+UNSERVED_HOST = "this server does not answer for this host name"
+UNSERVED_HOST_PAGE = (
+    f"<!doctype html>\n<title>400 Bad Request</title>\n<h1>400 Bad Request</h1>\n<p>{UNSERVED_HOST.capitalize()}.</p>\n"
+)
+
+
 def _http_error(error: HTTPException):
     """Answer Flask's own errors in the protocol of the path: SCIM JSON or an HTML page."""
+    if isinstance(error, SecurityError):
+        return _unserved_host()
     if _is_scim():
         from scim.errors import error_response
 
@@ -142,6 +155,18 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", error=error), error.code or 500
 
 
+def _unserved_host():
+    """Answer a Host outside TRUSTED_HOSTS with a 400 that does not echo it.
+
+    No template either: the error page builds links, and there is no URL adapter for a refused host.
+    """
+    if _is_scim():
+        from scim.errors import error_response
+
+        return error_response(400, UNSERVED_HOST, failure="unserved_host")
+    return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
+
+
 def _unexpected_error(error: Exception):
     """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals."""
     if isinstance(error, HTTPException):
@@ -152,7 +177,7 @@ def _unexpected_error(error: Exception):
         current_app.logger.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
         return outages.unavailable_response()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
-    frames = "".join(traceback.format_tb(error.__traceback__))
+    frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
     current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+import origins
 from models import Role, utcnow
 from services import audit, credentials, members, setup, tenants
 from services.errors import DomainError
@@ -25,31 +26,39 @@ def register(app: Flask) -> None:
 
 
 @click.command("bootstrap")
-@click.option("--port", default=5000, show_default=True, help="Port the app will listen on (for the printed link).")
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    help="Port the app listens on, for the printed link when PUBLIC_URL is unset.",
+)
 def bootstrap(port: int) -> None:
     """Make sure the default tenant exists and say how to sign in.
 
     While the tenant has no admin, print a fresh one-time setup link (it replaces any earlier one);
-    the link is the last line of the output, alone.
+    the link is the last line of the output, alone. Its origin is PUBLIC_URL (or the tenant's host
+    under TENANT_BASE_DOMAIN), else http://127.0.0.1:PORT.
     """
     tenant, created = tenants.ensure_default()
     click.echo(
         f"tenant '{tenant.slug}' {'created' if created else 'ready'} (SCIM {'on' if tenant.learn_scim else 'off'})"
     )
-    domain = current_app.config.get("TENANT_BASE_DOMAIN")
-    host = f"{tenant.slug}.{domain.strip('.')}" if domain else "127.0.0.1"
-    with current_app.test_request_context(base_url=f"http://{host}:{port}"):
-        if setup.has_admin(tenant):
-            click.echo("sign in at:")
-            click.echo(url_for("admin.login", _external=True))
-            return
-        minutes = int(current_app.config.get("SETUP_LINK_MINUTES", setup.DEFAULT_MINUTES))
-        store = setup.token_file(current_app.config.get("SETUP_TOKEN_FILE"), current_app.instance_path)
-        token = setup.issue_link_token(tenant, store, minutes)
-        click.echo(
-            f"no admin yet; open this link to create the first super-admin (single use, expires in {minutes} min):"
-        )
-        click.echo(url_for("admin.setup_account", token=token, _external=True))
+    origin = origins.public_origin(current_app.config, tenant.slug) or f"http://127.0.0.1:{port}"
+    if setup.has_admin(tenant):
+        click.echo("sign in at:")
+        click.echo(origin + _path("admin.login"))
+        return
+    minutes = int(current_app.config.get("SETUP_LINK_MINUTES", setup.DEFAULT_MINUTES))
+    store = setup.token_file(current_app.config.get("SETUP_TOKEN_FILE"), current_app.instance_path)
+    token = setup.issue_link_token(tenant, store, minutes)
+    click.echo(f"no admin yet; open this link to create the first super-admin (single use, expires in {minutes} min):")
+    click.echo(origin + _path("admin.setup_account", token=token))
+
+
+def _path(endpoint: str, **values) -> str:
+    """Return the path of a view, without a request (whose host TRUSTED_HOSTS might refuse)."""
+    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    return adapter.build(endpoint, values)
 
 
 def _fail(error: DomainError) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
+import origins
+
 ENV_PREFIX = "MOBIEUS"
 
 
@@ -25,7 +27,11 @@ class Defaults:
     SCIM_AUTH_FAILURE_LIMIT = "30 per minute"
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
-    PUBLIC_URL: str | None = None  # e.g. https://learn.example.com: mailed links never trust the Host header
+    # The origin of every link the app hands out (https://learn.example.com, or https://{slug}.example.com);
+    # links never take their origin from a request's Host header. bin/serve sets it to http://127.0.0.1:PORT.
+    PUBLIC_URL: str | None = None
+    # Further Host names to answer for, besides those PUBLIC_URL and TENANT_BASE_DOMAIN imply (origins.py).
+    TRUSTED_HOSTS: list[str] | None = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "https"
@@ -78,6 +84,13 @@ def load(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
         _database_alias(app.config)
+
+    try:
+        app.config["PUBLIC_URL"] = origins.check_public_url(app.config.get("PUBLIC_URL"))
+        # Computed once here; Flask refuses any other Host with a 400 before a view runs.
+        app.config["TRUSTED_HOSTS"] = origins.trusted_hosts(app.config)
+    except ValueError as error:
+        raise RuntimeError(f"configuration: {error}") from None
 
     database_url = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not database_url:

@@ -20,6 +20,7 @@ from flask import (
 )
 from htmx_flask import request as htmx_request
 
+from logsafe import Traceback
 from models import Role, Tenant, User, db
 from services import tenants
 
@@ -136,7 +137,7 @@ def after_response(work: Callable[[], None]) -> None:
             work()
         except Exception as error:  # noqa: BLE001 - the response is gone; there is no one left to tell
             db.session.rollback()
-            frames = "".join(traceback.format_tb(error.__traceback__))
+            frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
             current_app.logger.error("after-response work failed: %s\n%s", type(error).__name__, frames)
 
     run = copy_current_request_context(guarded)

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
+import origins
 from admin import bp
 from admin.context import current_admin, current_tenant, login_required, render_page
 from admin.forms import IssueCredentialForm
@@ -169,15 +170,23 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     return make_response(page, status)
 
 
-def _scim_base_url() -> str:
-    """Return this tenant's SCIM base URL as the IdP must reach it (the request's own host and scheme)."""
-    return url_for("scim.service_provider_config", _external=True).removesuffix("/ServiceProviderConfig")
+def _scim_base_url() -> str | None:
+    """Return this tenant's SCIM base URL as the IdP must reach it, from configuration (origins.py).
+
+    None when nothing configures the public address: the page then names only the path, rather than
+    echo a Host header an admin would paste into their IdP.
+    """
+    origin = origins.public_origin(current_app.config, current_tenant().slug)
+    if origin is None:
+        return None
+    return origin + url_for("scim.service_provider_config").removesuffix("/ServiceProviderConfig")
 
 
 def _show_context(credential: ScimCredential, window: str) -> dict:
     return {
         "credential": credential,
         "base_url": _scim_base_url(),
+        "base_path": url_for("scim.service_provider_config").removesuffix("/ServiceProviderConfig"),
         **_log_context(credential),
         **_histogram_context(credential, window),
         **_checklist_context(credential),

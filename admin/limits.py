@@ -144,6 +144,17 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
 
+    def get_cookie_name(self, app: Flask) -> str:
+        """Over HTTPS, name the cookie `__Host-session`: browsers then keep it to this exact host.
+
+        Tenant subdomains are same-site to each other; with the prefix, a page on acme.example.com can
+        neither set nor shadow the session cookie of beta.example.com (a cookie with a Domain is refused).
+        """
+        name = super().get_cookie_name(app)
+        if self.get_cookie_secure(app) and self.get_cookie_domain(app) is None and self.get_cookie_path(app) == "/":
+            return "__Host-" + name
+        return name
+
 
 def init_app(app: Flask) -> None:
     """Install the hardened session cookie (the limiter itself is bound in create_app)."""

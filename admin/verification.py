@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import current_app, render_template, request, url_for
 
+import origins
 from admin import bp
 from admin.context import after_response, current_tenant, private_page
 from admin.limits import throttle_resend
@@ -44,23 +45,34 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
     return mail.send(user.email, SUBJECTS[purpose], body)
 
 
-def _mail_link(tenant: Tenant, endpoint: str, **values) -> str:
-    """Build the absolute link for a mail from configuration, never from the request's Host header.
+class NoLinkOrigin(DomainError):
+    """Nothing in the configuration says where the dashboard is reached, so no link can be mailed."""
 
-    A forged Host (`acme.example.com:80@evil.test`) would otherwise point the link at someone else's
-    server. PUBLIC_URL wins when set (`{slug}` in it stands for the tenant's slug); else, with
-    TENANT_BASE_DOMAIN, the tenant's own host; else (one tenant, embedded default) the request's origin.
+    def __init__(self) -> None:
+        super().__init__(NO_ORIGIN)
+
+
+NO_ORIGIN = "this server's public address is not configured (PUBLIC_URL), so it cannot mail links"
+
+
+def link_origin(tenant: Tenant) -> str | None:
+    """Return the origin of `tenant`'s mailed links, or None, saying so in the log for the operator."""
+    origin = origins.public_origin(current_app.config, tenant.slug)
+    if origin is None:
+        current_app.logger.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
+    return origin
+
+
+def _mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+    """Build the absolute link for a mail from configuration, never from the request.
+
+    The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a
+    public form would otherwise mail a live token to someone else's server.
     """
-    config = current_app.config
-    public = config.get("PUBLIC_URL")
-    base_domain = (config.get("TENANT_BASE_DOMAIN") or "").strip().strip(".")
-    if public:
-        origin = public.replace("{slug}", tenant.slug)
-    elif base_domain:
-        origin = f"{config.get('PREFERRED_URL_SCHEME') or 'https'}://{tenant.slug}.{base_domain}"
-    else:
-        origin = request.host_url
-    return origin.rstrip("/") + url_for(endpoint, **values)
+    origin = link_origin(tenant)
+    if origin is None:
+        raise NoLinkOrigin()
+    return origin + url_for(endpoint, **values)
 
 
 def _invalid_link():
@@ -88,6 +100,10 @@ def verify_resend():
     """Let someone ask for a new link; the answer is the same whether or not the address is known."""
     tenant = current_tenant()
     form = ResendForm()
+    if request.method == "POST" and link_origin(tenant) is None:
+        # Said before the address is even read: the answer is the same for every address.
+        form.form_errors.append(f"No link can be sent: {NO_ORIGIN}. Please tell the administrator.")
+        return render_template("admin/verify/resend.html", form=form), 503
     if not form.validate_on_submit():
         status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
         return render_template("admin/verify/resend.html", form=form), status

@@ -105,5 +105,25 @@ def _after_scim_request(response):
     if is_scim_path(request.path):
         from scim.audit import record_request
 
+        if request.method == "OPTIONS" and response.status_code == 200 and _automatic_options():
+            _answer_options(response)
         record_request(response)
     return response
+
+
+def _automatic_options() -> bool:
+    """Tell whether Flask answered this OPTIONS itself (no view of ours handles OPTIONS)."""
+    rule = request.url_rule
+    return rule is not None and bool(getattr(rule, "provide_automatic_options", False))
+
+
+def _answer_options(response) -> None:
+    """Turn Flask's empty 200 text/html answer to OPTIONS into a 204 that only says Allow.
+
+    A SCIM path never answers HTML; what OPTIONS asks (the methods allowed) is all in Allow. Changed in
+    place, so the headers other hooks set stay.
+    """
+    response.status_code = 204
+    response.set_data(b"")
+    response.headers.remove("Content-Type")
+    response.headers.remove("Content-Length")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import runpy
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +18,9 @@ CONF = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.p
 TOKEN = "Q2hvb3NlLWEtcGFzc3dvcmQtdG9rZW4tMzItYnl0ZXMtbG9uZw"
 
 
-def access_line(path: str, query: str = "", referer: str = "-") -> tuple[str, dict]:
+def access_line(
+    path: str, query: str = "", referer: str = "-", user_agent: str = "curl/8", log_format: str | None = None
+) -> tuple[str, dict]:
     """Format one access-log line as gunicorn would, with the logger class gunicorn.conf.py names."""
     logger_class = CONF["logger_class"]
     assert issubclass(logger_class, Logger)
@@ -29,14 +33,15 @@ def access_line(path: str, query: str = "", referer: str = "-") -> tuple[str, di
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "203.0.113.7",
         "HTTP_REFERER": referer,
+        "HTTP_USER_AGENT": user_agent,
     }
     response = SimpleNamespace(status="200 OK", headers=[("Content-Type", "text/html")], sent=512)
-    request = SimpleNamespace(headers=[("Referer", referer), ("Host", "localhost")])
+    request = SimpleNamespace(headers=[("Referer", referer), ("Host", "localhost"), ("User-Agent", user_agent)])
     atoms = logger.atoms(response, request, environ, timedelta(milliseconds=12))
-    return CONF["access_log_format"] % logger.atoms_wrapper_class(atoms), atoms
+    return (log_format or CONF["access_log_format"]) % logger.atoms_wrapper_class(atoms), atoms
 
 
-@pytest.mark.parametrize("prefix", ["/admin/password/", "/admin/verify/", "/admin/setup/"])
+@pytest.mark.parametrize("prefix", ["/admin/password/", "/admin/verify/", "/admin/setup/", "/admin/sign-in/"])
 def test_the_token_of_a_link_path_never_reaches_the_access_log(prefix):
     line, atoms = access_line(prefix + TOKEN, referer=f"https://localhost{prefix}{TOKEN}")
     assert line == f'203.0.113.7 "GET {prefix}…" 200 512 12ms'
@@ -55,6 +60,57 @@ def test_other_paths_are_logged_as_they_are(path):
 def test_query_strings_stay_out_of_the_log():
     line, _ = access_line("/scim/v2/Users", query='filter=userName eq "ada@example.com"')
     assert "ada@example.com" not in line
+
+
+# --- control characters: a client cannot write lines of its own --------------------------------------------
+
+# What `%0a`, `%0d` and `%1b` in a request path decode to, and what a User-Agent can carry.
+FORGED = '\n203.0.113.99 "GET /admin/login" 200 0 1ms\r\x1b[2J\x00\u2028'
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def test_control_characters_in_the_path_cannot_forge_a_line():
+    line, atoms = access_line("/scim/v2/Users/" + FORGED)
+    assert not UNPRINTABLE.search(line) and "\n" not in line
+    assert line.startswith('203.0.113.7 "GET /scim/v2/Users/\\x0a203.0.113.99 ')
+    assert "\\x0d\\x1b[2J\\x00\\u2028" in line
+
+
+def test_control_characters_in_the_user_agent_and_every_other_atom_are_escaped():
+    log_format = '%(h)s "%(r)s" %(s)s "%(f)s" "%(a)s" %({user-agent}i)s'
+    line, atoms = access_line(
+        "/a%0a" + FORGED, referer="https://x/" + FORGED, user_agent="Okta" + FORGED, log_format=log_format
+    )
+    assert not UNPRINTABLE.search(line)
+    assert 'Okta\\x0a203.0.113.99 \\"GET' in line  # gunicorn itself escapes the quotes
+    assert line.count("Okta\\x0a203.0.113.99") == 2
+    assert not [name for name, value in atoms.items() if isinstance(value, str) and UNPRINTABLE.search(value)]
+
+
+def test_a_backslash_is_escaped_so_an_escape_in_the_log_is_never_text_the_client_typed():
+    line, _ = access_line("/x\\x0aforged")
+    assert "/x\\\\x0aforged" in line
+
+
+def test_gunicorn_error_log_lines_quoting_a_request_are_escaped_too():
+    # Read twice and built twice, as a reload does: the lines must still be escaped once, not twice.
+    CONF["logger_class"](Config())
+    reread = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    logger = reread["logger_class"](Config())
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.error_log.addHandler(handler)
+    try:
+        logger.warning("Invalid request from ip=203.0.113.7: Invalid header 'X" + FORGED + "'")
+        logger.exception("Error handling request %s", "/admin/password/" + "T" * 40 + FORGED)
+        logger.error("Error handling request %s", "/a\\b")
+    finally:
+        logger.error_log.removeHandler(handler)
+    assert len(seen) == 3
+    assert seen[2] == "Error handling request /a\\\\b"
+    assert not any(UNPRINTABLE.search(message) for message in seen), seen
+    assert "T" * 40 not in seen[1]  # and the link's token is cut out there as well
 
 
 def starting(workers: int) -> list[str]:

@@ -232,7 +232,8 @@ def test_a_demoted_admin_loses_the_dashboard_on_the_next_request(client, super_a
 def copy_of_cookie(app, client):
     """Another client holding a copy of `client`'s session cookie, as someone who copied it would."""
     other = app.test_client()
-    other.set_cookie("session", client.get_cookie("session").value)
+    name = "__Host-session"  # the test client speaks https (PREFERRED_URL_SCHEME)
+    other.set_cookie(name, client.get_cookie(name).value)
     return other
 
 

@@ -256,18 +256,40 @@ def test_a_credential_without_traffic_says_so_and_keeps_waiting(admin, credentia
         assert f'hx-trigger="every {every}"' in root and 'hx-swap="outerHTML"' in root
 
 
-def test_the_detail_page_gives_the_base_url_and_a_curl_line(admin, credential):
+def test_the_detail_page_gives_the_base_url_and_a_curl_line(admin, credential, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://learn.example.com")
     html = text(admin.get(f"{BASE}/{credential.id}"))
-    assert '<code id="scim-base-url">https://localhost/scim/v2</code>' in html
-    assert 'curl -H "Authorization: Bearer ms_scim_…" https://localhost/scim/v2/ServiceProviderConfig' in html
+    assert '<code id="scim-base-url">https://learn.example.com/scim/v2</code>' in html
+    assert 'curl -H "Authorization: Bearer ms_scim_…" https://learn.example.com/scim/v2/ServiceProviderConfig' in html
 
 
 def test_the_base_url_follows_the_tenants_host(client, super_admin, credential, monkeypatch, app):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", None)
     monkeypatch.setitem(app.config, "TENANT_BASE_DOMAIN", "example.test")
     host = "https://default.example.test"
     sign_in(client, super_admin, base_url=host)
     html = text(client.get(f"{BASE}/{credential.id}", base_url=host))
     assert '<code id="scim-base-url">https://default.example.test/scim/v2</code>' in html
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["public-url", "nothing-configured"])
+def test_the_base_url_never_comes_from_the_host_header(client, super_admin, credential, app, monkeypatch, configured):
+    # The suite's app trusts any Host (TRUSTED_HOSTS is fixed at start-up): the page must still not echo it.
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://learn.example.com" if configured else None)
+    sign_in(client, super_admin, base_url="http://attacker.example")
+    html = text(
+        client.get(
+            f"{BASE}/{credential.id}",
+            base_url="http://attacker.example",
+            headers={"X-Forwarded-Host": "forwarded.example"},
+        )
+    )
+    assert "attacker.example" not in html and "forwarded.example" not in html
+    if configured:
+        assert '<code id="scim-base-url">https://learn.example.com/scim/v2</code>' in html
+    else:
+        # Only the path, and what to configure to see the rest.
+        assert '<code id="scim-base-url">/scim/v2</code>' in html and "PUBLIC_URL" in html
 
 
 def test_the_request_log_lists_recent_requests_with_status_time_ip_and_client(admin, credential):

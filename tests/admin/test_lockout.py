@@ -68,11 +68,11 @@ def link_path(mail: str) -> str:
 
 
 @pytest.fixture
-def limited(make_app, app):
+def limited(make_app, app, public_url):
     """Build an app with the sign-in throttle on; its counts start from zero and are cleared afterwards."""
 
     def build(**config):
-        built = make_app(RATELIMIT_ENABLED=True, **config)
+        built = make_app(RATELIMIT_ENABLED=True, PUBLIC_URL=public_url, **config)  # mailed links need it
         limiter.reset()
         return built
 

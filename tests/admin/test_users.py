@@ -470,8 +470,8 @@ def test_a_nul_byte_in_the_search_is_a_400_page(admin_client, tenant):
 
 
 @pytest.fixture
-def csrf_client(make_app, super_admin):
-    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+def csrf_client(make_app, super_admin, public_url):
+    client = make_app(WTF_CSRF_ENABLED=True, PUBLIC_URL=public_url).test_client()
     client.environ_base["HTTP_REFERER"] = SAME_ORIGIN["Referer"]
     sign_in(client, super_admin)
     return client

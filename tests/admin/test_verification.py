@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from admin.limits import limiter
-from admin.verification import send_link
+from admin.verification import NoLinkOrigin, send_link
 from models import EmailToken, Role, User, db, utcnow
 from services import members, tenants, tokens, verification
 from services.members import ScimProfile
@@ -250,8 +250,8 @@ def test_resend_mails_one_account_at_most_five_links_a_day(client, unverified, o
     assert client.post(path_of(outbox()[-1])).status_code == 200
 
 
-def test_resend_is_limited_per_client_address(make_app, app, tenant, outbox):
-    client = make_app(RATELIMIT_ENABLED=True, VERIFY_RESEND_LIMIT="2 per hour").test_client()
+def test_resend_is_limited_per_client_address(make_app, app, tenant, outbox, public_url):
+    client = make_app(RATELIMIT_ENABLED=True, VERIFY_RESEND_LIMIT="2 per hour", PUBLIC_URL=public_url).test_client()
     limiter.reset()
     try:
         statuses = [ask_for_link(client, f"x{i}@corp.example").status_code for i in range(3)]
@@ -290,8 +290,11 @@ def test_invited_user_without_password_gets_a_set_password_link(client, tenant, 
 @pytest.mark.parametrize(
     ("settings", "origin"),
     [
-        ({"TENANT_BASE_DOMAIN": "example.com"}, "https://acme.example.com"),
-        ({"TENANT_BASE_DOMAIN": "example.com", "PREFERRED_URL_SCHEME": "http"}, "http://acme.example.com"),
+        ({"PUBLIC_URL": None, "TENANT_BASE_DOMAIN": "example.com"}, "https://acme.example.com"),
+        (
+            {"PUBLIC_URL": None, "TENANT_BASE_DOMAIN": "example.com", "PREFERRED_URL_SCHEME": "http"},
+            "http://acme.example.com",
+        ),
         (
             {"TENANT_BASE_DOMAIN": "example.com", "PUBLIC_URL": "https://{slug}.learn.example/"},
             "https://acme.learn.example",
@@ -312,14 +315,16 @@ def test_mailed_links_are_built_from_configuration(app, monkeypatch, outbox, set
     assert all(link.startswith(f"{origin}/admin/verify/") for link in links), links
 
 
-def test_without_configuration_the_link_uses_the_requests_origin(app, outbox, unverified):
-    with app.test_request_context("/admin/users", base_url="https://learn.internal:8443"):
+def test_without_configuration_no_link_is_mailed_and_the_operator_is_told(app, monkeypatch, outbox, unverified, caplog):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", None)
+    with app.test_request_context("/admin/users", base_url="https://learn.internal:8443"), pytest.raises(NoLinkOrigin):
         send_link(unverified, VERIFY)
-    (link,) = outbox()
-    assert link.startswith("https://learn.internal:8443/admin/verify/")
+    assert outbox() == []
+    assert "set PUBLIC_URL" in caplog.text
 
 
 def test_a_forged_host_gets_no_link_pointing_elsewhere(client, app, monkeypatch, outbox):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", None)
     monkeypatch.setitem(app.config, "TENANT_BASE_DOMAIN", "example.com")
     scim_user(tenants.create_tenant("acme"))
     for host in ("acme.example.com:80@evil.test", "acme.example.com:8443"):
@@ -401,8 +406,8 @@ def test_invite_mail_link_leads_to_a_password(client, super_admin, outbox):
 
 
 @pytest.fixture
-def csrf_client(make_app):
-    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+def csrf_client(make_app, public_url):
+    client = make_app(WTF_CSRF_ENABLED=True, PUBLIC_URL=public_url).test_client()
     client.environ_base["HTTP_REFERER"] = SAME_ORIGIN["Referer"]
     return client
 

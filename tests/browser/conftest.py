@@ -44,9 +44,11 @@ def live_server_url(app, make_app) -> Iterator[str]:
     """Serve a production-like app (CSRF on) on 127.0.0.1 at a free port, in a daemon thread."""
     live_app = make_app(WTF_CSRF_ENABLED=True)
     server = make_server("127.0.0.1", 0, live_app, threaded=True)  # port 0: the OS picks a free one
+    url = f"http://127.0.0.1:{server.server_port}"
+    live_app.config["PUBLIC_URL"] = url  # known only now; as bin/serve sets it for its port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield url
     server.shutdown()
     thread.join(timeout=5)
 

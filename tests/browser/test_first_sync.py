@@ -102,19 +102,36 @@ def _first_sync(idp: IdP) -> None:
     assert idp.call("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "ada@example.com"})[0] == 409
 
 
+def _watch_for_csp_violations(page: Page) -> list[str]:
+    """Collect what the Content-Security-Policy blocks (and script errors): htmx would just stop working."""
+    seen: list[str] = []
+    blocked = ("Content Security Policy", "CSP violation", "Refused to")  # not the favicon's 404
+    page.on("console", lambda m: seen.append(m.text) if any(word in m.text for word in blocked) else None)
+    page.on("pageerror", lambda error: seen.append(str(error)))
+    # Also the DOM's own report, which names the directive even where the console says nothing.
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => "
+        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    return seen
+
+
 def test_first_sync_shows_live_and_revoke_refuses(page: Page, base_url: str, super_admin, tmp_path: Path) -> None:
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
+    errors = _watch_for_csp_violations(page)
     page.set_viewport_size({"width": 1280, "height": 900})
 
     _sign_in(page)
     assert page.evaluate("window.htmx && htmx.version").startswith("2.")
+    assert page.evaluate("htmx.config.allowEval") is False
     token = _issue(page)
     assert token.startswith("ms_scim_")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     page.get_by_role("button", name="Copy token").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == token
+    expect(page.locator("#scim-base-url")).to_have_text(base_url + "/scim/v2")  # PUBLIC_URL, as configured
 
     log = page.locator("#request-log")
     histogram = page.locator("#status-histogram")
@@ -160,3 +177,4 @@ def test_first_sync_shows_live_and_revoke_refuses(page: Page, base_url: str, sup
     expect(log.locator('tr[data-status="401"] .hint')).to_contain_text("revoked")
 
     assert all(url.startswith(base_url) for url in urls), [u for u in urls if not u.startswith(base_url)]
+    assert errors == [], errors
