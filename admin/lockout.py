@@ -17,7 +17,7 @@ from admin import bp
 from admin.context import current_admin, current_tenant, private_page, start_session
 from admin.limits import account_window, note_failed_sign_in, throttle_link
 from admin.member_forms import ConfirmForm
-from admin.verification import _mail_link
+from admin.verification import link_origin, mail_link
 from app import limiter
 from models import Tenant, User, db, utcnow
 from services import lockout, mail, members, verification
@@ -71,6 +71,8 @@ def mail_sign_in_link(tenant_id: int, email: str) -> None:
     once = RateLimitItemPerSecond(1, max(int(window.total_seconds()), 1))
     if not limiter.limiter.hit(once, "sign-in-link-mail", str(user.id)):
         return
+    if link_origin(user.tenant) is None:
+        return  # no configured origin to link to: issue no token that cannot be sent (the log says why)
     minutes = link_minutes()
     token = verification.issue(user, SIGN_IN, minutes / 60)
     body = render_template(
@@ -80,7 +82,7 @@ def mail_sign_in_link(tenant_id: int, email: str) -> None:
         attempts=lockout.attempts_since(user, utcnow() - window),
         period=period_text(window),
         pause=period_text(window, article=True),
-        link=_mail_link(user.tenant, "admin.sign_in_link", token=token),
+        link=mail_link(user.tenant, "admin.sign_in_link", token=token),
         minutes=minutes,
     )
     with suppress(DomainError):  # e.g. an address mail headers cannot carry: there is no one to tell

@@ -38,7 +38,7 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
         TEMPLATES[purpose],
         user=user,
         tenant=user.tenant,
-        link=_mail_link(user.tenant, ENDPOINTS[purpose], token=token),
+        link=mail_link(user.tenant, ENDPOINTS[purpose], token=token),
         hours=int(hours) if hours.is_integer() else hours,
         invited_by=invited_by,
     )
@@ -63,7 +63,7 @@ def link_origin(tenant: Tenant) -> str | None:
     return origin
 
 
-def _mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
     """Build the absolute link for a mail from configuration, never from the request.
 
     The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a
