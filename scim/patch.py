@@ -12,6 +12,7 @@ import copy
 from scim.definitions import Attribute, ResourceType
 from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim.paths import Path, equality_template, parse_path
+from services.identifiers import fold
 
 __all__ = ["Path", "apply_patch", "parse_path"]
 
@@ -286,7 +287,7 @@ def _normalize(attribute: Attribute, value: object, *, element: bool = False) ->
 
 def _equal(attribute: Attribute | None, left: object, right: object) -> bool:
     if isinstance(left, str) and isinstance(right, str) and not (attribute and attribute.case_exact):
-        return left.casefold() == right.casefold()
+        return fold(left) == fold(right)
     return left == right
 
 

@@ -13,11 +13,11 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from scim.definitions import ENTERPRISE_USER_SCHEMA
 from scim.errors import InvalidValue
 
-# C0 controls and DEL. Names, ids and titles are shown in the dashboard, exported, and put into mail, where a
-# CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and C1 controls (U+009B is a terminal's CSI). Names, ids and titles are shown in the dashboard,
+# exported, and put into mail, where a CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # RFC 7643 §4.1.2 lets formatted and streetAddress carry line breaks; the other controls stay out there too.
-_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # An email value is kept as sent (no RFC 5322 check: IdPs hold addresses we could not parse, and a full check would
 # refuse them), but it must be one mailbox: exactly one "@" with text on both sides, so the verification mail (R4)
 # has somewhere to go, and no whitespace or control character, so a value like "a@x.t\r\nBcc: b@y.t" can never
