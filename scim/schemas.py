@@ -49,6 +49,9 @@ def _text(max_length: int, *, min_length: int | None = None, multiline: bool = F
 
 
 _SHORT = 255
+# Values one multi-valued attribute (emails, phoneNumbers, addresses, ...) may hold; IdPs send a handful. Group
+# members are not capped here: a group holds thousands, bounded by the body size.
+MAX_VALUES = 100
 
 
 class ScimBoolean(fields.Boolean):
@@ -122,7 +125,8 @@ class ManagerField(fields.Field):
             value = lowered.get("value")
         if value is None or value == "":
             return None
-        if not isinstance(value, str | int) or len(str(value)) > 255:
+        # bool is an int to Python: `"manager": true` was stored as the id "True".
+        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 255:
             raise ValidationError("manager must be an id string or an object with a 'value'")
         _no_control(str(value))
         return {"value": str(value)}
@@ -138,7 +142,7 @@ class EnterpriseSchema(ScimSchema):
 
 
 def _multi(schema) -> fields.List:
-    return fields.List(fields.Nested(schema), validate=validate.Length(max=100))
+    return fields.List(fields.Nested(schema), validate=validate.Length(max=MAX_VALUES))
 
 
 class UserSchema(ScimSchema):
@@ -170,6 +174,7 @@ class GroupSchema(ScimSchema):
 
 def load(schema: Schema, body: dict) -> dict:
     """Validate a body, turning marshmallow's messages into one SCIM invalidValue error."""
+    check_value_counts(schema, body)
     try:
         return schema.load(body)
     except ValidationError as error:
@@ -184,3 +189,14 @@ def _describe(messages, prefix: str = "") -> str:
     elif isinstance(messages, list):
         parts.append(f"{prefix.rstrip('.')}: {' '.join(str(m) for m in messages)}")
     return "; ".join(p for p in parts if p)
+
+
+def check_value_counts(schema: Schema, body: dict) -> None:
+    """Refuse a multi-valued attribute over MAX_VALUES before marshmallow walks it (250,000 emails took seconds)."""
+    if not isinstance(body, dict):
+        return
+    lists = {(f.data_key or n).lower(): f.data_key or n for n, f in schema.fields.items() if isinstance(f, fields.List)}
+    for key, value in body.items():
+        name = lists.get(key.lower()) if isinstance(key, str) else None
+        if name and isinstance(value, list) and len(value) > MAX_VALUES:
+            raise InvalidValue(f"{name} has {len(value)} values; at most {MAX_VALUES} are accepted")
