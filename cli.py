@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 import origins
 from models import Role, utcnow
-from services import audit, credentials, members, setup, tenants
+from services import audit, credentials, members, name_clashes, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
@@ -195,3 +195,13 @@ def scim_prune_log(days: int) -> None:
     """Delete SCIM request-log rows older than DAYS days (all tenants); print how many."""
     removed = audit.prune(utcnow() - timedelta(days=days))
     click.echo(f"{removed}\trequest-log rows older than {days} days deleted")
+
+
+@scim_cli.command("name-clashes")
+def scim_name_clashes() -> None:
+    """List live users and SCIM groups that share a name key with an older one since the Unicode fold.
+
+    One line each: kind, tenant, SCIM id, SCIM id of the older one. Both keep working; rename one in the IdP.
+    """
+    for clash in name_clashes.name_clashes():
+        click.echo(f"{clash.kind}\t{clash.tenant}\t{clash.scim_id}\t{clash.older_scim_id}")

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from services.identifiers import check_folded_length, fold
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -33,6 +35,14 @@ def utcnow() -> datetime:
 
 def new_scim_id() -> str:
     return str(uuid.uuid4())
+
+
+def folded(row: Base, column: str, label: str, value: str | None) -> str | None:
+    """Return `fold(value)` for the shadow column `column`, refusing a key too long for it (named `label`)."""
+    if value is None:
+        return None
+    check_folded_length(label, value, row.__table__.c[column].type.length)
+    return fold(value)
 
 
 class Role:
@@ -62,10 +72,13 @@ class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
         # R5: unique among live accounts only, so a deprovisioned userName can be used again (R8).
+        # user_name_clash is 0 except for accounts that only collided when the Unicode fold replaced lower():
+        # they keep their own id there, so both stay live (see README, "userName and Unicode").
         Index(
             "uq_users_tenant_user_name",
             "tenant_id",
             "user_name_ci",
+            "user_name_clash",
             unique=True,
             sqlite_where=db.text("deprovisioned_at IS NULL"),
             postgresql_where=db.text("deprovisioned_at IS NULL"),
@@ -87,6 +100,7 @@ class User(db.Model):
     scim_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_scim_id)
     user_name: Mapped[str | None] = mapped_column(String(255))
     user_name_ci: Mapped[str | None] = mapped_column(String(255))
+    user_name_clash: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     email_ci: Mapped[str | None] = mapped_column(String(320))
@@ -96,8 +110,11 @@ class User(db.Model):
     scim_managed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     display_name: Mapped[str | None] = mapped_column(String(255))
+    display_name_ci: Mapped[str | None] = mapped_column(String(255))
     given_name: Mapped[str | None] = mapped_column(String(255))
+    given_name_ci: Mapped[str | None] = mapped_column(String(255))
     family_name: Mapped[str | None] = mapped_column(String(255))
+    family_name_ci: Mapped[str | None] = mapped_column(String(255))
     # The rest of the SCIM profile (name parts, nickName, locale, phoneNumbers, addresses,
     # enterprise fields ...) is kept as sent; only what we filter or sort on has a column.
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -117,6 +134,24 @@ class User(db.Model):
     emails: Mapped[list[UserEmail]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="UserEmail.position"
     )
+
+    # Every `*_ci` column is the fold of its source, set here and nowhere else (SCIM filters compare against it).
+    _FOLDED = {
+        "user_name": ("user_name_ci", "userName"),
+        "email": ("email_ci", "email"),
+        "display_name": ("display_name_ci", "displayName"),
+        "given_name": ("given_name_ci", "name.givenName"),
+        "family_name": ("family_name_ci", "name.familyName"),
+    }
+
+    @validates(*_FOLDED)
+    def _fill_folded(self, key: str, value: str | None) -> str | None:
+        column, label = self._FOLDED[key]
+        key_value = folded(self, column, label, value)
+        if key == "user_name" and key_value != self.user_name_ci:
+            self.user_name_clash = 0  # a new userName is unique like any other; only an old clash is tolerated
+        setattr(self, column, key_value)
+        return value
 
     @property
     def active(self) -> bool:
@@ -146,10 +181,17 @@ class UserEmail(db.Model):
     value: Mapped[str | None] = mapped_column(String(320))
     value_ci: Mapped[str | None] = mapped_column(String(320))
     type: Mapped[str | None] = mapped_column(String(40))
+    type_ci: Mapped[str | None] = mapped_column(String(40))
     primary: Mapped[bool | None] = mapped_column(Boolean)
     display: Mapped[str | None] = mapped_column(String(320))
 
     user: Mapped[User] = relationship(back_populates="emails")
+
+    @validates("value", "type")
+    def _fill_folded(self, key: str, value: str | None) -> str | None:
+        column = f"{key}_ci"
+        setattr(self, column, folded(self, column, f"emails.{key}", value))
+        return value
 
 
 class Cohort(db.Model):
@@ -160,6 +202,7 @@ class Cohort(db.Model):
             "uq_cohorts_tenant_scim_name",
             "tenant_id",
             "name_ci",
+            "name_clash",  # as users.user_name_clash: nonzero only for names that collided under the new fold
             unique=True,
             sqlite_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
             postgresql_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
@@ -173,6 +216,7 @@ class Cohort(db.Model):
     external_id: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     name_ci: Mapped[str] = mapped_column(String(255))
+    name_clash: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     scim_managed: Mapped[bool] = mapped_column(Boolean, default=False)
     scim_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -180,6 +224,14 @@ class Cohort(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User | None] = relationship()
+
+    @validates("name")
+    def _fill_folded(self, key: str, value: str) -> str:
+        name_ci = folded(self, "name_ci", "displayName", value)
+        if name_ci != self.name_ci:
+            self.name_clash = 0
+        self.name_ci = name_ci
+        return value
 
 
 class CohortMember(db.Model):

@@ -49,13 +49,13 @@ USER_FILTERS = FilterMap(
         "id": Field(User.scim_id, case_exact=True),
         "username": Field(User.user_name_ci, folded=True),  # pitfall 13: eq is an index lookup
         "externalid": Field(User.external_id, case_exact=True),
-        "displayname": Field(User.display_name),
-        "name.givenname": Field(User.given_name),
-        "name.familyname": Field(User.family_name),
+        "displayname": Field(User.display_name_ci, folded=True),
+        "name.givenname": Field(User.given_name_ci, folded=True),
+        "name.familyname": Field(User.family_name_ci, folded=True),
         "active": Computed(_active),
         "emails": _email_value,  # RFC 7644 §3.4.2.2: a multi-valued attribute alone means its `value`
         "emails.value": _email_value,
-        "emails.type": Field(UserEmail.type, via=_EMAILS),
+        "emails.type": Field(UserEmail.type_ci, folded=True, via=_EMAILS),
         "emails.primary": Field(UserEmail.primary, kind="boolean", via=_EMAILS),
         "meta.created": Field(User.created_at, kind="datetime"),
         "meta.lastmodified": Field(User.updated_at, kind="datetime"),

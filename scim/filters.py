@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, String, and_, func, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from scim.definitions import Attribute, ResourceType
 from scim.errors import InvalidFilter
 from scim.filter_parser import And, AttrPath, Compare, Node, Not, Or, Value, ValuePath, parse_filter, snippet
+from services.identifiers import fold
 
 # Public API; parse_filter and Node are re-exported so callers need only this module. The maps for our two
 # resource types, USER_FILTERS and GROUP_FILTERS, are declared in scim.filter_maps.
-__all__ = ["Computed", "Field", "FilterMap", "Node", "Related", "compile_filter", "fold_case", "parse_filter"]
+__all__ = ["Computed", "Field", "FilterMap", "Node", "Related", "compile_filter", "parse_filter"]
 
 # Which operators make sense for which attribute type (RFC 7644 §3.4.2.2: gt/ge/lt/le on booleans is an error).
 _OPS = {
@@ -41,9 +44,25 @@ _META = Attribute(
 )
 
 
-def fold_case(value: str) -> str:
-    """Fold a string as the `*_ci` columns store it; whoever writes those columns must use this too."""
-    return value.lower()
+class _CodePointOrder(FunctionElement):
+    """A string compared by code point on every database, so `gt`/`lt` on strings give the same rows everywhere.
+
+    SQLite compares text as UTF-8 bytes (code point order); PostgreSQL uses the database's collation unless told
+    `COLLATE "C"`, which is byte order again.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_CodePointOrder)
+def _code_point_order(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_CodePointOrder, "postgresql")
+def _code_point_order_postgresql(element, compiler, **kw) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,13 +88,21 @@ class Related:
 
 @dataclass(frozen=True, eq=False)
 class Field:
-    """An attribute stored in one column; `folded` means the column already holds fold_case(value)."""
+    """An attribute stored in one column; `folded` means the column holds `services.identifiers.fold` of the value.
+
+    A case-insensitive string (caseExact false, RFC 7643 §2.2) must be mapped to such a folded column: folding
+    in SQL would follow each database's own lower(), which on SQLite leaves "É" alone.
+    """
 
     column: Any
     kind: str = "string"  # string | boolean | datetime | integer
     case_exact: bool = False
     folded: bool = False
     via: Related | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "string" and not self.case_exact and not self.folded:
+            raise TypeError(f"{self.column} is case-insensitive: map it to a folded column (models fill *_ci ones)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,14 +191,14 @@ def _test(target: Target, op: str, value: Any, negate: bool) -> ColumnElement[bo
         return not_(present) if negate else present
     expr = column
     if target.kind == "string" and not target.case_exact:
-        value = fold_case(value)
-        if not target.folded:
-            expr = func.lower(column)
+        value = fold(value)
     if op == "eq":
         clause = expr == value
     elif op in ("co", "sw", "ew"):
         clause = _like(expr, op, value, target.case_exact)
     else:
+        if target.kind == "string":
+            expr, value = _CodePointOrder(expr), _CodePointOrder(value)
         clause = {"gt": expr > value, "ge": expr >= value, "lt": expr < value, "le": expr <= value}[op]
     # In SQL, NOT (NULL = 'x') is NULL, i.e. no match; an absent attribute must match a negated test.
     return or_(column.is_(None), not_(clause)) if negate else clause
@@ -208,10 +235,12 @@ def _coerce(name: str, kind: str, value: Value) -> Any:
     if kind == "datetime" and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
+            # The database keeps naive UTC (models.utcnow); a value without an offset is taken as UTC.
+            return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
         except ValueError:
             raise InvalidFilter(f"Attribute {name!r} needs an ISO 8601 date-time, not {snippet(value)}.") from None
-        # The database keeps naive UTC (models.utcnow); a value without an offset is taken as UTC.
-        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        except OverflowError:  # "0001-01-01T00:00:00+14:00" is in year 0 once in UTC, before datetime.min
+            raise InvalidFilter(f"Attribute {name!r} needs a date-time between years 1 and 9999 in UTC.") from None
     wanted = {"string": "a string", "boolean": "true or false", "integer": "an integer", "datetime": "a date-time"}
     raise InvalidFilter(f"Attribute {name!r} needs {wanted[kind]} value.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, g, json, make_response, request
@@ -19,6 +20,11 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
 MAX_BODY_DEPTH = 32
 # SQL INTEGER: startIndex and count beyond it would overflow the driver (SQLite) or mean nothing.
 _MAX_INT = 2**31 - 1
+# An integer as a query parameter or JSON string: ASCII digits only. int() also reads "1_000" and "١٢".
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# Operations in one PATCH. Okta and Entra send a handful (members travel many to an operation); thousands of
+# one-value operations only make each later one slower.
+MAX_OPERATIONS = 1000
 
 
 def scim_response(body: dict | None, status: int = 200, location: str | None = None):
@@ -30,11 +36,12 @@ def scim_response(body: dict | None, status: int = 200, location: str | None = N
     return response
 
 
-def request_body() -> dict:
+def request_body(precheck: Callable[[dict], None] | None = None) -> dict:
     """Return the JSON object sent, whatever JSON-ish media type (or none) labels it.
 
     Entra sends DELETE with no Content-Type and Okta's tests send application/json, so only a
-    media type that is clearly something else is refused.
+    media type that is clearly something else is refused. `precheck` sees the body before anything
+    walks all of it, to refuse a list that is too long at the cost of one len().
     """
     mimetype = request.mimetype
     if mimetype and mimetype not in _ACCEPTED_TYPES and not mimetype.endswith("+json"):
@@ -45,6 +52,8 @@ def request_body() -> dict:
         raise InvalidSyntax(f"the request body is nested more than {MAX_BODY_DEPTH} levels deep") from None
     if not isinstance(body, dict):
         raise InvalidSyntax("the request body must be a JSON object")
+    if precheck is not None:
+        precheck(body)
     _check_strings(body)
     return body
 
@@ -52,26 +61,49 @@ def request_body() -> dict:
 def _check_strings(body: dict) -> None:
     """Refuse NUL and lone surrogates in any key or string value, naming where but never echoing the value.
 
-    Iterative, so a deep body cannot exhaust the stack here; the depth cap keeps it from doing so later.
+    Iterative, so a deep body cannot exhaust the stack here; the depth cap keeps it from doing so later. A 4 MB
+    body holds about a million values, so the loop only remembers how it reached each container, and spells the
+    path out when there is something to report.
     """
-    pending: list[tuple[object, str, int]] = [(body, "", 0)]
+    search = _UNSTORABLE.search
+    pending: list[tuple[object, tuple | None, int]] = [(body, None, 0)]
     while pending:
-        node, path, depth = pending.pop()
+        node, trail, depth = pending.pop()
         if depth > MAX_BODY_DEPTH:
             raise InvalidSyntax(f"the request body is nested more than {MAX_BODY_DEPTH} levels deep")
-        if isinstance(node, str):
-            if _UNSTORABLE.search(node):
-                raise InvalidValue(f"{path or 'a value'} contains a NUL character or an unpaired surrogate")
-        elif isinstance(node, dict):
+        if isinstance(node, dict):
             for key, value in node.items():
-                if _UNSTORABLE.search(key):
-                    where = f" in {path}" if path else ""
+                if search(key):
+                    where = f" in {_spell(trail)}" if trail else ""
                     raise InvalidValue(f"an attribute name{where} contains a NUL character or an unpaired surrogate")
-                # Only name-like keys go into the message: a key is client text like any other.
-                name = key if _PLAIN_KEY.fullmatch(key) else "?"
-                pending.append((value, f"{path}.{name}" if path else name, depth + 1))
-        elif isinstance(node, list):
-            pending.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
+                if isinstance(value, str):
+                    if search(value):
+                        _unstorable((trail, key))
+                elif isinstance(value, dict | list):
+                    pending.append((value, (trail, key), depth + 1))
+        else:
+            for index, item in enumerate(node):  # a list: only dicts and lists are pushed
+                if isinstance(item, str):
+                    if search(item):
+                        _unstorable((trail, index))
+                elif isinstance(item, dict | list):
+                    pending.append((item, (trail, index), depth + 1))
+
+
+def _unstorable(trail: tuple) -> None:
+    raise InvalidValue(f"{_spell(trail)} contains a NUL character or an unpaired surrogate")
+
+
+def _spell(trail: tuple | None) -> str:
+    """Spell `((None, "emails"), 0), "value")` as `emails[0].value`; only name-like keys, as keys are client text."""
+    parts: list[str] = []
+    while trail is not None:
+        trail, step = trail
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        else:
+            parts.append(("." if trail is not None else "") + (step if _PLAIN_KEY.fullmatch(step) else "?"))
+    return "".join(reversed(parts))
 
 
 def paging(source=None) -> tuple[int, int]:
@@ -91,6 +123,8 @@ def _integer(source, name: str, default: int) -> int:
     # JSON numbers arrive as floats when written 2.0 or 1e999 (inf); only whole, finite ones are integers.
     if isinstance(raw, bool) or (isinstance(raw, float) and not (math.isfinite(raw) and raw.is_integer())):
         raise InvalidValue(f"{name} must be an integer")
+    if isinstance(raw, str) and not _INTEGER.fullmatch(raw.strip()):
+        raise InvalidValue(f"{name} must be an integer written in ASCII digits")
     try:
         return int(raw)
     except (TypeError, ValueError, OverflowError):  # ValueError also for more digits than int() will read
@@ -164,4 +198,6 @@ def patch_operations(body: dict) -> list:
     operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
+    if len(operations) > MAX_OPERATIONS:
+        raise InvalidValue(f"a PATCH body may hold at most {MAX_OPERATIONS} operations, not {len(operations)}")
     return operations

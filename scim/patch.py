@@ -12,6 +12,8 @@ import copy
 from scim.definitions import Attribute, ResourceType
 from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim.paths import Path, equality_template, parse_path
+from scim.schemas import MAX_VALUES
+from services.identifiers import fold
 
 __all__ = ["Path", "apply_patch", "parse_path"]
 
@@ -117,6 +119,9 @@ def _apply(result: dict, op: str, path: Path, value: object, resource_type: Reso
         container[attribute.name] = _normalize(attribute, value)
     if guarded and not _unchanged(before, container.get(attribute.name)):
         raise Mutability(f"'{path.text}' is readOnly and cannot be changed.")
+    values = container.get(attribute.name)
+    if _capped(attribute) and isinstance(values, list):
+        _check_count(attribute, len(values))  # one value per operation must not grow a list without end
     if path.extension is not None and not container:
         del result[path.extension]
 
@@ -254,6 +259,8 @@ def _normalize(attribute: Attribute, value: object, *, element: bool = False) ->
     """Coerce a client value to the representation of `attribute` (one element of it if `element`)."""
     if attribute.multi_valued and not element:
         items = value if isinstance(value, list) else [value]
+        if _capped(attribute):
+            _check_count(attribute, len(items))  # before normalising, and comparing, each of them
         return [_normalize(attribute, item, element=True) for item in items if item is not None]
     if attribute.type == "complex":
         if isinstance(value, list) and len(value) == 1 and not attribute.multi_valued:
@@ -284,9 +291,19 @@ def _normalize(attribute: Attribute, value: object, *, element: bool = False) ->
     return value
 
 
+def _capped(attribute: Attribute) -> bool:
+    """Group members are bounded by the body size only; every other multi-valued attribute by MAX_VALUES."""
+    return attribute.multi_valued and attribute.name != "members"
+
+
+def _check_count(attribute: Attribute, count: int) -> None:
+    if count > MAX_VALUES:
+        raise InvalidValue(f"'{attribute.name}' would hold {count} values; at most {MAX_VALUES} are accepted.")
+
+
 def _equal(attribute: Attribute | None, left: object, right: object) -> bool:
     if isinstance(left, str) and isinstance(right, str) and not (attribute and attribute.case_exact):
-        return left.casefold() == right.casefold()
+        return fold(left) == fold(right)
     return left == right
 
 

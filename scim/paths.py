@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from scim.definitions import Attribute, ResourceType, Schema
 from scim.errors import InvalidFilter, InvalidPath
 from scim.filter_parser import MAX_LENGTH, And, Compare, Node, Not, Or, parse_filter
+from services.identifiers import fold
 
 _NAME = r"[A-Za-z$][\w$-]*"
 _PATH_RE = re.compile(rf"(?P<attr>{_NAME})(?:\.(?P<sub>{_NAME})|\[(?P<filter>.*)\](?:\.(?P<vsub>{_NAME}))?)?", re.S)
@@ -47,7 +48,7 @@ class Comparison:
         expected = self.value
         if isinstance(actual, str) and isinstance(expected, str):
             if not self.attribute.case_exact:
-                actual, expected = actual.casefold(), expected.casefold()
+                actual, expected = fold(actual), fold(expected)  # as the filters fold, so PATCH and GET agree
             return _COMPARE[self.op](actual, expected)
         # bool is an int in Python; `primary eq 1` must not match `true`.
         same_kind = isinstance(actual, bool) == isinstance(expected, bool)

@@ -13,11 +13,11 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from scim.definitions import ENTERPRISE_USER_SCHEMA
 from scim.errors import InvalidValue
 
-# C0 controls and DEL. Names, ids and titles are shown in the dashboard, exported, and put into mail, where a
-# CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and C1 controls (U+009B is a terminal's CSI). Names, ids and titles are shown in the dashboard,
+# exported, and put into mail, where a CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # RFC 7643 §4.1.2 lets formatted and streetAddress carry line breaks; the other controls stay out there too.
-_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # An email value is kept as sent (no RFC 5322 check: IdPs hold addresses we could not parse, and a full check would
 # refuse them), but it must be one mailbox: exactly one "@" with text on both sides, so the verification mail (R4)
 # has somewhere to go, and no whitespace or control character, so a value like "a@x.t\r\nBcc: b@y.t" can never
@@ -49,6 +49,9 @@ def _text(max_length: int, *, min_length: int | None = None, multiline: bool = F
 
 
 _SHORT = 255
+# Values one multi-valued attribute (emails, phoneNumbers, addresses, ...) may hold; IdPs send a handful. Group
+# members are not capped here: a group holds thousands, bounded by the body size.
+MAX_VALUES = 100
 
 
 class ScimBoolean(fields.Boolean):
@@ -122,7 +125,8 @@ class ManagerField(fields.Field):
             value = lowered.get("value")
         if value is None or value == "":
             return None
-        if not isinstance(value, str | int) or len(str(value)) > 255:
+        # bool is an int to Python: `"manager": true` was stored as the id "True".
+        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 255:
             raise ValidationError("manager must be an id string or an object with a 'value'")
         _no_control(str(value))
         return {"value": str(value)}
@@ -138,7 +142,7 @@ class EnterpriseSchema(ScimSchema):
 
 
 def _multi(schema) -> fields.List:
-    return fields.List(fields.Nested(schema), validate=validate.Length(max=100))
+    return fields.List(fields.Nested(schema), validate=validate.Length(max=MAX_VALUES))
 
 
 class UserSchema(ScimSchema):
@@ -170,6 +174,7 @@ class GroupSchema(ScimSchema):
 
 def load(schema: Schema, body: dict) -> dict:
     """Validate a body, turning marshmallow's messages into one SCIM invalidValue error."""
+    check_value_counts(schema, body)
     try:
         return schema.load(body)
     except ValidationError as error:
@@ -184,3 +189,14 @@ def _describe(messages, prefix: str = "") -> str:
     elif isinstance(messages, list):
         parts.append(f"{prefix.rstrip('.')}: {' '.join(str(m) for m in messages)}")
     return "; ".join(p for p in parts if p)
+
+
+def check_value_counts(schema: Schema, body: dict) -> None:
+    """Refuse a multi-valued attribute over MAX_VALUES before marshmallow walks it (250,000 emails took seconds)."""
+    if not isinstance(body, dict):
+        return
+    lists = {(f.data_key or n).lower(): f.data_key or n for n, f in schema.fields.items() if isinstance(f, fields.List)}
+    for key, value in body.items():
+        name = lists.get(key.lower()) if isinstance(key, str) else None
+        if name and isinstance(value, list) and len(value) > MAX_VALUES:
+            raise InvalidValue(f"{name} has {len(value)} values; at most {MAX_VALUES} are accepted")

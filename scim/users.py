@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -10,6 +12,7 @@ from models import User, db
 from scim import bp
 from scim.commits import answered_at_commit
 from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA
+from scim.errors import InvalidValue
 from scim.filter_maps import USER_FILTERS
 from scim.filters import compile_filter
 from scim.http import (
@@ -24,11 +27,13 @@ from scim.http import (
 )
 from scim.patch import apply_patch
 from scim.projection import project
-from scim.schemas import UserSchema, load
+from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
 from scim.translate import domain_errors, iso
 from services import cohorts, members
 
 _user_schema = UserSchema()
+# A PATCH path or key that may be quoted in an error: it is client text, so only when it looks like a name.
+_PLAIN = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
 
 
 def user_resource(user: User, groups: list) -> dict:
@@ -91,6 +96,29 @@ def _profile(body: dict) -> members.ScimProfile:
     )
 
 
+def _user_body() -> dict:
+    """Read a POST or PUT body; an over-long multi-valued attribute is refused before anything walks it."""
+    return request_body(lambda body: check_value_counts(_user_schema, body))
+
+
+def _patch_body() -> dict:
+    """Read a PATCH body; no value of a User is a list of more than MAX_VALUES, so a longer one is refused at once."""
+
+    def precheck(body: dict) -> None:
+        for operation in patch_operations(body):
+            if not isinstance(operation, dict):
+                continue  # apply_patch reports it
+            fields = {str(k).lower(): v for k, v in operation.items()}
+            value = fields.get("value")
+            named = [(fields.get("path"), value)] + (list(value.items()) if isinstance(value, dict) else [])
+            for name, item in named:
+                if isinstance(item, list) and len(item) > MAX_VALUES:
+                    where = repr(name) if isinstance(name, str) and _PLAIN.fullmatch(name) else "a value"
+                    raise InvalidValue(f"{where} holds {len(item)} values; at most {MAX_VALUES} are accepted")
+
+    return request_body(precheck)
+
+
 def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
     """Return the total of members matching the query and the rendered slice [offset, offset+limit)."""
     tenant = g.scim_tenant
@@ -123,7 +151,7 @@ def search_users():
 @bp.post("/Users", strict_slashes=False)
 def create_user():
     """Provision a member (201 with the full resource and its Location)."""
-    profile = _profile(request_body())
+    profile = _profile(_user_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with answered_at_commit(_render, User) as outcome, domain_errors():
         members.create_scim_user(g.scim_tenant, profile)
@@ -157,7 +185,7 @@ def _save(user: User, profile: members.ScimProfile, operation: str):
 @bp.put("/Users/<scim_id>", strict_slashes=False)
 def replace_user(scim_id: str):
     """Replace a member's profile (RFC 7644 §3.5.1); read-only attributes sent back are ignored."""
-    body = request_body()
+    body = _user_body()
     with domain_errors():
         user = members.get_scim_user(g.scim_tenant, scim_id)
     return _save(user, _profile(body), "user.updated")
@@ -166,7 +194,7 @@ def replace_user(scim_id: str):
 @bp.patch("/Users/<scim_id>", strict_slashes=False)
 def modify_user(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's or Entra's dialect; 200 with the resource."""
-    body = request_body()
+    body = _patch_body()
     with domain_errors():
         user = members.get_scim_user(g.scim_tenant, scim_id)
     operations = _without_password(patch_operations(body))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
+from services.identifiers import check_identifier, fold
 
 NO_OWNER = "no super-admin to own SCIM-provisioned cohorts"
 
@@ -118,20 +119,24 @@ def delete_scim_cohort(cohort: Cohort) -> None:
 
 
 def _apply_profile(cohort: Cohort, profile: GroupProfile) -> None:
+    check_identifier("displayName", profile.display_name, key=True)  # before strip(), as for a userName
     name = (profile.display_name or "").strip()
     if not name:
         raise InvalidInput("displayName is required")
     external_id = profile.external_id or None
+    check_identifier("externalId", external_id)
     visible = scim_visible_cohort(cohort.tenant_id)
     if cohort.id is not None:
         visible = and_(visible, Cohort.id != cohort.id)
-    if db.session.scalar(select(Cohort.id).where(visible, Cohort.name_ci == name.lower()).limit(1)):
+    # A group keeping its own name key is not checked, like a user's userName (services.members._check_unique).
+    key = fold(name)
+    taken = select(Cohort.id).where(visible, Cohort.name_ci == key).limit(1)
+    if (cohort.id is None or key != cohort.name_ci) and db.session.scalar(taken):
         raise Conflict("displayName is already in use by another group", "displayName")
     # The cohort is tied to its externalId, so two live groups cannot share one.
     if external_id and db.session.scalar(select(Cohort.id).where(visible, Cohort.external_id == external_id).limit(1)):
         raise Conflict("externalId is already in use by another group", "externalId")
-    cohort.name = name
-    cohort.name_ci = name.lower()
+    cohort.name = name  # fills name_ci (models.Cohort)
     cohort.external_id = external_id
 
 

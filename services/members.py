@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
 from services.errors import ConcurrentChange, Conflict, EmailNotVerified, InvalidInput, NotFound
+from services.identifiers import check_identifier, fold
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,17 @@ def _write_scim_user(user: User, change: Callable[[User], None]) -> User:
 
 
 def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
+    check_identifier("userName", profile.user_name, key=True)  # before strip(), which takes U+2028 for a space
     user_name = (profile.user_name or "").strip()
     if not user_name:
         raise InvalidInput("userName is required")
-    _check_unique(user, user_name, profile.external_id)
-    user.user_name = user_name
-    user.user_name_ci = user_name.lower()
-    user.external_id = profile.external_id or None
     attributes = dict(profile.attributes)
+    check_identifier("externalId", profile.external_id)
+    check_identifier("displayName", attributes.get("displayName"))
+    _check_unique(user, user_name, profile.external_id)
+    # Assigning the names fills their folded columns (models.User), which may refuse a key too long to store.
+    user.user_name = user_name
+    user.external_id = profile.external_id or None
     name = attributes.get("name") or {}
     user.display_name = attributes.get("displayName")
     user.given_name = name.get("givenName")
@@ -128,7 +132,6 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
         UserEmail(
             position=i,
             value=e.get("value"),
-            value_ci=(e.get("value") or "").lower() or None,
             type=e.get("type"),
             primary=e.get("primary"),
             display=e.get("display"),
@@ -137,7 +140,6 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
     ]
     email = _main_email(profile.emails)
     user.email = email
-    user.email_ci = email.lower() if email else None
     # R4: the IdP controls the account, never the ownership claim on an address.
     if creating or user.email_ci != old_email:
         user.email_verified_at = None
@@ -154,11 +156,17 @@ def _main_email(emails: Sequence[dict]) -> str | None:
 
 
 def _check_unique(user: User, user_name: str, external_id: str | None) -> None:
-    """R5: userName (case-insensitive) and externalId are unique among live accounts of a tenant."""
+    """R5: userName (by its fold) and externalId are unique among live accounts of a tenant.
+
+    An account keeping its own userName key is not checked: two accounts that only collided when the fold
+    changed from lower() to Unicode folding both stay usable, but nobody can take such a key anew.
+    """
     live = and_(User.tenant_id == user.tenant_id, User.deprovisioned_at.is_(None))
     if user.id is not None:
         live = and_(live, User.id != user.id)
-    if db.session.scalar(select(User.id).where(live, User.user_name_ci == user_name.lower()).limit(1)):
+    key = fold(user_name)
+    taken = select(User.id).where(live, User.user_name_ci == key).limit(1)
+    if (user.id is None or key != user.user_name_ci) and db.session.scalar(taken):
         raise Conflict("userName is already in use in this tenant", "userName")
     if external_id and db.session.scalar(select(User.id).where(live, User.external_id == external_id).limit(1)):
         raise Conflict("externalId is already in use in this tenant", "externalId")
@@ -196,7 +204,7 @@ def find_by_email(tenant: Tenant, email: str) -> User | None:
     """Return the tenant's live account with this email, local accounts first."""
     return db.session.scalar(
         select(User)
-        .where(User.tenant_id == tenant.id, User.email_ci == email.strip().lower(), User.deprovisioned_at.is_(None))
+        .where(User.tenant_id == tenant.id, User.email_ci == fold(email.strip()), User.deprovisioned_at.is_(None))
         .order_by(User.scim_managed, User.id)
         .limit(1)
     )
@@ -219,12 +227,12 @@ def create_local_user(
         raise InvalidInput("role must be 1 to 5")
     if role > Role.MEMBER and not verified:
         raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")
+    check_identifier("display name", display_name)
     if find_by_email(tenant, email):
         raise Conflict("an account with this email already exists", "email")
     user = User(
         tenant_id=tenant.id,
         email=email,
-        email_ci=email.lower(),
         role=role,
         scim_managed=False,
         display_name=display_name,

@@ -168,3 +168,115 @@ def test_upgrade_on_a_fresh_postgresql_database_matches_the_models(migrated_app)
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def _legacy_rows(connection) -> None:
+    """Rows as the initial schema's code wrote them: keys from str.lower(), two pairs that only the new fold joins."""
+    connection.execute(
+        text("INSERT INTO tenants (id, slug, name, learn_scim, created_at) VALUES (1, 't', 'T', true, :at)"),
+        {"at": "2026-01-01"},
+    )
+    users = [
+        (1, "Straße", None),
+        (2, "STRASSE", None),  # the same key as 1 under the fold: both live, both kept
+        (3, "ＡＬＩＣＥ", None),
+        (4, "alice", "2026-02-01"),  # deprovisioned: no clash with 3
+        (5, "Élodie", None),
+    ]
+    for row_id, name, gone in users:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, scim_id, user_name, user_name_ci, email, email_ci, display_name,"
+                " given_name, family_name, role, scim_managed, profile, created_at, updated_at, deprovisioned_at,"
+                " version, session_epoch) VALUES (:id, 1, :sid, :name, :ci, :email, :email_ci, :name, :name, 'Ünal',"
+                " 2, true, '{}', :at, :at, :gone, 1, 0)"
+            ),
+            {
+                "id": row_id,
+                "sid": f"s-{row_id}",
+                "name": name,
+                "ci": name.lower(),
+                "email": f"{name}@Example.com",
+                "email_ci": f"{name}@example.com".lower(),
+                "at": "2026-01-01",
+                "gone": gone,
+            },
+        )
+    connection.execute(
+        text(
+            "INSERT INTO user_emails (id, user_id, position, value, value_ci, type)"
+            " VALUES (1, 5, 0, 'É@X.T', 'É@x.t', 'Wörk')"
+        )
+    )
+    for row_id, name in ((1, "Straße"), (2, "STRASSE"), (3, "Équipe")):
+        connection.execute(
+            text(
+                "INSERT INTO cohorts (id, tenant_id, scim_id, name, name_ci, owner_id, scim_managed, created_at,"
+                " updated_at) VALUES (:id, 1, :sid, :name, :ci, 1, true, :at, :at)"
+            ),
+            {"id": row_id, "sid": f"g-{row_id}", "name": name, "ci": name.lower(), "at": "2026-01-01"},
+        )
+
+
+def _check_unicode_fold_migration(app) -> None:
+    from services.name_clashes import name_clashes
+
+    with app.app_context():
+        flask_migrate.upgrade(revision="a656d1c72da6")
+        with db.engine.begin() as connection:
+            _legacy_rows(connection)
+        flask_migrate.upgrade()
+        assert schema_differences() == []
+        with db.engine.connect() as connection:
+            users = connection.execute(
+                text(
+                    "SELECT id, user_name_ci, user_name_clash, email_ci, display_name_ci, family_name_ci"
+                    " FROM users ORDER BY id"
+                )
+            ).all()
+            emails = connection.execute(text("SELECT value_ci, type_ci FROM user_emails")).all()
+            cohorts = connection.execute(text("SELECT name_ci, name_clash FROM cohorts ORDER BY id")).all()
+        assert [(u.id, u.user_name_ci, u.user_name_clash) for u in users] == [
+            (1, "strasse", 0),
+            (2, "strasse", 2),
+            (3, "alice", 0),
+            (4, "alice", 0),
+            (5, "élodie", 0),
+        ]
+        assert users[0].email_ci == "strasse@example.com" and users[4].display_name_ci == "élodie"
+        assert {u.family_name_ci for u in users} == {"ünal"}
+        assert emails == [("é@x.t", "wörk")]
+        assert cohorts == [("strasse", 0), ("strasse", 2), ("équipe", 0)]
+        assert [(c.kind, c.scim_id, c.older_scim_id) for c in name_clashes()] == [
+            ("user", "s-2", "s-1"),
+            ("group", "g-2", "g-1"),
+        ]
+        db.session.remove()  # its open transaction would hold PostgreSQL's locks against the downgrade
+        flask_migrate.downgrade(revision="a656d1c72da6")
+        with db.engine.connect() as connection:
+            keys = connection.execute(text("SELECT user_name_ci FROM users ORDER BY id")).scalars().all()
+        assert keys == ["straße", "strasse", "ａｌｉｃｅ", "alice", "élodie"]
+        flask_migrate.upgrade()
+
+
+def test_the_unicode_fold_migration_recomputes_keys_and_keeps_accounts_that_now_collide(migrated_app, tmp_path):
+    _check_unicode_fold_migration(migrated_app(f"sqlite:///{tmp_path / 'fold.db'}"))
+
+
+def test_the_unicode_fold_migration_on_postgresql(migrated_app):
+    server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
+    name = f"scim_fold_{secrets.token_hex(6)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
+            _check_unicode_fold_migration(app)
+            with app.app_context():
+                db.engine.dispose()
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
