@@ -32,6 +32,10 @@ _IGNORABLE = (
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # The scripts whose letters are each other's look-alikes (a/а/α, o/о/ο, p/р/ρ ...): one word mixing them is a spoof.
 _CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+# Joiners and variation selectors that names need: ZWNJ/ZWJ shape Persian and Indic words and join emoji
+# sequences, VS15/VS16 pick text or emoji form. A display name keeps them; a unique key (userName, a group's
+# name) does not, because there they make two names that look alike.
+_NAME_FORMATTING = frozenset({"\u200c", "\u200d", "\ufe0e", "\ufe0f"})
 
 
 def fold(text: str) -> str:
@@ -43,16 +47,21 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
-def check_identifier(attribute: str, value: str | None, *, key: bool = False) -> None:
+def check_identifier(attribute: str, value: str | None, *, key: bool = False, display: bool = False) -> None:
     """Refuse invisible, control and bidi-control characters; for a unique key also unassigned and mixed-script text.
 
     The message names the attribute, never the value. `key` is for values that must not look like another
-    account's or group's (userName, a group's displayName).
+    account's or group's (userName, a group's displayName). `display` is for a person's display name, which
+    may keep the joiners and variation selectors that writing systems and emoji need.
     """
     if not value:
         return
     for char in value:
-        if _invisible(char) or (key and unicodedata.category(char) == "Cn"):
+        if key and unicodedata.category(char) == "Cn":
+            invalid = True
+        else:
+            invalid = _invisible(char) and not (display and char in _NAME_FORMATTING)
+        if invalid:
             raise InvalidInput(
                 f"{attribute} must not contain control characters, bidirectional controls, invisible characters"
                 + (" or unassigned code points" if key else "")

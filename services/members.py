@@ -112,7 +112,7 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
         raise InvalidInput("userName is required")
     attributes = dict(profile.attributes)
     check_identifier("externalId", profile.external_id)
-    check_identifier("displayName", attributes.get("displayName"))
+    check_identifier("displayName", attributes.get("displayName"), display=True)
     _check_unique(user, user_name, profile.external_id)
     # Assigning the names fills their folded columns (models.User), which may refuse a key too long to store.
     user.user_name = user_name
@@ -227,7 +227,7 @@ def create_local_user(
         raise InvalidInput("role must be 1 to 5")
     if role > Role.MEMBER and not verified:
         raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")
-    check_identifier("display name", display_name)
+    check_identifier("display name", display_name, display=True)
     if find_by_email(tenant, email):
         raise Conflict("an account with this email already exists", "email")
     user = User(
