@@ -20,6 +20,12 @@ class Defaults:
     # near 1,000/min, and a conformance run sends ~800 in a few seconds. It stops a runaway client
     # averaging over 50/s; Okta then waits exactly Retry-After seconds. Empty turns the limit off.
     SCIM_RATE_LIMIT = "3000 per minute"
+    # Per API key: a SIEM polling every few seconds and paging through a backlog of 1,000-row pages stays far
+    # below it; a runaway loop does not. Empty turns the limit off.
+    API_RATE_LIMIT = "600 per minute"
+    # How long the newest request-log rows wait before the API hands them out, so that rows committing out of
+    # id order (PostgreSQL) are never skipped: longer than a log insert takes to commit, plus clock skew.
+    REQUEST_LOG_SETTLE_SECONDS = 5
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
     PUBLIC_URL: str | None = None  # e.g. https://learn.example.com: mailed links never trust the Host header

@@ -38,7 +38,6 @@ def record(entry: RequestRecord) -> None:
     row = {
         "tenant_id": entry.tenant_id,
         "credential_id": entry.credential_id,
-        "at": utcnow(),
         "method": _text(entry.method, 10),
         "path": _text(entry.path, 512),
         "status": entry.status,
@@ -50,6 +49,10 @@ def record(entry: RequestRecord) -> None:
     }
     try:
         with db.engine.begin() as connection:
+            # Stamped once a connection is held, just before the insert: readers of the log rely on a row
+            # committing within moments of its time stamp (services/request_log.py), and a wait for a
+            # pooled connection would break that.
+            row["at"] = utcnow()
             connection.execute(insert(ScimRequest), row)
     except Exception as exc:  # noqa: BLE001 - the audit must never break the response it describes
         # Only the exception's type: SQLAlchemy's message quotes the parameters (IP, User-Agent, path).
