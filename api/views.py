@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from api import bp
 from api.auth import requires
+from api.export import csv_response
 from api.problems import ApiProblem
 from api.schemas import LIST_PARAMETERS, RequestLogQuery, encode_cursor
 from services import api_keys, credentials, request_log
@@ -69,12 +70,14 @@ def _request_log(credential_id: int | None):
     )
     settle = timedelta(seconds=float(current_app.config["REQUEST_LOG_SETTLE_SECONDS"]))
     if wants_csv:
-        raise ApiProblem(406, f"this endpoint answers {JSON}")
+        limit = params["limit"] if "limit" in request.args else None  # without one, CSV is the whole range
+        return csv_response(filters, params.get("after"), limit, settle)
     page = request_log.forward(filters, params.get("after"), params["limit"], settle=settle)
     next_url = _next_url(page.after) if page.more else None
     response = jsonify({"data": [request_log.entry(row) for row in page.rows], "next": next_url})
     if next_url:
         response.headers["Link"] = f'<{next_url}>; rel="next"'
+    response.headers["Vary"] = "Accept"
     return response
 
 

@@ -6,11 +6,12 @@ client pages can neither shift a page (as offsets would) nor be seen twice.
 
 Ids are handed out when a row is inserted and become visible when it commits. On SQLite writers take
 turns, so ids commit in order. On PostgreSQL two inserts can commit out of order, and a reader that has
-seen id 11 could later find a 10 it never saw. So the newest rows wait: a forward page stops below the
-first row stamped within the settle window (SETTLE, 5 s), and every row stamped before that window has
-committed by then, provided a log insert commits within the window of its time stamp, across hosts'
-clocks too. `audit.record` stamps a row only once it holds a connection, so a wait for one does not count.
-The same bound lets `since` and `until` become id bounds found through the (scope, at) indexes.
+seen id 11 could later find a 10 it never saw. So the newest rows wait: a forward page holds only rows
+stamped before the settle window (SETTLE, 5 s) and stops below the first row stamped within it. Every row
+stamped before the window has committed by then, provided a log insert commits within the window of its
+time stamp, across hosts' clocks too. `audit.record` stamps a row only once it holds a connection, so a
+wait for one does not count. The same bound lets `since` and `until` become id bounds found through the
+(scope, at) indexes.
 """
 
 from __future__ import annotations
@@ -97,11 +98,16 @@ def every_row(
     settle: timedelta = SETTLE,
     batch: int = 2000,
 ) -> Iterator[Row]:
-    """Yield the rows `forward` pages would give, oldest first, in batches: memory stays flat however many.
+    """Return the rows `forward` pages would give, oldest first, read in batches: memory stays flat however many.
 
-    Every batch reads below the same settled bound, so together they are the rows of one moment.
+    Every batch reads below the same settled bound, so together they are the rows of one moment. The bound is
+    taken now, not at the first row: a response can be streamed later.
     """
     conditions, _settled = _plan(filters, after, now or utcnow(), settle)
+    return _batches(conditions, after, limit, batch)
+
+
+def _batches(conditions: list, after: int | None, limit: int | None, batch: int) -> Iterator[Row]:
     last, left = after, limit
     while left is None or left > 0:
         size = batch if left is None else min(batch, left)
@@ -137,7 +143,9 @@ def _plan(filters: Filters, after: int | None, now: datetime, settle: timedelta)
         conditions.append(ScimRequest.id > after)
     settled = filters.until is not None and filters.until <= cutoff
     if not settled:
-        # Rows stamped before the window and above the first row inside it could still meet a late commit below.
+        # Rows stamped inside the window wait, also those that commit after this moment; and rows stamped
+        # before it wait too if they lie above the first one inside it, as a late commit could still land below.
+        conditions.append(ScimRequest.at < cutoff)
         first_unsettled = db.session.scalar(
             select(ScimRequest.id)
             .where(ScimRequest.tenant_id == filters.tenant_id, ScimRequest.at >= cutoff)
