@@ -135,6 +135,7 @@ class RequestPage(Schema):
     data = fields.List(fields.Nested(RequestEntry), required=True)
     next = fields.Url(
         allow_none=True,
+        require_tld=False,
         required=True,
         metadata={"description": "The next page (also the Link rel=next header); null once a bounded query ends."},
     )

@@ -103,9 +103,10 @@ def test_each_key_is_rate_limited_with_a_problem_429_and_an_integer_retry_after(
     response = limited.get("/scim-credentials")
     problem(response, 429)
     assert 1 <= int(response.headers["Retry-After"]) <= 60
-    # Another key of the tenant is not starved by the first.
+    # Another key of the tenant is not starved by the first; the public document is never limited.
     _, other = api_keys.issue(tenant, "Second")
     assert ApiClient(app.test_client(), other).get("/scim-requests").status_code == 200
+    assert limited.get("/openapi.json").status_code == 200
 
 
 @pytest.mark.parametrize(
