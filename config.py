@@ -26,6 +26,7 @@ class Defaults:
     # How long the newest request-log rows wait before the API hands them out, so that rows committing out of
     # id order (PostgreSQL) are never skipped: longer than a log insert takes to commit, plus clock skew.
     REQUEST_LOG_SETTLE_SECONDS = 5
+    REQUEST_LOG_DAYS = 90  # request-log history kept: what `flask scim prune-log` removes beyond by default
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
     PUBLIC_URL: str | None = None  # e.g. https://learn.example.com: mailed links never trust the Host header

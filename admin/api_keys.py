@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, url_for
 
 from admin import bp
-from admin.api_key_forms import IssueApiKeyForm
 from admin.context import current_admin, current_tenant, login_required, render_page
 from admin.credentials import scim_feature
+from admin.log_forms import IssueApiKeyForm
 from services import api_keys
 from services.errors import InvalidInput, NotFound
 

@@ -15,7 +15,7 @@ TOKEN_PREFIX = "ms_api_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
 # The one scope today. A scope is a word in ApiKey.scopes; the API names the scope each endpoint needs.
 READ_REQUEST_LOG = "scim-requests:read"
-SCOPES = {READ_REQUEST_LOG: "Read the SCIM request log and the SCIM credentials it names"}
+SCOPES = {READ_REQUEST_LOG: "read the SCIM request log and the SCIM credentials it names"}
 DEFAULT_SCOPES = (READ_REQUEST_LOG,)
 # Last-used is kept to the minute: a SIEM polling every few seconds must not turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
