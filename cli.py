@@ -182,9 +182,17 @@ _credential_command("enable", credentials.enable, "Enable a disabled credential 
 
 
 @scim_cli.command("prune-log")
-@click.option("--days", type=click.IntRange(1), default=90, show_default=True, help="Keep this many days of history.")
-def scim_prune_log(days: int) -> None:
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Keep this many days of history (default: the REQUEST_LOG_DAYS setting, 90 unless changed).",
+)
+def scim_prune_log(days: int | None) -> None:
     """Delete SCIM request-log rows older than DAYS days (all tenants); print how many."""
+    if days is None:
+        days = current_app.config["REQUEST_LOG_DAYS"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise click.ClickException("REQUEST_LOG_DAYS must be a whole number of days, at least 1")
     removed = audit.prune(utcnow() - timedelta(days=days))
     click.echo(f"{removed}\trequest-log rows older than {days} days deleted")
 
