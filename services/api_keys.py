@@ -77,6 +77,8 @@ def find(tenant: Tenant, token: str) -> ApiKey | None:
 def note_use(key: ApiKey) -> None:
     """Record that the key was used now, at most once a minute, in one conditional UPDATE."""
     now = utcnow()
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_RESOLUTION:
+        return  # recent enough: no write at all (the WHERE below settles races between workers)
     db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id)

@@ -16,7 +16,6 @@ wait for one does not count. The same bound lets `since` and `until` become id b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy import ColumnElement, Integer, Row, func, literal_column, or_, s
 from models import ScimCredential, ScimRequest, db, utcnow
 
 SETTLE = timedelta(seconds=5)
+_NO_ID = 2**62  # above every id: nothing unsettled
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 # Written exactly as the (scope, status / 100, id) indexes are, so the database can use them.
@@ -44,8 +44,7 @@ COLUMNS = (
     ScimRequest.failure,
 )
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-_RESOURCE = re.compile(r"^/scim/v2/(Users|Groups)/([^/]+)/?$")
-_RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
+_RESOURCE_PREFIXES = (("/scim/v2/Users/", "User"), ("/scim/v2/Groups/", "Group"))
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def forward(
     (polling, without `until`, or reaching into the settle window) always has a next page.
     """
     conditions, settled = _plan(filters, after, now or utcnow(), settle)
-    rows = list(db.session.execute(select(*COLUMNS).where(*conditions).order_by(ScimRequest.id).limit(limit + 1)))
+    rows = _read(select(*COLUMNS).where(*conditions).order_by(ScimRequest.id).limit(limit + 1))
     full = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].id if rows else after
@@ -100,8 +99,8 @@ def every_row(
 ) -> Iterator[Row]:
     """Return the rows `forward` pages would give, oldest first, read in batches: memory stays flat however many.
 
-    Every batch reads below the same settled bound, so together they are the rows of one moment. The bound is
-    taken now, not at the first row: a response can be streamed later.
+    Every batch holds back the rows stamped after the same moment, taken now rather than at the first row (a
+    response can be streamed later): requests that arrive while an export runs are never part of it.
     """
     conditions, _settled = _plan(filters, after, now or utcnow(), settle)
     return _batches(conditions, after, limit, batch)
@@ -112,7 +111,7 @@ def _batches(conditions: list, after: int | None, limit: int | None, batch: int)
     while left is None or left > 0:
         size = batch if left is None else min(batch, left)
         where = [*conditions, ScimRequest.id > last] if last is not None else conditions
-        rows = db.session.execute(select(*COLUMNS).where(*where).order_by(ScimRequest.id).limit(size)).all()
+        rows = _read(select(*COLUMNS).where(*where).order_by(ScimRequest.id).limit(size))
         yield from rows
         if len(rows) < size:
             return
@@ -128,11 +127,14 @@ def backward(filters: Filters, before: int | None, limit: int) -> tuple[list[Row
     conditions = [*_conditions(filters), *_id_bounds(filters, SETTLE)]
     if before is not None:
         conditions.append(ScimRequest.id < before)
-    rows = list(
-        db.session.execute(select(*COLUMNS).where(*conditions).order_by(ScimRequest.id.desc()).limit(limit + 1))
-    )
+    rows = _read(select(*COLUMNS).where(*conditions).order_by(ScimRequest.id.desc()).limit(limit + 1))
     older = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], older
+
+
+def _read(query) -> list[Row]:
+    """Run a column query on the session's connection, without the ORM's per-row work."""
+    return db.session.connection().execute(query).all()
 
 
 def _plan(filters: Filters, after: int | None, now: datetime, settle: timedelta) -> tuple[list, bool]:
@@ -143,17 +145,15 @@ def _plan(filters: Filters, after: int | None, now: datetime, settle: timedelta)
         conditions.append(ScimRequest.id > after)
     settled = filters.until is not None and filters.until <= cutoff
     if not settled:
-        # Rows stamped inside the window wait, also those that commit after this moment; and rows stamped
-        # before it wait too if they lie above the first one inside it, as a late commit could still land below.
-        conditions.append(ScimRequest.at < cutoff)
-        first_unsettled = db.session.scalar(
-            select(ScimRequest.id)
+        # Rows stamped inside the window wait, and so do rows above the first of them: a late commit could still
+        # land below those. A subquery, not a value read beforehand, so that it sees what the page query sees (one
+        # statement, one snapshot). `id + 0` keeps min() off the id index, which would scan from the oldest row.
+        first_unsettled = (
+            select(func.min(ScimRequest.id + 0))
             .where(ScimRequest.tenant_id == filters.tenant_id, ScimRequest.at >= cutoff)
-            .order_by(ScimRequest.id)
-            .limit(1)
+            .scalar_subquery()
         )
-        if first_unsettled is not None:
-            conditions.append(ScimRequest.id < first_unsettled)
+        conditions.append(ScimRequest.id < func.coalesce(first_unsettled, _NO_ID))
     return conditions, settled
 
 
@@ -217,7 +217,7 @@ def _id_bounds(filters: Filters, slack: timedelta) -> list:
 
 def rfc3339(moment: datetime) -> str:
     """Format a naive UTC time as RFC 3339 with milliseconds and a Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def resource(path: str) -> tuple[str, str] | None:
@@ -226,28 +226,31 @@ def resource(path: str) -> tuple[str, str] | None:
     Read from the stored path rather than kept in a column of its own: every row logged before this
     existed has it too, and nothing filters on it.
     """
-    match = _RESOURCE.match(path)
-    if match is None or match.group(2) == ".search":
-        return None
-    return _RESOURCE_TYPES[match.group(1)], match.group(2)
+    for prefix, kind in _RESOURCE_PREFIXES:
+        if path.startswith(prefix):
+            scim_id = path[len(prefix) :].removesuffix("/")
+            if scim_id and "/" not in scim_id and scim_id != ".search":
+                return kind, scim_id
+    return None
 
 
 def entry(row: Row) -> dict:
     """Return one logged request as the API shows it: never a body, a query string or a token (R11)."""
-    named = resource(row.path)
+    row_id, at, credential_id, method, path, status, duration_ms, ip, user_agent, operation, failure = row
+    named = resource(path)
     return {
-        "id": row.id,
-        "time": rfc3339(row.at),
-        "credential_id": row.credential_id,
-        "method": row.method,
-        "path": row.path,
-        "status": row.status,
-        "duration_ms": row.duration_ms,
-        "client_ip": row.ip,
-        "user_agent": row.user_agent,
+        "id": row_id,
+        "time": rfc3339(at),
+        "credential_id": credential_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+        "client_ip": ip,
+        "user_agent": user_agent,
         # A list because one request can do several things (a PATCH that renames and changes members).
-        "operations": [row.operation] if row.operation else [],
-        "failure": row.failure,
+        "operations": [operation] if operation else [],
+        "failure": failure,
         "resource_type": named[0] if named else None,
         "resource_id": named[1] if named else None,
     }
