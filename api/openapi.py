@@ -45,7 +45,7 @@ _LOG_RESPONSE = {
 _SCOPED = [{"apiKey": [api_keys.READ_REQUEST_LOG]}]
 
 
-def _json(schema: str) -> dict:
+def _json(schema: str | dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
