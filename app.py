@@ -80,18 +80,24 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from admin import bp as admin_bp
     from admin.limits import init_app as init_sign_in_protection
+    from api import bp as api_bp
+    from api import init_app as init_api
     from cli import register as register_cli
     from scim import bp as scim_bp
     from scim import init_app as init_scim
     from security_headers import init_app as init_security_headers
 
     init_scim(app)
-    # After the SCIM hooks: a throttled request is authenticated first, so the log names its credential.
+    init_api(app)
+    # After the SCIM and API hooks: a throttled request is authenticated first, so the log names its credential
+    # and a tenant without SCIM answers 404 rather than 429.
     limiter.init_app(app)
     init_sign_in_protection(app)  # session cookie Secure flag and __Host- name
     init_security_headers(app)
-    csrf.exempt(scim_bp)  # bearer-token API: no cookies, so no CSRF
+    csrf.exempt(scim_bp)  # bearer-token APIs: no cookies, so no CSRF
+    csrf.exempt(api_bp)
     app.register_blueprint(scim_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(vendor)
     register_cli(app)
@@ -126,6 +132,12 @@ def _is_scim() -> bool:
     return is_scim_path(request.path)
 
 
+def _is_api() -> bool:
+    from api import is_api_path
+
+    return is_api_path(request.path)
+
+
 UNSERVED_HOST = "this server does not answer for this host name"
 UNSERVED_HOST_PAGE = (
     f"<!doctype html>\n<title>400 Bad Request</title>\n<h1>400 Bad Request</h1>\n<p>{UNSERVED_HOST.capitalize()}.</p>\n"
@@ -133,9 +145,13 @@ UNSERVED_HOST_PAGE = (
 
 
 def _http_error(error: HTTPException):
-    """Answer Flask's own errors in the protocol of the path: SCIM JSON or an HTML page."""
+    """Answer Flask's own errors in the protocol of the path: SCIM JSON, problem details, or an HTML page."""
     if isinstance(error, SecurityError):
         return _unserved_host()
+    if _is_api():
+        from api.problems import from_http_error
+
+        return from_http_error(error)
     if _is_scim():
         from scim.errors import error_response
 
@@ -164,6 +180,10 @@ def _unserved_host():
         from scim.errors import error_response
 
         return error_response(400, UNSERVED_HOST, failure="unserved_host")
+    if _is_api():
+        from api.problems import problem_response
+
+        return problem_response(400, UNSERVED_HOST)
     return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 
 

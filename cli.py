@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
@@ -10,17 +10,18 @@ from flask.cli import AppGroup
 
 import origins
 from models import Role, utcnow
-from services import audit, credentials, members, name_clashes, setup, tenants
+from services import api_keys, audit, credentials, members, name_clashes, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
 users_cli = AppGroup("users", help="Create users, verify emails and change roles (the dashboard's rules apply).")
 scim_cli = AppGroup("scim", help="Issue, list, disable, enable and revoke SCIM bearer credentials.")
+api_keys_cli = AppGroup("api-keys", help="Issue, list and revoke keys to the public API (/api/v1).")
 
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
-    for group in (tenants_cli, users_cli, scim_cli):
+    for group in (tenants_cli, users_cli, scim_cli, api_keys_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)
 
@@ -190,9 +191,17 @@ _credential_command("enable", credentials.enable, "Enable a disabled credential 
 
 
 @scim_cli.command("prune-log")
-@click.option("--days", type=click.IntRange(1), default=90, show_default=True, help="Keep this many days of history.")
-def scim_prune_log(days: int) -> None:
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Keep this many days of history (default: the REQUEST_LOG_DAYS setting, 90 unless changed).",
+)
+def scim_prune_log(days: int | None) -> None:
     """Delete SCIM request-log rows older than DAYS days (all tenants); print how many."""
+    if days is None:
+        days = current_app.config["REQUEST_LOG_DAYS"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise click.ClickException("REQUEST_LOG_DAYS must be a whole number of days, at least 1")
     removed = audit.prune(utcnow() - timedelta(days=days))
     click.echo(f"{removed}\trequest-log rows older than {days} days deleted")
 
@@ -205,3 +214,45 @@ def scim_name_clashes() -> None:
     """
     for clash in name_clashes.name_clashes():
         click.echo(f"{clash.kind}\t{clash.tenant}\t{clash.scim_id}\t{clash.older_scim_id}")
+
+
+@api_keys_cli.command("issue")
+@click.option("--tenant", "slug", required=True)
+@click.option("--name", required=True, help='What the key is for, e.g. "SIEM export".')
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="YYYY-MM-DD: the key is refused from 00:00 UTC that day (default: no expiry).",
+)
+def api_keys_issue(slug: str, name: str, expires: datetime | None) -> None:
+    """Issue an API key; the key is printed once, alone on the last line."""
+    tenant = _tenant(slug)
+    try:
+        key, token = api_keys.issue(tenant, name, expires.date() if expires else None)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"API key {key.id} issued for tenant {tenant.slug}; store it now, it is not shown again:")
+    click.echo(token)
+
+
+@api_keys_cli.command("list")
+@click.option("--tenant", "slug", required=True)
+def api_keys_list(slug: str) -> None:
+    """List keys: id, state, name, scopes, expires, last used, key hint (tab-separated)."""
+    for key in api_keys.for_tenant(_tenant(slug)):
+        expires = key.expires_at.strftime("%Y-%m-%d") if key.expires_at else "never"
+        used = key.last_used_at.strftime("%Y-%m-%dT%H:%M:%SZ") if key.last_used_at else "never"
+        click.echo(
+            f"{key.id}\t{key.state}\t{key.name}\t{key.scopes}\texpires={expires}\tused={used}\t...{key.token_hint}"
+        )
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id", type=int)
+def api_keys_revoke(key_id: int) -> None:
+    """Revoke API key ID for good; its next request answers 401."""
+    try:
+        key = api_keys.revoke(api_keys.get(None, key_id))
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{key.id}\t{key.state}")

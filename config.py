@@ -25,6 +25,13 @@ class Defaults:
     # Failed SCIM authentications per client address (IPv6: per /64); past it the answer is a 429 until
     # the window ends. Valid tokens never count and are never refused by it. Empty turns it off.
     SCIM_AUTH_FAILURE_LIMIT = "30 per minute"
+    # Per API key: a SIEM polling every few seconds and paging through a backlog of 1,000-row pages stays far
+    # below it; a runaway loop does not. Empty turns the limit off.
+    API_RATE_LIMIT = "600 per minute"
+    # How long the newest request-log rows wait before the API hands them out, so that rows committing out of
+    # id order (PostgreSQL) are never skipped: longer than a log insert takes to commit, plus clock skew.
+    REQUEST_LOG_SETTLE_SECONDS = 5
+    REQUEST_LOG_DAYS = 90  # request-log history kept: what `flask scim prune-log` removes beyond by default
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     PROXY_HOPS = 0  # proxies in front whose X-Forwarded-* headers are trusted
     # The origin of every link the app hands out (https://learn.example.com, or https://{slug}.example.com);

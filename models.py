@@ -286,6 +286,13 @@ class ScimRequest(db.Model):
         # The conflict target of the upsert that counts refusals into one row per bucket. NULLs never
         # clash, so requests recorded one by one (bucket NULL) are unaffected.
         Index("uq_scim_requests_bucket", "bucket", unique=True),
+        # Keyset pages of the public request-log API and the dashboard's history walk the log in id
+        # order, per tenant or per credential; the status-class forms serve "only 4xx" and the like
+        # (services/request_log.py writes the class as `status / 100` to match these expressions).
+        Index("ix_scim_requests_tenant_id_id", "tenant_id", "id"),
+        Index("ix_scim_requests_credential_id_id", "credential_id", "id"),
+        Index("ix_scim_requests_tenant_class_id", "tenant_id", db.text("(status / 100)"), "id"),
+        Index("ix_scim_requests_credential_class_id", "credential_id", db.text("(status / 100)"), "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,6 +311,40 @@ class ScimRequest(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # A counted row's key (tenant, credential, address, minute, kind), unique; NULL for a row of one request.
     bucket: Mapped[str | None] = mapped_column(String(160))
+
+
+class ApiKey(db.Model):
+    """A tenant admin's key to the public API at /api/v1: shown once, stored as a digest, limited to its scopes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hint: Mapped[str] = mapped_column(String(20))
+    # Space-separated, as OAuth writes scopes: a new scope is a new word, not a schema change.
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    tenant: Mapped[Tenant] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 class EmailToken(db.Model):
@@ -340,6 +381,7 @@ class SignInFailure(db.Model):
 
 
 __all__ = [
+    "ApiKey",
     "Cohort",
     "CohortMember",
     "EmailToken",

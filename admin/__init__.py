@@ -4,4 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from admin import auth, cohorts, credentials, guards, lockout, users, verification  # noqa: E402, F401 - route registration
+from admin import (  # noqa: E402, F401 - route registration
+    api_keys,
+    auth,
+    cohorts,
+    credentials,
+    guards,
+    lockout,
+    request_log,
+    users,
+    verification,
+)

@@ -24,9 +24,7 @@ WINDOWS = {
     "day": ("Last day", timedelta(days=1)),
     "week": ("Last week", timedelta(weeks=1)),
 }
-LOG_ROWS = 25
 LIST_COUNTS_WINDOW = timedelta(days=1)
-REFUSALS_WINDOW = timedelta(hours=1)
 
 
 def scim_feature(view: Callable) -> Callable:
@@ -194,14 +192,9 @@ def _show_context(credential: ScimCredential, window: str) -> dict:
 
 
 def _log_context(credential: ScimCredential) -> dict:
-    entries = sync_status.log_entries(audit.recent(credential, LOG_ROWS))
-    # Refusals older than the credential cannot concern it; counted ones are dated by their minute's start.
-    since = max(utcnow() - REFUSALS_WINDOW, credential.created_at.replace(second=0, microsecond=0))
-    return {
-        "entries": entries,
-        "clients": sync_status.clients_seen(entry.request for entry in entries),
-        "refusals": sync_status.refusals(credential.tenant_id, since),
-    }
+    from admin.request_log import log_context  # it imports this module for its own routes
+
+    return log_context(credential)
 
 
 def _histogram_context(credential: ScimCredential, window: str) -> dict:

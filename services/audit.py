@@ -62,7 +62,6 @@ def record(entry: RequestRecord) -> None:
     row = {
         "tenant_id": entry.tenant_id,
         "credential_id": entry.credential_id,
-        "at": utcnow(),
         "method": _text(entry.method, 10),
         "path": _text(entry.path, 512),
         "status": entry.status,
@@ -76,6 +75,10 @@ def record(entry: RequestRecord) -> None:
         xid: int | None = None
         try:
             with db.engine.begin() as connection:
+                # Stamped once a connection is held, on every attempt: readers of the log rely on a row
+                # committing within moments of its time stamp (services/request_log.py), and a wait for a
+                # pooled connection or a retry would break that.
+                row["at"] = utcnow()
                 xid = _insert(connection, row, entry.counted)
             return
         except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
