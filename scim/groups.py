@@ -151,13 +151,12 @@ def show_group(scim_id: str):
 def replace_group(scim_id: str):
     """Replace a group (RFC 7644 §3.5.1): name, externalId and the whole visible membership (Okta AIW, K12b)."""
     profile, member_ids = _read_group(request_body())
+    change = None
+    if member_ids is not None:
+        change = MembershipChange()
+        change.replaced(member_ids)
     with domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-        change = None
-        if member_ids is not None:
-            change = MembershipChange()
-            change.replaced(member_ids)
-        result = cohorts.change_scim_cohort(cohort, profile, change)
+        cohort, result = cohorts.change_scim_cohort(g.scim_tenant, scim_id, lambda _: (profile, change))
     g.scim_operation = "group.members_changed" if result.changed else "group.updated"
     return scim_response(_render(cohort))
 
@@ -166,17 +165,22 @@ def replace_group(scim_id: str):
 def modify_group(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's and Entra's shapes, in one transaction; 200 with the group."""
     operations = patch_operations(request_body())
+    asked: list[MembershipChange | None] = []
+
+    def plan(cohort: Cohort) -> tuple[cohorts.GroupProfile | None, MembershipChange | None]:
+        # Runs with the cohort locked: the operations apply to its state now, not to an earlier read.
+        others, change = split_operations(operations, lambda: _members_of(cohort))
+        profile = None
+        if others:
+            patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
+            profile, _ = _read_group(patched)
+        asked.append(change)
+        return profile, change
+
     with domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-    others, change = split_operations(operations, lambda: _members_of(cohort))
-    profile = None
-    if others:
-        patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
-        profile, _ = _read_group(patched)
-    with domain_errors():
-        cohorts.change_scim_cohort(cohort, profile, change)
+        cohort, _ = cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
     # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one.
-    g.scim_operation = "group.members_changed" if change is not None else "group.updated"
+    g.scim_operation = "group.members_changed" if asked[-1] is not None else "group.updated"
     return scim_response(_render(cohort))
 
 
@@ -184,7 +188,6 @@ def modify_group(scim_id: str):
 def delete_group(scim_id: str):
     """Delete a group for SCIM (204); the cohort and its members stay for the tenant."""
     with domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-        cohorts.delete_scim_cohort(cohort)
+        cohorts.delete_scim_cohort(g.scim_tenant, scim_id)
     g.scim_operation = "group.deleted"
     return scim_response(None, 204)
