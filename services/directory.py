@@ -1,8 +1,9 @@
 """The dashboard's directory: member search and paging, cohorts with counts, and role changes (R3, R4).
 
-Role changes go through `members.set_role` (the R4 gate) after the dashboard's own rules: nobody changes
-their own role, nobody acts above their rank, SCIM-managed members are (de)activated only by the IdP,
-deprovisioned accounts stay as they are, and a tenant always keeps one super-admin.
+Role changes go through `roles.set_role` (the R4 gate, which also keeps a super-admin) after the dashboard's
+own rules: nobody changes their own role, nobody acts above their rank, SCIM-managed members are
+(de)activated only by the IdP, deprovisioned accounts stay as they are, and a tenant always keeps one
+super-admin. All of them are checked on the rows as they are, inside one write transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Cohort, CohortMember, Role, User, db
-from services import members, roles
+from services import roles
 from services.errors import DomainError, InvalidInput, NotFound
 from services.transactions import write_transaction
 
@@ -277,7 +278,7 @@ def change_role(actor: User, user: User, role: int) -> User:
         problems = role_problems(actor, user, role, roles.count_super_admins(tenant_id))
         if problems:
             raise NotAllowed(problems[0])
-        return members.set_role(user, role)
+        return roles.set_role(user, role)
 
 
 def ban(actor: User, user: User) -> User:
