@@ -140,7 +140,7 @@ def users_verify(slug: str, email: str) -> None:
 @click.option("--email", required=True)
 @click.option("--role", type=click.IntRange(1, 5), required=True)
 def users_role(slug: str, email: str, role: int) -> None:
-    """Set a user's role; promotion past 2 needs a verified email (R4)."""
+    """Set a user's role; promotion past 2 needs a verified email (R4), and the last super-admin stays one."""
     try:
         user = members.set_role(_user(slug, email), role)
     except DomainError as error:

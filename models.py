@@ -208,6 +208,15 @@ class Cohort(db.Model):
             postgresql_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
         ),
         Index("ix_cohorts_tenant_external_id", "tenant_id", "external_id"),
+        # R6 ties a group to its externalId, so no two groups SCIM sees share one; a deleted group's is free again.
+        Index(
+            "uq_cohorts_tenant_scim_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            sqlite_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
+            postgresql_where=db.text("scim_managed AND scim_deleted_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

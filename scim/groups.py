@@ -153,15 +153,20 @@ def show_group(scim_id: str):
 def replace_group(scim_id: str):
     """Replace a group (RFC 7644 §3.5.1): name, externalId and the whole visible membership (Okta AIW, K12b)."""
     profile, member_ids = _read_group(request_body())
-    with domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
     change = None
     if member_ids is not None:
         change = MembershipChange()
         change.replaced(member_ids)
+    seen: list[Cohort] = []
+
+    def plan(cohort: Cohort) -> tuple[cohorts.GroupProfile | None, MembershipChange | None]:
+        seen.append(cohort)
+        return profile, change
+
     result = None
-    with answered_at_commit(_render, cohort) as outcome, domain_errors():
-        result = cohorts.change_scim_cohort(cohort, profile, change)
+    # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    with answered_at_commit(lambda _: _render(seen[-1])) as outcome, domain_errors():
+        _, result = cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
     # A write settled after its COMMIT's reply was lost has no result: the log then says what was asked.
     changed = result.changed if result is not None else change is not None
     g.scim_operation = "group.members_changed" if changed else "group.updated"
@@ -172,17 +177,25 @@ def replace_group(scim_id: str):
 def modify_group(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's and Entra's shapes, in one transaction; 200 with the group."""
     operations = patch_operations(request_body())
-    with domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-    others, change = split_operations(operations, lambda: _members_of(cohort))
-    profile = None
-    if others:
-        patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
-        profile, _ = _read_group(patched)
-    with answered_at_commit(_render, cohort) as outcome, domain_errors():
-        cohorts.change_scim_cohort(cohort, profile, change)
+    asked: list[MembershipChange | None] = []
+    seen: list[Cohort] = []
+
+    def plan(cohort: Cohort) -> tuple[cohorts.GroupProfile | None, MembershipChange | None]:
+        # Runs with the cohort locked: the operations apply to its state now, not to an earlier read.
+        seen.append(cohort)
+        others, change = split_operations(operations, lambda: _members_of(cohort))
+        profile = None
+        if others:
+            patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
+            profile, _ = _read_group(patched)
+        asked.append(change)
+        return profile, change
+
+    # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    with answered_at_commit(lambda _: _render(seen[-1])) as outcome, domain_errors():
+        cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
     # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one.
-    g.scim_operation = "group.members_changed" if change is not None else "group.updated"
+    g.scim_operation = "group.members_changed" if asked[-1] is not None else "group.updated"
     return scim_response(outcome.value)
 
 
@@ -190,7 +203,6 @@ def modify_group(scim_id: str):
 def delete_group(scim_id: str):
     """Delete a group for SCIM (204); the cohort and its members stay for the tenant."""
     with answered_at_commit(), domain_errors():
-        cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
-        cohorts.delete_scim_cohort(cohort)
+        cohorts.delete_scim_cohort(g.scim_tenant, scim_id)
     g.scim_operation = "group.deleted"
     return scim_response(None, 204)

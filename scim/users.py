@@ -169,11 +169,23 @@ def show_user(scim_id: str):
     return scim_response(_render(user))
 
 
-def _save(user: User, profile: members.ScimProfile, operation: str):
-    was_active = user.active
-    with answered_at_commit(lambda row: (_render(row), row.active), user) as outcome, domain_errors():
-        members.replace_scim_user(user, profile)
+def _save(scim_id: str, plan, operation: str):
+    """Write a member with `plan` (the new profile, computed from the member as it is now) and answer it."""
+    seen: list[tuple[User, bool]] = []
+
+    def planned(user: User) -> members.ScimProfile | None:
+        seen.append((user, user.active))
+        return plan(user)
+
+    def answer(_) -> tuple[dict, bool]:
+        user = seen[-1][0]
+        return _render(user), user.active
+
+    # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    with answered_at_commit(answer) as outcome, domain_errors():
+        members.update_scim_user(g.scim_tenant, scim_id, planned)
     resource, active = outcome.value
+    was_active = seen[-1][1]  # the state the change was applied to
     if was_active and not active:
         operation = "user.deactivated"
     elif not was_active and active:
@@ -186,24 +198,22 @@ def _save(user: User, profile: members.ScimProfile, operation: str):
 def replace_user(scim_id: str):
     """Replace a member's profile (RFC 7644 §3.5.1); read-only attributes sent back are ignored."""
     body = _user_body()
-    with domain_errors():
-        user = members.get_scim_user(g.scim_tenant, scim_id)
-    return _save(user, _profile(body), "user.updated")
+    return _save(scim_id, lambda _: _profile(body), "user.updated")
 
 
 @bp.patch("/Users/<scim_id>", strict_slashes=False)
 def modify_user(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's or Entra's dialect; 200 with the resource."""
     body = _patch_body()
-    with domain_errors():
-        user = members.get_scim_user(g.scim_tenant, scim_id)
-    operations = _without_password(patch_operations(body))
-    if not operations:  # a password sync alone: accepted, and nothing to change
-        g.scim_operation = "user.updated"
-        return scim_response(_render(user))
-    current = user_resource(user, [])
-    patched = apply_patch(current, operations, USER_RESOURCE)
-    return _save(user, _profile(patched), "user.updated")
+
+    def plan(user: User) -> members.ScimProfile | None:
+        # Runs with the member's row locked: the operations apply to the profile the last write left.
+        operations = _without_password(patch_operations(body))
+        if not operations:  # a password sync alone: accepted, and nothing to change
+            return None
+        return _profile(apply_patch(user_resource(user, []), operations, USER_RESOURCE))
+
+    return _save(scim_id, plan, "user.updated")
 
 
 def _without_password(operations: list) -> list:
@@ -231,7 +241,6 @@ def _without_password(operations: list) -> list:
 def delete_user(scim_id: str):
     """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
     with answered_at_commit(), domain_errors():
-        user = members.get_scim_user(g.scim_tenant, scim_id)
-        members.deprovision(user)
+        members.deprovision_scim_user(g.scim_tenant, scim_id)
     g.scim_operation = "user.deleted"
     return scim_response(None, 204)

@@ -1,15 +1,16 @@
 """Cohorts: SCIM Groups as mobieusLearn cohorts (R6, R7) and the dashboard's view of them.
 
 A SCIM Group is a cohort that SCIM created (`scim_managed`) and has not deleted. It is tied to the group's
-externalId, or to its SCIM id where the IdP sends none, and named after its displayName, which is unique among
-the tenant's SCIM-visible cohorts. Its owner is the tenant's lowest-id super-admin. Deleting it over SCIM only
-hides it from SCIM: the cohort and its members stay for the tenant.
+externalId, or to its SCIM id where the IdP sends none, and named after its displayName; both are unique among
+the tenant's SCIM-visible cohorts (unique indexes hold this under races too). Its owner is the tenant's
+lowest-id super-admin. Deleting it over SCIM only hides it from SCIM: the cohort and its members stay for the
+tenant, and its name and externalId are free for a new group.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,8 +21,12 @@ from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
 from services.identifiers import check_identifier, fold
+from services.transactions import for_write, lock_row, write_transaction
 
 NO_OWNER = "no super-admin to own SCIM-provisioned cohorts"
+# A clash names the field, never the group that has the value (R5).
+NAME_TAKEN = "displayName is already in use by another group"
+EXTERNAL_ID_TAKEN = "externalId is already in use by another group"
 
 
 @dataclass(frozen=True)
@@ -64,16 +69,22 @@ def owner_for(tenant_id: int) -> User | None:
 
 
 def get_scim_cohort(tenant: Tenant, scim_id: str) -> Cohort:
-    """Return the SCIM-visible cohort with this id; dashboard and SCIM-deleted cohorts are NotFound alike.
+    """Return the SCIM-visible cohort with this id; dashboard and SCIM-deleted cohorts are NotFound alike."""
+    return _scim_cohort(tenant.id, scim_id)
+
+
+def _scim_cohort(tenant_id: int, scim_id: str, *, lock: bool = False) -> Cohort:
+    """Return the SCIM-visible cohort (locked for a write when asked), or raise NotFound.
 
     The reason says "not_visible" for a dashboard cohort of the tenant, and "not_found" otherwise, cohorts deleted
     over SCIM included: the IdP may push those again.
     """
-    cohort = db.session.scalar(select(Cohort).where(scim_visible_cohort(tenant.id), Cohort.scim_id == scim_id))
+    query = select(Cohort).where(scim_visible_cohort(tenant_id), Cohort.scim_id == scim_id)
+    cohort = db.session.scalar(for_write(query) if lock else query)
     if cohort is None:
         hidden = db.session.scalar(
             select(Cohort.id).where(
-                Cohort.tenant_id == tenant.id, Cohort.scim_id == scim_id, Cohort.scim_managed.is_(False)
+                Cohort.tenant_id == tenant_id, Cohort.scim_id == scim_id, Cohort.scim_managed.is_(False)
             )
         )
         raise NotFound("group not found", reason="not_visible" if hidden is not None else "not_found")
@@ -82,11 +93,14 @@ def get_scim_cohort(tenant: Tenant, scim_id: str) -> Cohort:
 
 def create_scim_cohort(tenant: Tenant, profile: GroupProfile, member_ids: Iterable[str] = ()) -> Cohort:
     """Create a cohort for a SCIM Group, with its first members; nothing is created if any rule fails (R6, R7)."""
-    owner = owner_for(tenant.id)
-    if owner is None:
-        raise NoSuperAdmin(NO_OWNER)
-    cohort = Cohort(tenant_id=tenant.id, owner_id=owner.id, scim_managed=True)
-    with _transaction():
+    tenant_id = tenant.id
+    with _unique_or_conflict(), write_transaction():
+        # Shared with other creations, exclusive of role changes: the owner stays a super-admin until this commits.
+        lock_row(Tenant, tenant_id, shared=True)
+        owner = owner_for(tenant_id)
+        if owner is None:
+            raise NoSuperAdmin(NO_OWNER)
+        cohort = Cohort(tenant_id=tenant_id, owner_id=owner.id, scim_managed=True)
         _apply_profile(cohort, profile)
         db.session.add(cohort)
         db.session.flush()  # the members need the cohort's id
@@ -96,26 +110,34 @@ def create_scim_cohort(tenant: Tenant, profile: GroupProfile, member_ids: Iterab
     return cohort
 
 
-def change_scim_cohort(
-    cohort: Cohort, profile: GroupProfile | None = None, members: MembershipChange | None = None
-) -> MembershipResult:
-    """Rename and/or change the members of a SCIM cohort in one transaction (PUT, PATCH); all or nothing."""
-    with _transaction():
-        # Changes to one cohort queue up behind each other on PostgreSQL, so a replace computes its diff
-        # from what the previous change committed; other writers (member inserts) are not blocked.
-        db.session.execute(select(Cohort.id).where(Cohort.id == cohort.id).with_for_update(key_share=True))
+# What a change computes from the cohort as it is now: a new profile and/or a membership change (None: untouched).
+Plan = Callable[[Cohort], tuple[GroupProfile | None, MembershipChange | None]]
+
+
+def change_scim_cohort(tenant: Tenant, scim_id: str, plan: Plan) -> tuple[Cohort, MembershipResult]:
+    """Rename and/or change the members of a SCIM cohort in one write transaction (PUT, PATCH); all or nothing.
+
+    `plan` sees the cohort with its row locked, so a PATCH applies to what the previous change committed, and
+    a replace computes its diff from the members as they are: two replaces never mix their member lists.
+    Member inserts of other transactions are not blocked by the lock (FOR NO KEY UPDATE).
+    """
+    tenant_id = tenant.id
+    with _unique_or_conflict(), write_transaction():
+        cohort = _scim_cohort(tenant_id, scim_id, lock=True)
+        profile, members = plan(cohort)
         if profile is not None:
             _apply_profile(cohort, profile)
         result = apply_change(cohort, members) if members is not None else MembershipResult()
         if result.changed:
             cohort.updated_at = utcnow()
-    return result
+    return cohort, result
 
 
-def delete_scim_cohort(cohort: Cohort) -> None:
+def delete_scim_cohort(tenant: Tenant, scim_id: str) -> None:
     """DELETE over SCIM: the cohort leaves SCIM for good but stays, with its members, for the tenant."""
-    with _transaction():
-        cohort.scim_deleted_at = utcnow()
+    tenant_id = tenant.id
+    with write_transaction():
+        _scim_cohort(tenant_id, scim_id, lock=True).scim_deleted_at = utcnow()
 
 
 def _apply_profile(cohort: Cohort, profile: GroupProfile) -> None:
@@ -132,23 +154,20 @@ def _apply_profile(cohort: Cohort, profile: GroupProfile) -> None:
     key = fold(name)
     taken = select(Cohort.id).where(visible, Cohort.name_ci == key).limit(1)
     if (cohort.id is None or key != cohort.name_ci) and db.session.scalar(taken):
-        raise Conflict("displayName is already in use by another group", "displayName")
-    # The cohort is tied to its externalId, so two live groups cannot share one.
+        raise Conflict(NAME_TAKEN, "displayName")
+    # The cohort is tied to its externalId (R6), so two live groups cannot share one; a unique index backs this.
     if external_id and db.session.scalar(select(Cohort.id).where(visible, Cohort.external_id == external_id).limit(1)):
-        raise Conflict("externalId is already in use by another group", "externalId")
+        raise Conflict(EXTERNAL_ID_TAKEN, "externalId")
     cohort.name = name  # fills name_ci (models.Cohort)
     cohort.external_id = external_id
 
 
 @contextmanager
-def _transaction() -> Iterator[None]:
-    """Commit on success and roll back on any error; a race lost on the unique name becomes the same Conflict."""
+def _unique_or_conflict() -> Iterator[None]:
+    """Turn a race lost on a unique index (name or externalId) into the same Conflict as the pre-checks."""
     try:
         yield
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("displayName is already in use by another group", "displayName") from None
-    except BaseException:
-        db.session.rollback()
-        raise
+    except IntegrityError as error:
+        if "external_id" in str(error.orig):
+            raise Conflict(EXTERNAL_ID_TAKEN, "externalId") from None
+        raise Conflict(NAME_TAKEN, "displayName") from None

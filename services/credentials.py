@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import ScimCredential, Tenant, User, db, utcnow
 from services import tokens
 from services.errors import Conflict, InvalidInput, NotFound
+from services.transactions import for_write, write_transaction
 from services.validation import LINE_BREAKING, SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
@@ -91,24 +94,38 @@ def get(tenant: Tenant | None, credential_id: int) -> ScimCredential:
 
 def disable(credential: ScimCredential) -> ScimCredential:
     """Stop a credential from authenticating until it is enabled again."""
-    if credential.revoked_at:
-        raise InvalidInput("a revoked credential cannot be disabled")
-    credential.disabled_at = credential.disabled_at or utcnow()
-    db.session.commit()
-    return credential
+
+    def change(row: ScimCredential) -> None:
+        if row.revoked_at:
+            raise InvalidInput("a revoked credential cannot be disabled")
+        row.disabled_at = row.disabled_at or utcnow()
+
+    return _change_state(credential, change)
 
 
 def enable(credential: ScimCredential) -> ScimCredential:
     """Let a disabled credential authenticate again; revocation is final."""
-    if credential.revoked_at:
-        raise InvalidInput("a revoked credential cannot be enabled")
-    credential.disabled_at = None
-    db.session.commit()
-    return credential
+
+    def change(row: ScimCredential) -> None:
+        if row.revoked_at:
+            raise InvalidInput("a revoked credential cannot be enabled")
+        row.disabled_at = None
+
+    return _change_state(credential, change)
 
 
 def revoke(credential: ScimCredential) -> ScimCredential:
     """Revoke a credential for good; its next request answers 401."""
-    credential.revoked_at = credential.revoked_at or utcnow()
-    db.session.commit()
+
+    def change(row: ScimCredential) -> None:
+        row.revoked_at = row.revoked_at or utcnow()
+
+    return _change_state(credential, change)
+
+
+def _change_state(credential: ScimCredential, change: Callable[[ScimCredential], None]) -> ScimCredential:
+    """Apply a state change to the credential as it is now, its row locked: "revoked is final" holds under races."""
+    credential_id = credential.id
+    with write_transaction():
+        change(db.session.scalar(for_write(select(ScimCredential).where(ScimCredential.id == credential_id))))
     return credential

@@ -1,8 +1,9 @@
 """The dashboard's directory: member search and paging, cohorts with counts, and role changes (R3, R4).
 
-Role changes go through `members.set_role` (the R4 gate) after the dashboard's own rules: nobody changes
-their own role, nobody acts above their rank, SCIM-managed members are (de)activated only by the IdP,
-deprovisioned accounts stay as they are, and a tenant always keeps one super-admin.
+Role changes go through `roles.set_role` (the R4 gate, which also keeps a super-admin) after the dashboard's
+own rules: nobody changes their own role, nobody acts above their rank, SCIM-managed members are
+(de)activated only by the IdP, deprovisioned accounts stay as they are, and a tenant always keeps one
+super-admin. All of them are checked on the rows as they are, inside one write transaction.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Cohort, CohortMember, Role, User, db
-from services import members
+from services import roles
 from services.errors import DomainError, InvalidInput, NotFound
 from services.identifiers import fold
+from services.transactions import write_transaction
 
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # keeps OFFSET within what every database accepts
@@ -195,20 +197,11 @@ SELF = "This is you: another admin has to change your role."
 OUTRANKS = "Ranks above you: only a higher role can change it."
 ABOVE_OWN = "You cannot grant a role above your own."
 SCIM_ACTIVATION = "Activation is managed in your identity provider."
-LAST_SUPER_ADMIN = (
-    "The last super-admin cannot be demoted: the tenant needs one to manage admins and to own SCIM cohorts. "
-    "Promote someone else first."
-)
+LAST_SUPER_ADMIN = roles.LAST_SUPER_ADMIN
 UNVERIFIED = "Verify the email before promoting past member."
 
 
-def count_super_admins(tenant_id: int) -> int:
-    """Return how many live super-admins the tenant has."""
-    return db.session.scalar(
-        select(func.count(User.id)).where(
-            User.tenant_id == tenant_id, User.role == Role.SUPER_ADMIN, User.deprovisioned_at.is_(None)
-        )
-    )
+count_super_admins = roles.count_super_admins
 
 
 def role_problems(actor: User, user: User, role: int, super_admins: int) -> list[str]:
@@ -259,30 +252,43 @@ def row_actions(actor: User, user: User, super_admins: int) -> RowActions:
 
 
 def change_role(actor: User, user: User, role: int) -> User:
-    """Give a user another role (promote or demote), enforcing the dashboard's rules and R4."""
+    """Give a user another role (promote or demote), enforcing the dashboard's rules and R4.
+
+    The page the admin acted on may be old, and another admin may be acting at the same moment: the rules are
+    checked again on both accounts as they are now, with the tenant's role changes held (services.roles).
+    """
     if role not in Role.NAMES:
         raise InvalidInput("role must be 1 to 5")
-    if role == user.role:
-        return user
-    problems = role_problems(actor, user, role, count_super_admins(user.tenant_id))
-    if problems:
-        raise NotAllowed(problems[0])
-    return members.set_role(user, role)
+    tenant_id, user_id = user.tenant_id, user.id
+    with write_transaction():
+        user = roles.locked_user(tenant_id, user_id)
+        if role == user.role:
+            return user
+        problems = role_problems(actor, user, role, roles.count_super_admins(tenant_id))
+        if problems:
+            raise NotAllowed(problems[0])
+        return roles.set_role(user, role)
 
 
 def ban(actor: User, user: User) -> User:
     """Ban a local user (role 1); SCIM-managed users are deactivated by their IdP instead."""
-    if user.scim_managed:
-        raise NotAllowed(SCIM_ACTIVATION)
-    if user.role == Role.BANNED:
-        raise InvalidInput("this user is already banned")
-    return change_role(actor, user, Role.BANNED)
+    tenant_id, user_id = user.tenant_id, user.id
+    with write_transaction():
+        user = roles.locked_user(tenant_id, user_id)
+        if user.scim_managed:
+            raise NotAllowed(SCIM_ACTIVATION)
+        if user.role == Role.BANNED:
+            raise InvalidInput("this user is already banned")
+        return change_role(actor, user, Role.BANNED)
 
 
 def unban(actor: User, user: User) -> User:
     """Lift a local user's ban back to member."""
-    if user.scim_managed:
-        raise NotAllowed(SCIM_ACTIVATION)
-    if user.role != Role.BANNED:
-        raise InvalidInput("this user is not banned")
-    return change_role(actor, user, Role.MEMBER)
+    tenant_id, user_id = user.tenant_id, user.id
+    with write_transaction():
+        user = roles.locked_user(tenant_id, user_id)
+        if user.scim_managed:
+            raise NotAllowed(SCIM_ACTIVATION)
+        if user.role != Role.BANNED:
+            raise InvalidInput("this user is not banned")
+        return change_role(actor, user, Role.MEMBER)

@@ -51,3 +51,7 @@ class InvalidMembers(DomainError):
 
 class ConcurrentChange(DomainError):
     """Another write to the same record won a race, twice; the caller may retry."""
+
+
+class LastSuperAdmin(DomainError):
+    """The change would leave the tenant without a live super-admin, whom R6 needs to own SCIM cohorts."""

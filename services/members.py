@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import bcrypt
@@ -14,6 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
 from services.errors import ConcurrentChange, Conflict, EmailNotVerified, InvalidInput, NotFound
 from services.identifiers import check_identifier, fold
+from services.roles import lock_accounts, set_role  # noqa: F401 - set_role: callers know it as members.set_role
+from services.transactions import for_write, write_transaction
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,21 @@ def scim_visible(tenant_id: int) -> ColumnElement[bool]:
 
 
 def get_scim_user(tenant: Tenant, scim_id: str) -> User:
-    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3).
+    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3)."""
+    return _scim_user(tenant.id, User.scim_id == scim_id)
+
+
+def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False) -> User:
+    """Return the SCIM-visible user `which` selects (locked for a write when asked), or raise NotFound.
 
     The reason says "not_visible" for a live account of the tenant that SCIM may not touch (local, or promoted
     past member), and "not_found" otherwise, deprovisioned ones included (R8): the IdP may create those again.
     """
-    user = db.session.scalar(select(User).where(scim_visible(tenant.id), User.scim_id == scim_id))
+    query = select(User).where(scim_visible(tenant_id), which)
+    user = db.session.scalar(for_write(query, User) if lock else query)
     if user is None:
         hidden = db.session.scalar(
-            select(User.id).where(User.tenant_id == tenant.id, User.scim_id == scim_id, User.deprovisioned_at.is_(None))
+            select(User.id).where(User.tenant_id == tenant_id, which, User.deprovisioned_at.is_(None))
         )
         raise NotFound("user not found", reason="not_visible" if hidden is not None else "not_found")
     return user
@@ -54,54 +63,73 @@ def get_scim_user(tenant: Tenant, scim_id: str) -> User:
 
 def create_scim_user(tenant: Tenant, profile: ScimProfile) -> User:
     """Provision a member: role 2 (or 1 if sent inactive), unverified email (R1, R2, R4)."""
-    user = User(tenant_id=tenant.id, scim_managed=True, role=Role.MEMBER)
-    _apply_profile(user, profile, creating=True)
-    db.session.add(user)
-    return _commit_unique(user)
+    tenant_id = tenant.id
+    with _unique_or_conflict(), write_transaction():
+        user = User(tenant_id=tenant_id, scim_managed=True, role=Role.MEMBER)
+        _apply_profile(user, profile, creating=True)
+        db.session.add(user)
+    return user
+
+
+def update_scim_user(tenant: Tenant, scim_id: str, plan: Callable[[User], ScimProfile | None]) -> User:
+    """Read, change and write a member in one write transaction (PUT, PATCH).
+
+    `plan` gets the member as it is now, with the row locked, and returns the new profile (None: no change), so
+    a PATCH is applied to what the last write left, never to a copy read before another request committed.
+    """
+
+    def change(user: User) -> None:
+        profile = plan(user)
+        if profile is not None:
+            _apply_profile(user, profile, creating=False)
+
+    return _write_scim_user(tenant.id, User.scim_id == scim_id, change)
 
 
 def replace_scim_user(user: User, profile: ScimProfile) -> User:
-    """Replace a member's IdP-owned profile (PUT, and PATCH after it is applied)."""
-    return _write_scim_user(user, lambda row: _apply_profile(row, profile, creating=False))
+    """Replace a member's IdP-owned profile with `profile`."""
+    return _write_scim_user(
+        user.tenant_id, User.id == user.id, lambda row: _apply_profile(row, profile, creating=False)
+    )
 
 
 def deprovision(user: User) -> None:
     """DELETE over SCIM (R8): ban, leave SCIM cohorts, vanish from SCIM; the account stays."""
-
-    def change(row: User) -> None:
-        row.role = Role.BANNED
-        row.deprovisioned_at = utcnow()
-        db.session.flush()  # the version check happens here, before memberships are touched
-        scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
-        db.session.execute(
-            delete(CohortMember).where(CohortMember.user_id == row.id, CohortMember.cohort_id.in_(scim_cohorts))
-        )
-
-    _write_scim_user(user, change)
+    _write_scim_user(user.tenant_id, User.id == user.id, _deprovision)
 
 
-def _write_scim_user(user: User, change: Callable[[User], None]) -> User:
-    """Apply a SCIM change and commit; if a concurrent write to the row won, apply it once more.
+def deprovision_scim_user(tenant: Tenant, scim_id: str) -> None:
+    """Deprovision the SCIM-visible user with this SCIM id (R8), or raise NotFound."""
+    _write_scim_user(tenant.id, User.scim_id == scim_id, _deprovision)
 
-    The version column makes the losing UPDATE match no row instead of silently undoing the other
-    write, e.g. an admin's promotion made while the IdP's PATCH was in flight. Re-read, the user
-    may no longer be SCIM's to change (R3): then it is the same NotFound as any hidden user.
+
+def _deprovision(row: User) -> None:
+    row.role = Role.BANNED
+    row.deprovisioned_at = utcnow()
+    scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
+    db.session.execute(
+        delete(CohortMember).where(CohortMember.user_id == row.id, CohortMember.cohort_id.in_(scim_cohorts))
+    )
+
+
+def _write_scim_user(tenant_id: int, which: ColumnElement[bool], change: Callable[[User], None]) -> User:
+    """Apply a SCIM change to the locked, freshly read member in one write transaction.
+
+    Re-read under the lock, the user may no longer be SCIM's to change (R3), e.g. an admin promoted them while
+    the IdP's request was in flight: then it is the same NotFound as any hidden user. The version column stays
+    as a second guard: should a writer that takes no lock change the row meanwhile, the UPDATE matches nothing
+    and the whole change runs once more on the new row.
     """
     for attempt in (1, 2):
         try:
-            change(user)
-            return _commit_unique(user)
+            with _unique_or_conflict(), write_transaction():
+                user = _scim_user(tenant_id, which, lock=True)
+                change(user)
+                _flush()
+            return user
         except StaleDataError:
-            db.session.rollback()
             if attempt == 2:
                 raise ConcurrentChange("the user changed during this request; retry it") from None
-            user = db.session.scalar(
-                select(User)
-                .where(scim_visible(user.tenant_id), User.id == user.id)
-                .execution_options(populate_existing=True)
-            )
-            if user is None:
-                raise NotFound("user not found") from None
     raise AssertionError("unreachable")
 
 
@@ -172,14 +200,18 @@ def _check_unique(user: User, user_name: str, external_id: str | None) -> None:
         raise Conflict("externalId is already in use in this tenant", "externalId")
 
 
-def _commit_unique(user: User) -> User:
-    """Commit, turning a race lost on the unique indexes into the same Conflict as the pre-check."""
+def _flush() -> None:
+    """Send the change now, inside the transaction: the version check and the unique indexes answer here."""
+    db.session.flush()
+
+
+@contextmanager
+def _unique_or_conflict() -> Iterator[None]:
+    """Turn a race lost on the unique indexes into the same Conflict as the pre-check."""
     try:
-        db.session.commit()
+        yield
     except IntegrityError:
-        db.session.rollback()
         raise Conflict("userName or externalId is already in use in this tenant", "userName") from None
-    return user
 
 
 # --- Local accounts and roles (dashboard and CLI) -------------------------------------------
@@ -202,9 +234,13 @@ def check_password(user: User, password: str) -> bool:
 
 def find_by_email(tenant: Tenant, email: str) -> User | None:
     """Return the tenant's live account with this email, local accounts first."""
+    return _by_email(tenant.id, email)
+
+
+def _by_email(tenant_id: int, email: str) -> User | None:
     return db.session.scalar(
         select(User)
-        .where(User.tenant_id == tenant.id, User.email_ci == fold(email.strip()), User.deprovisioned_at.is_(None))
+        .where(User.tenant_id == tenant_id, User.email_ci == fold(email.strip()), User.deprovisioned_at.is_(None))
         .order_by(User.scim_managed, User.id)
         .limit(1)
     )
@@ -228,45 +264,34 @@ def create_local_user(
     if role > Role.MEMBER and not verified:
         raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")
     check_identifier("display name", display_name, display=True)
-    if find_by_email(tenant, email):
-        raise Conflict("an account with this email already exists", "email")
-    user = User(
-        tenant_id=tenant.id,
-        email=email,
-        role=role,
-        scim_managed=False,
-        display_name=display_name,
-        password_hash=hash_password(password) if password else None,
-        email_verified_at=utcnow() if verified else None,
-        profile={},
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
-def set_role(user: User, role: int) -> User:
-    """Change a user's role; promotion past role 2 needs a verified email (R4)."""
-    if role not in Role.NAMES:
-        raise InvalidInput("role must be 1 to 5")
-    if role > Role.MEMBER and not user.email_verified:
-        raise EmailNotVerified("verify this user's email before promoting them past member")
-    if user.deprovisioned_at is not None and role > Role.BANNED:
-        raise InvalidInput("a deprovisioned account cannot be given a role again")
-    user.role = role
-    try:
-        db.session.commit()
-    except StaleDataError:
-        # The identity provider (or another admin) changed this user meanwhile; nothing is lost.
-        db.session.rollback()
-        raise ConcurrentChange("this user changed meanwhile; reload and try again") from None
+    tenant_id = tenant.id
+    password_hash = hash_password(password) if password else None  # bcrypt's work before any lock is taken
+    # No unique index can say "one local account per email" (SCIM members may share an address), so
+    # two invitations of one address queue up on the tenant's lock and the second finds the first.
+    with write_transaction():
+        lock_accounts(tenant_id)
+        if _by_email(tenant_id, email):
+            raise Conflict("an account with this email already exists", "email")
+        user = User(
+            tenant_id=tenant_id,
+            email=email,
+            role=role,
+            scim_managed=False,
+            display_name=display_name,
+            password_hash=password_hash,
+            email_verified_at=utcnow() if verified else None,
+            profile={},
+        )
+        db.session.add(user)
     return user
 
 
 def mark_verified(user: User) -> User:
     """Record that the user proved ownership of their current email."""
-    user.email_verified_at = utcnow()
-    db.session.commit()
+    user_id = user.id
+    with write_transaction():
+        user = db.session.scalar(for_write(select(User).where(User.id == user_id)))
+        user.email_verified_at = utcnow()
     return user
 
 

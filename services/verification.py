@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from models import EmailToken, Role, Tenant, User, db, utcnow
 from services import tokens
 from services.errors import DomainError, InvalidInput
+from services.transactions import for_write, write_transaction
 
 VERIFY = "verify"
 SET_PASSWORD = "set_password"  # noqa: S105 - a link purpose, not a secret
@@ -35,34 +36,40 @@ def issue(user: User, purpose: str, hours: float) -> str:
     """Create a link token for the user's current email and return it; earlier unused ones die."""
     if purpose not in PURPOSES:
         raise InvalidInput(f"unknown link purpose {purpose!r}")
-    if not user.email_ci:
-        raise InvalidInput("this user has no email address to send a link to")
-    if user.deprovisioned_at is not None:
-        raise InvalidInput("this account was deprovisioned")
-    now = utcnow()
-    unused = (EmailToken.user_id == user.id, EmailToken.used_at.is_(None))
-    # Only the newest link works, so an old mail lying in an inbox cannot be used later. Earlier links
-    # expire now rather than vanish, so `issued_since` still counts them; a day later they go.
-    db.session.execute(
-        update(EmailToken)
-        .where(*unused, EmailToken.purpose == purpose, EmailToken.expires_at > now)
-        .values(expires_at=now)
-    )
-    db.session.execute(
-        delete(EmailToken).where(*unused, EmailToken.expires_at <= now, EmailToken.created_at < now - KEPT_FOR_COUNTING)
-    )
-    token = tokens.new_token(TOKEN_BYTES)
-    db.session.add(
-        EmailToken(
-            user_id=user.id,
-            purpose=purpose,
-            token_hash=tokens.digest(token),
-            email=user.email_ci,
-            expires_at=now + timedelta(hours=hours),
-            created_at=now,
+    user_id = user.id
+    with write_transaction():
+        # Two requests for a link at once must not both leave theirs alive: they queue up on the user's row,
+        # and the link is bound to the address the row has now.
+        user = db.session.scalar(for_write(select(User).where(User.id == user_id)))
+        if not user.email_ci:
+            raise InvalidInput("this user has no email address to send a link to")
+        if user.deprovisioned_at is not None:
+            raise InvalidInput("this account was deprovisioned")
+        now = utcnow()
+        unused = (EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
+        # Only the newest link works, so an old mail lying in an inbox cannot be used later. Earlier links
+        # expire now rather than vanish, so `issued_since` still counts them; a day later they go.
+        db.session.execute(
+            update(EmailToken)
+            .where(*unused, EmailToken.purpose == purpose, EmailToken.expires_at > now)
+            .values(expires_at=now)
         )
-    )
-    db.session.commit()
+        db.session.execute(
+            delete(EmailToken).where(
+                *unused, EmailToken.expires_at <= now, EmailToken.created_at < now - KEPT_FOR_COUNTING
+            )
+        )
+        token = tokens.new_token(TOKEN_BYTES)
+        db.session.add(
+            EmailToken(
+                user_id=user_id,
+                purpose=purpose,
+                token_hash=tokens.digest(token),
+                email=user.email_ci,
+                expires_at=now + timedelta(hours=hours),
+                created_at=now,
+            )
+        )
     return token
 
 
@@ -103,9 +110,9 @@ def peek(tenant: Tenant, token: str, purpose: str) -> User:
 
 def verify_email(tenant: Tenant, token: str) -> User:
     """Use up a verification link and mark the user's current email verified."""
-    user = _consume(tenant, token, VERIFY)
-    user.email_verified_at = utcnow()
-    db.session.commit()
+    with write_transaction():
+        user = _consume(tenant, token, VERIFY)
+        user.email_verified_at = utcnow()
     return user
 
 
@@ -115,29 +122,30 @@ def set_password(tenant: Tenant, token: str, password_hash: str) -> User:
     The link reached the mailbox, which proves ownership of the address just as a verification link does.
     A new password ends every dashboard session the account had (its session epoch moves on).
     """
-    user = _consume(tenant, token, SET_PASSWORD)
-    user.password_hash = password_hash
-    user.email_verified_at = utcnow()
-    user.session_epoch = User.session_epoch + 1
-    db.session.commit()
+    with write_transaction():
+        user = _consume(tenant, token, SET_PASSWORD)
+        user.password_hash = password_hash
+        user.email_verified_at = utcnow()
+        user.session_epoch = User.session_epoch + 1
     return user
 
 
 def sign_in(tenant: Tenant, token: str) -> User:
     """Use up a sign-in link and return the admin it signs in (still a verified admin of this tenant)."""
-    user = _consume(tenant, token, SIGN_IN)
-    db.session.commit()
+    with write_transaction():
+        user = _consume(tenant, token, SIGN_IN)
     return user
 
 
-def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
+def _valid(tenant: Tenant, token: str, purpose: str, *, lock: bool = False) -> tuple[EmailToken, User]:
     if not token or len(token) > 200:
         raise InvalidLink("invalid link")
-    row = db.session.execute(
+    query = (
         select(EmailToken, User)
         .join(User, User.id == EmailToken.user_id)
         .where(EmailToken.token_hash == tokens.digest(token), EmailToken.purpose == purpose)
-    ).first()
+    )
+    row = db.session.execute(for_write(query, User) if lock else query).first()
     if row is None:
         raise InvalidLink("invalid link")
     link, user = row
@@ -156,12 +164,15 @@ def _valid(tenant: Tenant, token: str, purpose: str) -> tuple[EmailToken, User]:
 
 
 def _consume(tenant: Tenant, token: str, purpose: str) -> User:
-    """Mark the link used; a conditional UPDATE makes two simultaneous clicks count once."""
-    link, user = _valid(tenant, token, purpose)
+    """Mark the link used, inside the caller's write transaction; two simultaneous clicks count once.
+
+    The user's row is locked while the link is checked, so an email change over SCIM lands either before
+    (the link no longer matches the address) or after (and unverifies the new address again), never between.
+    """
+    link, user = _valid(tenant, token, purpose, lock=True)
     claimed = db.session.execute(
         update(EmailToken).where(EmailToken.id == link.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
     )
     if claimed.rowcount != 1:
-        db.session.rollback()
         raise InvalidLink("invalid link")
     return user

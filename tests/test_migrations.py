@@ -280,3 +280,95 @@ def test_the_unicode_fold_migration_on_postgresql(migrated_app):
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+# --- 9959171449f9: group externalIds unique among a tenant's SCIM-visible groups --------------------------------
+
+BEFORE = "a656d1c72da6"
+NOW = "2026-01-01 00:00:00"
+
+# (id, tenant, externalId, SCIM-managed, deleted over SCIM)
+COHORTS = [
+    (1, 1, "okta-1", True, False),  # the oldest live group with okta-1: keeps it
+    (2, 1, "okta-1", True, False),  # a newer duplicate made by a race: loses it
+    (3, 1, "okta-1", True, False),  # and another one
+    (4, 1, "okta-1", True, True),  # deleted over SCIM: outside the index, untouched
+    (5, 1, "okta-1", False, False),  # a dashboard cohort: outside the index, untouched
+    (6, 1, "okta-2", True, False),  # unique already
+    (7, 2, "okta-1", True, False),  # another tenant's: unique within its tenant
+    (8, 1, None, True, False),
+    (9, 1, None, True, False),  # no externalId at all: any number may have none
+]
+
+
+def seed_duplicates() -> None:
+    with db.engine.begin() as connection:
+        for tenant_id in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (id, slug, name, learn_scim, created_at) VALUES (:id, :slug, :slug, :on, :at)"
+                ),
+                {"id": tenant_id, "slug": f"t{tenant_id}", "on": True, "at": NOW},
+            )
+        for cohort_id, tenant_id, external_id, managed, deleted in COHORTS:
+            connection.execute(
+                text(
+                    "INSERT INTO cohorts (id, tenant_id, scim_id, external_id, name, name_ci, scim_managed,"
+                    " scim_deleted_at, created_at, updated_at)"
+                    " VALUES (:id, :tenant, :scim_id, :ext, :name, :name, :managed, :deleted, :at, :at)"
+                ),
+                {
+                    "id": cohort_id,
+                    "tenant": tenant_id,
+                    "scim_id": f"00000000-0000-0000-0000-{cohort_id:012d}",
+                    "ext": external_id,
+                    "name": f"group {cohort_id}",
+                    "managed": managed,
+                    "deleted": NOW if deleted else None,
+                    "at": NOW,
+                },
+            )
+
+
+def assert_upgrade_keeps_the_oldest(capsys) -> None:
+    flask_migrate.upgrade(revision=BEFORE)
+    seed_duplicates()
+    flask_migrate.upgrade()
+    assert schema_differences() == []
+    with db.engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT id, external_id FROM cohorts ORDER BY id")).all())
+        moved = set(connection.execute(text("SELECT id FROM cohorts WHERE updated_at > :at"), {"at": NOW}).scalars())
+    expected = {cohort_id: external_id for cohort_id, _, external_id, _, _ in COHORTS}
+    assert rows == {**expected, 2: None, 3: None}
+    assert moved == {2, 3}  # lastModified tells the IdP these groups changed
+    assert "2 SCIM group(s) shared an externalId" in capsys.readouterr().err
+    # From now on the index refuses a new duplicate among live SCIM groups.
+    with pytest.raises(Exception, match="(?i)unique"), db.engine.begin() as connection:
+        connection.execute(text("UPDATE cohorts SET external_id = 'okta-1' WHERE id = 6"))
+
+
+def test_upgrade_over_duplicate_external_ids_on_sqlite(migrated_app, tmp_path, capsys):
+    app = migrated_app(f"sqlite:///{tmp_path / 'duplicates.db'}")
+    with app.app_context():
+        assert_upgrade_keeps_the_oldest(capsys)
+        flask_migrate.downgrade(revision=BEFORE)  # drops the index again
+
+
+def test_upgrade_over_duplicate_external_ids_on_postgresql(migrated_app, capsys):
+    server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
+    name = f"scim_migrations_{secrets.token_hex(6)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
+            with app.app_context():
+                assert_upgrade_keeps_the_oldest(capsys)
+                flask_migrate.downgrade(revision=BEFORE)
+                db.engine.dispose()
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from models import Role, User, db
 from services import members
-from services.errors import ConcurrentChange, NotFound
+from services.errors import EmailNotVerified, NotFound
 
 
 def scim_member(tenant, name: str = "racer@example.com") -> User:
@@ -55,14 +55,22 @@ def test_deprovision_racing_a_promotion_leaves_the_promoted_account_alone(tenant
     assert row.role == Role.MODERATOR and row.deprovisioned_at is None
 
 
-def test_dashboard_role_change_that_loses_a_race_is_refused_not_lost(tenant):
+def test_dashboard_role_change_after_a_concurrent_change_applies_on_top_of_it(tenant):
+    user = members.create_local_user(tenant, "local@example.com", Role.MEMBER, verified=True)
+    held = db.session.get(User, user.id)  # the admin's page was rendered from this
+    concurrently(user.id, display_name="Renamed by someone else")
+    members.set_role(held, Role.MODERATOR)  # re-read under the lock, so the rename is not undone
+    row = fresh(user.id)
+    assert row.role == Role.MODERATOR and row.display_name == "Renamed by someone else"
+
+
+def test_dashboard_role_change_is_checked_against_the_account_as_it_is_now(tenant):
     user = members.create_local_user(tenant, "local@example.com", Role.MEMBER, verified=True)
     held = db.session.get(User, user.id)
-    concurrently(user.id, display_name="Renamed by someone else")
-    with pytest.raises(ConcurrentChange):
-        members.set_role(held, Role.MODERATOR)
-    row = fresh(user.id)
-    assert row.role == Role.MEMBER and row.display_name == "Renamed by someone else"
+    concurrently(user.id, email_verified_at=None)  # the address became unverified meanwhile
+    with pytest.raises(EmailNotVerified):
+        members.set_role(held, Role.MODERATOR)  # R4, on the row as it is, not as it was read
+    assert fresh(user.id).role == Role.MEMBER
 
 
 def test_a_scim_write_that_loses_twice_is_a_409_to_retry(scim, monkeypatch):
@@ -71,10 +79,10 @@ def test_a_scim_write_that_loses_twice_is_a_409_to_retry(scim, monkeypatch):
     created = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "r@x.org"})
     scim_id = created.get_json()["id"]
 
-    def always_stale(user):
+    def always_stale():
         raise StaleDataError("simulated lost race")
 
-    monkeypatch.setattr(members, "_commit_unique", always_stale)
+    monkeypatch.setattr(members, "_flush", always_stale)
     response = scim.patch(f"/Users/{scim_id}", {"Operations": [{"op": "replace", "path": "active", "value": False}]})
     assert response.status_code == 409
     assert response.get_json()["status"] == "409" and "retry" in response.get_json()["detail"]
