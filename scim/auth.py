@@ -1,4 +1,4 @@
-"""Which tenant a SCIM request is for, and which credential it carries (R9, R10, R12)."""
+"""Which tenant a SCIM request is for, and which credential it carries (docs/design.md R9, R10, R12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SCIM request log (R11): one small insert per request, and the queries the dashboard reads."""
+"""The SCIM request log (docs/design.md R11): one small insert per request, and the queries the dashboard reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (R3, R4).
+"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (docs/design.md R3, R4).
 
 Role changes go through `members.set_role` (the R4 gate) after the dashboard's own rules: nobody changes
 their own role, nobody acts above their rank, SCIM-managed members are (de)activated only by the IdP,

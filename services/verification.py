@@ -1,4 +1,4 @@
-"""Single-use, expiring links sent by mail: email verification and set-password (R4).
+"""Single-use, expiring links sent by mail: email verification and set-password (docs/design.md R4).
 
 Only a SHA-256 of each token is stored. A link is bound to the address it was mailed to: once the
 user's email changes (for instance over SCIM), every earlier link for them is dead.
