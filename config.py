@@ -1,4 +1,4 @@
-"""Configuration: defaults, then instance/config.py, then the environment (DESIGN §8)."""
+"""Configuration: defaults, then instance/config.py, then the environment (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The database and every model, shared by the SCIM and admin interfaces (DESIGN §7)."""
+"""The database and every model, shared by the SCIM and admin interfaces (docs/design.md §7)."""
 
 from __future__ import annotations
 

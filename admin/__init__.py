@@ -1,4 +1,4 @@
-"""The admin dashboard at /admin: server-rendered pages enhanced with htmx (DESIGN §5)."""
+"""The admin dashboard at /admin: server-rendered pages enhanced with htmx (docs/design.md §5)."""
 
 from flask import Blueprint
 

@@ -26,7 +26,7 @@ from services import tenants
 
 
 def current_tenant() -> Tenant:
-    """Return the tenant the Host names (DESIGN §8); 404 when it names none."""
+    """Return the tenant the Host names (docs/design.md §8); 404 when it names none."""
     # Cached on the request, not on `g`: an app context can outlive one request (as in tests).
     cached = getattr(request, "_admin_tenant", None)
     if cached is None:

@@ -1,4 +1,4 @@
-"""Email verification and set-password links (R4): public pages, no sign-in needed.
+"""Email verification and set-password links (docs/design.md R4): public pages, no sign-in needed.
 
 A link is used up only by a POST from its page: mail scanners that prefetch links with GET change nothing.
 """

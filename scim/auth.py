@@ -1,4 +1,4 @@
-"""Which tenant a SCIM request is for, and which credential it carries (R9, R10, R12).
+"""Which tenant a SCIM request is for, and which credential it carries (docs/design.md R9, R10, R12).
 
 Failed attempts are limited per tenant and client address (IPv6 by its /64), in the limiter's storage
 so every worker and host shares the count. Only failures count and only failures are refused: Okta's

@@ -17,7 +17,7 @@ __all__ = ["GROUP_FILTERS", "USER_FILTERS"]
 
 
 def _active(op: str, value: bool | None) -> ColumnElement[bool]:
-    """`active` is the member rung (DESIGN R1): true is role MEMBER, false is role BANNED."""
+    """`active` is the member rung (docs/design.md R1): true is role MEMBER, false is role BANNED."""
     if op == "pr":
         return true()  # every SCIM user has it
     return User.role == (Role.MEMBER if value else Role.BANNED)
@@ -47,7 +47,7 @@ USER_FILTERS = FilterMap(
     USER_RESOURCE,
     {
         "id": Field(User.scim_id, case_exact=True),
-        "username": Field(User.user_name_ci, folded=True),  # pitfall 13: eq is an index lookup
+        "username": Field(User.user_name_ci, folded=True),  # docs/idp-behaviour.md pitfall 13: eq is an index lookup
         "externalid": Field(User.external_id, case_exact=True),
         "displayname": Field(User.display_name_ci, folded=True),
         "name.givenname": Field(User.given_name_ci, folded=True),

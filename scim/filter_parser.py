@@ -1,7 +1,7 @@
 """Parse SCIM filter expressions (RFC 7644 §3.4.2.2) into a small, immutable AST.
 
 A hand-written recursive-descent parser: the PyPI `scim2-filter-parser` rejects `\\"` inside
-strings, which real group names need (idp-behaviour pitfalls 31, 32). The AST says nothing about
+strings, which real group names need (docs/idp-behaviour.md pitfalls 31, 32). The AST says nothing about
 columns; `scim.filters` resolves attribute paths and compiles the tree to SQL.
 """
 

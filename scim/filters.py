@@ -7,6 +7,8 @@ never evaluated in Python and never spliced into SQL text: every value is a boun
 `not` is pushed down to the comparisons, so each one decides what "false" means for a missing value:
 `ne`, `not (...)` and friends match rows where the column is NULL, as an absent attribute is not equal
 to anything. The caller adds tenant and visibility scoping itself.
+
+Pitfall numbers refer to docs/idp-behaviour.md §2.
 """
 
 from __future__ import annotations

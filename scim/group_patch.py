@@ -1,6 +1,6 @@
 """Membership PATCH on Groups (RFC 7644 §3.5.2): operations on `members` folded into one set operation (R7).
 
-Okta and Entra add, remove and replace members in several shapes (idp-behaviour §2); whatever the shape, the
+Okta and Entra add, remove and replace members in several shapes (docs/idp-behaviour.md §2); whatever the shape, the
 operations on `members` become one `MembershipChange` that the service layer applies with no statement per member.
 The other operations are left, in order, for `apply_patch`.
 """

@@ -1,4 +1,4 @@
-"""/Groups (RFC 7644 §3.2-§3.6): SCIM Groups as cohorts (R6, R7).
+"""/Groups (RFC 7644 §3.2-§3.6): SCIM Groups as cohorts (docs/design.md R6, R7).
 
 Members are users SCIM can see (R7); the others in a cohort are never listed, and no SCIM change drops them.
 Membership PATCH operations become one set operation in the service layer (no statement per member, see

@@ -2,7 +2,7 @@
 
 `apply_patch` only transforms the plain dict a client would see; the caller validates the result with the PUT schema
 and stores it. Deviations from a strict reading of the RFC are deliberate and each is marked with the IdP behaviour
-that needs it (see the shared reference `idp-behaviour.md`, section 2).
+that needs it (see `docs/idp-behaviour.md` §2).
 """
 
 from __future__ import annotations

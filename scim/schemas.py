@@ -2,6 +2,8 @@
 
 Attribute names are case-insensitive on the wire; loading maps every key to its canonical
 name, drops nulls (Entra sends them for unassigned values), and ignores what we do not keep.
+
+Pitfall numbers refer to docs/idp-behaviour.md §2.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""/Users (RFC 7644 §3.2-§3.6): members on the rung SCIM owns (R1-R5, R8)."""
+"""/Users (RFC 7644 §3.2-§3.6): members on the rung SCIM owns (docs/design.md R1-R5, R8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SCIM request log (R11): one small write per request, and the queries the dashboard reads.
+"""The SCIM request log (docs/design.md R11): one small write per request, and the queries the dashboard reads.
 
 Most requests get a row each. Refusals of requests that never proved a credential (and the 429s of
 the failed-authentication limit) are counted instead: one row per tenant, credential, client address,

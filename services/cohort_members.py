@@ -97,7 +97,7 @@ def apply_change(cohort: Cohort, change: MembershipChange) -> MembershipResult:
 
     Every id to be added must name a SCIM-visible user of the cohort's tenant; otherwise InvalidMembers is raised
     before anything is written. Ids to remove that SCIM cannot see are no-ops: removing a non-member succeeds
-    (pitfall 33), and an invisible user's membership is never SCIM's to drop (R7).
+    (docs/idp-behaviour.md pitfall 33), and an invisible user's membership is never SCIM's to drop (R7).
     """
     incoming = _require_visible(cohort.tenant_id, change.incoming)
     if change.replace is not None:
@@ -141,7 +141,7 @@ def _insert_missing(cohort_id: int, user_ids: Collection[int]) -> int:
     now = utcnow()
     rows = [{"cohort_id": cohort_id, "user_id": user_id, "created_at": now} for user_id in sorted(user_ids)]
     table = CohortMember.__table__
-    # The two databases we run on (DESIGN §8) both have INSERT ... ON CONFLICT DO NOTHING.
+    # The two databases we run on (docs/design.md §8) both have INSERT ... ON CONFLICT DO NOTHING.
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs, and the rows returned are exactly
     # the pairs inserted (PostgreSQL reports no rowcount for an executemany).

@@ -1,4 +1,4 @@
-"""Cohorts: SCIM Groups as mobieusLearn cohorts (R6, R7) and the dashboard's view of them.
+"""Cohorts: SCIM Groups as mobieusLearn cohorts (docs/design.md R6, R7) and the dashboard's view of them.
 
 A SCIM Group is a cohort that SCIM created (`scim_managed`) and has not deleted. It is tied to the group's
 externalId, or to its SCIM id where the IdP sends none, and named after its displayName; both are unique among

@@ -1,4 +1,4 @@
-"""SCIM bearer credentials (R9): issued once, stored as a hash, rotated by issuing another."""
+"""SCIM bearer credentials (docs/design.md R9): issued once, stored as a hash, rotated by issuing another."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.validation import LINE_BREAKING, SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
-# The stored form of a token (DESIGN §9); the name callers of this module already use.
+# The stored form of a token (docs/design.md §9); the name callers of this module already use.
 hash_token = tokens.digest
 
 

@@ -1,4 +1,4 @@
-"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (R3, R4).
+"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (docs/design.md R3, R4).
 
 Role changes go through `roles.set_role` (the R4 gate, which also keeps a super-admin) after the dashboard's
 own rules: nobody changes their own role, nobody acts above their rank, SCIM-managed members are

@@ -1,4 +1,4 @@
-"""Members: SCIM provisioning use-cases (R1-R5, R8) and the local-account rules they share (R4)."""
+"""Members: SCIM provisioning use-cases (docs/design.md R1-R5, R8) and the local-account rules they share (R4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tenants: creation, lookup by slug or Host, and the SCIM feature switch (R10, R12)."""
+"""Tenants: creation, lookup by slug or Host, and the SCIM feature switch (docs/design.md R10, R12)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def ensure_default() -> tuple[Tenant, bool]:
 
 
 def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
-    """Pick the tenant a request's Host names (DESIGN §8), or None when it names none.
+    """Pick the tenant a request's Host names (docs/design.md §8), or None when it names none.
 
     With no base domain, the single default tenant serves every request. With one,
     `acme.example.com` selects `acme`; the bare domain and unknown subdomains select nothing.

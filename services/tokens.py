@@ -1,4 +1,4 @@
-"""Random link and API tokens, and the one form every one of them is stored in (DESIGN §9).
+"""Random link and API tokens, and the one form every one of them is stored in (docs/design.md §9).
 
 Each token carries at least 256 random bits, so a single SHA-256 is enough to store it: no one can
 guess a token from its digest, and bcrypt (for human passwords) would cap SCIM throughput.

@@ -1,4 +1,4 @@
-"""Single-use, expiring links sent by mail: email verification, set-password (R4), and sign-in.
+"""Single-use, expiring links sent by mail: email verification, set-password (docs/design.md R4), and sign-in.
 
 Only a SHA-256 of each token is stored. A link is bound to the address it was mailed to: once the
 user's email changes (for instance over SCIM), every earlier link for them is dead.

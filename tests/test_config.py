@@ -1,4 +1,4 @@
-"""Configuration sources and their order, the database URL, the secret key and SQLite's settings (DESIGN §8)."""
+"""Configuration sources and their order, the database URL, the secret key and SQLite's settings (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which tenant a Host names (DESIGN §8), and that a tenant's token works only on its own host (R10, R12)."""
+"""Which tenant a Host names (docs/design.md §8), and that a tenant's token works only on its own host (R10, R12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cohorts page: owner, member count (one grouped query), SCIM origin (R6), and a cohort's members."""
+"""Cohorts page: owner, member count (one grouped query), SCIM origin (docs/design.md R6), and a cohort's members."""
 
 from __future__ import annotations
 

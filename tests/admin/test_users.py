@@ -1,4 +1,4 @@
-"""Members page: listing, search, filters, paging, role changes (R3, R4), ban/unban, resend, invite."""
+"""Members page: listing, search, filters, paging, role changes (docs/design.md R3, R4), ban/unban, resend, invite."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Email verification and set-password links (R4): single use, expiring, bound to the current email."""
+"""Email verification and set-password links (docs/design.md R4): single use, expiring, bound to the current email."""
 
 from __future__ import annotations
 

@@ -111,7 +111,8 @@ def _watch_for_csp_violations(page: Page) -> list[str]:
     # Also the DOM's own report, which names the directive even where the console says nothing.
     page.add_init_script(
         "document.addEventListener('securitypolicyviolation', (e) => "
-        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber + ' ' + location.pathname + ' ' + (e.target && e.target.outerHTML || '').slice(0, 200)))"
+        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile"
+        " + ':' + e.lineNumber + ' ' + location.pathname + ' ' + (e.target && e.target.outerHTML || '').slice(0, 200)))"
     )
     return seen
 

@@ -1,4 +1,4 @@
-"""Credentials (R9), the feature switch (R10), the request log (R11) and tenant isolation (R12)."""
+"""Credentials (docs/design.md R9), the feature switch (R10), the request log (R11) and tenant isolation (R12)."""
 
 from __future__ import annotations
 

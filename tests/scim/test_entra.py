@@ -1,4 +1,4 @@
-"""Microsoft Entra ID's provisioning sequence, replayed as Entra sends it (idp-behaviour §1.2)."""
+"""Microsoft Entra ID's provisioning sequence, replayed as Entra sends it (docs/idp-behaviour.md §1.2)."""
 
 from __future__ import annotations
 
@@ -67,11 +67,11 @@ def test_schemas_a2_is_a_list_response_without_password(client, scim_token):
 def test_provisioning_lifecycle(client, scim_token):
     entra = Entra(client, scim_token)
 
-    # A3: match by userName, by externalId, and by work email (valuePath + subAttr).
+    # Entra A3: match by userName, by externalId, and by work email (valuePath + subAttr).
     match = entra.get("/Users?filter=userName+eq+%22Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee%22").get_json()
     assert match["totalResults"] == 0
 
-    # A4: create.
+    # Entra A4: create.
     created = entra.send("POST", "/Users", ENTRA_CREATE)
     assert created.status_code == 201
     user = created.get_json()
@@ -87,10 +87,10 @@ def test_provisioning_lifecycle(client, scim_token):
         assert found["totalResults"] == 1, query
         assert found["Resources"][0]["id"] == user["id"]
 
-    # A5: get by id.
+    # Entra A5: get by id.
     assert entra.get(f"/Users/{user['id']}").status_code == 200
 
-    # A6 without the flag: one op per attribute, capitalised ops.
+    # Entra A6 without the flag: one op per attribute, capitalised ops.
     response = entra.send(
         "PATCH",
         f"/Users/{user['id']}",
@@ -136,26 +136,26 @@ def test_provisioning_lifecycle(client, scim_token):
     )
     assert renamed.get_json()["userName"] == "New@x"
 
-    # A17 and pitfall 25: manager sent as a bare string, read back as an object.
+    # Entra A17 and pitfall 25: manager sent as a bare string, read back as an object.
     manager = entra.send(
         "PATCH", f"/Users/{user['id']}", patch({"op": "add", "path": f"{ENTERPRISE}:manager", "value": "2c2f6fb8"})
     )
     assert manager.get_json()[ENTERPRISE]["manager"] == {"value": "2c2f6fb8"}
 
-    # A7: disable with the string "False"; the user stays readable, by id and by filter.
+    # Entra A7: disable with the string "False"; the user stays readable, by id and by filter.
     disabled = entra.send("PATCH", f"/Users/{user['id']}", patch({"op": "Replace", "path": "active", "value": "False"}))
     assert disabled.status_code == 200 and disabled.get_json()["active"] is False
     by_filter = entra.get("/Users?filter=userName+eq+%22new%40x%22").get_json()
     assert by_filter["Resources"][0]["active"] is False
 
-    # A8: re-enable; Entra also re-asserts active true periodically, which must stay a success.
+    # Entra A8: re-enable; Entra also re-asserts active true periodically, which must stay a success.
     for _ in range(2):
         enabled = entra.send(
             "PATCH", f"/Users/{user['id']}", patch({"op": "Replace", "path": "active", "value": "True"})
         )
         assert enabled.status_code == 200 and enabled.get_json()["active"] is True
 
-    # A9: hard delete, sent without a media type; then 404.
+    # Entra A9: hard delete, sent without a media type; then 404.
     deleted = entra.delete(f"/Users/{user['id']}")
     assert deleted.status_code == 204
     scim_error(entra.get(f"/Users/{user['id']}"), 404)
@@ -187,7 +187,7 @@ def test_add_work_email_that_does_not_exist_yet(client, scim_token):
     assert response.get_json()["emails"] == [{"value": "new@contoso.com", "type": "work"}]
 
 
-# --- Groups (A10-A16) -----------------------------------------------------------------------------------------------
+# --- Groups (Entra A10-A16) -------------------------------------------------------------------------------------------
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -200,11 +200,11 @@ def test_group_sequence_a10_to_a16(client, scim_token, super_admin):
     ).get_json()
     match = "/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22"
 
-    # A10: match by displayName, members excluded; nothing yet.
+    # Entra A10: match by displayName, members excluded; nothing yet.
     response = entra.get(match)
     assert response.status_code == 200 and response.get_json()["totalResults"] == 0
 
-    # A11: create with Entra's extra schema URI and meta; no members.
+    # Entra A11: create with Entra's extra schema URI and meta; no members.
     body = {
         "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
         "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
@@ -219,7 +219,7 @@ def test_group_sequence_a10_to_a16(client, scim_token, super_admin):
     found = entra.get(match).get_json()
     assert [r["id"] for r in found["Resources"]] == [gid] and "members" not in found["Resources"][0]
 
-    # A14: add members, several in one PATCH, with `"$ref": null`.
+    # Entra A14: add members, several in one PATCH, with `"$ref": null`.
     add = json.loads(
         '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members",'
         f'"value":[{{"$ref":null,"value":"{user["id"]}"}},{{"$ref":null,"value":"{second["id"]}"}}]}}]}}'
@@ -228,37 +228,37 @@ def test_group_sequence_a10_to_a16(client, scim_token, super_admin):
     assert response.status_code == 200
     assert sorted(m["value"] for m in response.get_json()["members"]) == sorted([user["id"], second["id"]])
 
-    # A12: read by id without members.
+    # Entra A12: read by id without members.
     response = entra.get(f"/Groups/{gid}?excludedAttributes=members")
     assert response.status_code == 200 and "members" not in response.get_json()
 
-    # A7 then A8: a disabled user stays a member.
+    # Entra A7 then A8: a disabled user stays a member.
     entra.send("PATCH", f"/Users/{second['id']}", patch({"op": "Replace", "path": "active", "value": "False"}))
     assert second["id"] in [m["value"] for m in entra.get(f"/Groups/{gid}").get_json()["members"]]
     entra.send("PATCH", f"/Users/{second['id']}", patch({"op": "Replace", "path": "active", "value": "True"}))
 
-    # A15, default shape: `path: members` with the values to drop removes only those.
+    # Entra A15, default shape: `path: members` with the values to drop removes only those.
     remove = patch({"op": "Remove", "path": "members", "value": [{"value": second["id"]}]})
     response = entra.send("PATCH", f"/Groups/{gid}", remove)
     assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
 
-    # A15, with the aadOptscim062020 flag: a value filter.
+    # Entra A15, with the aadOptscim062020 flag: a value filter.
     entra.send("PATCH", f"/Groups/{gid}", add)
     flag = json.loads(f'{{"Operations":[{{"op":"remove","path":"members[value eq \\"{user["id"]}\\"]"}}]}}')
     response = entra.send("PATCH", f"/Groups/{gid}", flag)
     assert [m["value"] for m in response.get_json()["members"]] == [second["id"]]
 
-    # A13: rename, and Entra's Add of externalId on an existing group.
+    # Entra A13: rename, and Entra's Add of externalId on an existing group.
     rename = {"Operations": [{"op": "Replace", "path": "displayName", "value": "displayName updatedDisplayName"}]}
     assert entra.send("PATCH", f"/Groups/{gid}", rename).get_json()["displayName"] == "displayName updatedDisplayName"
     response = entra.send("PATCH", f"/Groups/{gid}", patch({"op": "Add", "path": "externalId", "value": "new-ext"}))
     assert response.status_code == 200 and response.get_json()["externalId"] == "new-ext"
 
-    # A9: a hard-deleted user leaves the group.
+    # Entra A9: a hard-deleted user leaves the group.
     assert entra.delete(f"/Users/{second['id']}").status_code == 204
     assert entra.get(f"/Groups/{gid}").get_json()["members"] == []
 
-    # A16: delete the group, sent without a media type.
+    # Entra A16: delete the group, sent without a media type.
     assert entra.delete(f"/Groups/{gid}").status_code == 204
     scim_error(entra.get(f"/Groups/{gid}"), 404)
     gone = entra.get("/Groups?filter=displayName+eq+%22displayName+updatedDisplayName%22").get_json()

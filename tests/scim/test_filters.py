@@ -374,7 +374,7 @@ ALL = {"okta", "alice", "bob", "quote"}
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # Okta's lookup, stored mixed-case (pitfall 13)
+        # Okta's lookup, stored mixed-case (docs/idp-behaviour.md pitfall 13)
         ('userName eq "test.user@okta.local"', {"okta"}),
         ('USERNAME EQ "TEST.USER@OKTA.LOCAL"', {"okta"}),
         (f'{CORE}:userName eq "Test.User@okta.local"', {"okta"}),

@@ -1,4 +1,4 @@
-"""/Groups: SCIM Groups as cohorts (DESIGN R6, R7, R8; RFC 7644 §3.3-§3.6).
+"""/Groups: SCIM Groups as cohorts (docs/design.md R6, R7, R8; RFC 7644 §3.3-§3.6).
 
 Membership PATCH in the IdPs' shapes is in test_groups_membership.py, concurrency in test_groups_concurrency.py.
 """

@@ -1,4 +1,4 @@
-"""Okta's provisioning sequence, replayed with the headers and bodies Okta sends (idp-behaviour §1.1)."""
+"""Okta's provisioning sequence, replayed with the headers and bodies Okta sends (docs/idp-behaviour.md §1.1)."""
 
 from __future__ import annotations
 
@@ -67,11 +67,11 @@ def test_header_auth_mode_without_bearer(client, scim_token):
 def test_provisioning_lifecycle_oin(client, scim_token):
     idp = okta(client, scim_token)
 
-    # K2: lookup before create finds nothing, with a 200.
+    # Okta K2: lookup before create finds nothing, with a 200.
     lookup = idp.get(user_filter("test.user@okta.local")).get_json()
     assert lookup["totalResults"] == 0 and lookup["Resources"] == []
 
-    # K3: create; a second identical create is a 409.
+    # Okta K3: create; a second identical create is a 409.
     created = idp.post("/Users", OKTA_CREATE)
     assert created.status_code == 201
     user = created.get_json()
@@ -82,7 +82,7 @@ def test_provisioning_lifecycle_oin(client, scim_token):
     upper = idp.get(user_filter("TEST.USER@OKTA.LOCAL")).get_json()
     assert upper["totalResults"] == 1 and upper["Resources"][0]["id"] == user["id"]
 
-    # K5: profile update is GET then a full PUT that echoes id, meta and groups (B-OK2).
+    # Okta K5: profile update is GET then a full PUT that echoes id, meta and groups (B-OK2).
     assert idp.get(f"/Users/{user['id']}").status_code == 200
     put_body = {
         "schemas": [USER],
@@ -100,14 +100,14 @@ def test_provisioning_lifecycle_oin(client, scim_token):
     assert updated.status_code == 200
     assert updated.get_json()["name"]["middleName"] == "Excited"
 
-    # K6: deactivate with a path-less replace; the user stays readable with active false.
+    # Okta K6: deactivate with a path-less replace; the user stays readable with active false.
     deactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
     response = idp.patch(f"/Users/{user['id']}", deactivate)
     assert response.status_code == 200 and response.get_json()["active"] is False
     assert idp.get(f"/Users/{user['id']}").get_json()["active"] is False
     assert idp.get(user_filter("test.user@okta.local")).get_json()["Resources"][0]["active"] is False
 
-    # K7: reactivate the same way.
+    # Okta K7: reactivate the same way.
     reactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": True}}]}
     assert idp.patch(f"/Users/{user['id']}", reactivate).get_json()["active"] is True
 
@@ -150,7 +150,7 @@ def test_spec_test_expectations(client, scim_token):
     assert denied["status"] == "401"
 
 
-# --- Group Push (K10-K14) -------------------------------------------------------------------------------------------
+# --- Group Push (Okta K10-K14) ----------------------------------------------------------------------------------------
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -166,7 +166,7 @@ def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
         "/Users", {**OKTA_CREATE, "userName": "second.user@okta.local", "externalId": "00u2", "emails": []}
     ).get_json()
 
-    # K11: look the group up by name (nothing), then create it with no members.
+    # Okta K11: look the group up by name (nothing), then create it with no members.
     lookup = idp.get(group_filter("Test SCIMv2"))
     assert lookup.status_code == 200 and lookup.get_json()["totalResults"] == 0
     created = idp.post("/Groups", {"schemas": [GROUP], "displayName": "Test SCIMv2", "members": []})
@@ -175,7 +175,7 @@ def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
     gid = group["id"]
     assert group["members"] == [] and idp.get(group_filter("Test SCIMv2")).get_json()["Resources"][0]["id"] == gid
 
-    # K13: add a member (Okta echoes `display`), then GET, then K12's path-less replace with id and name.
+    # Okta K13: add a member (Okta echoes `display`), then GET, then K12's path-less replace with id and name.
     add = {
         "schemas": [PATCH_OP],
         "Operations": [
@@ -195,7 +195,7 @@ def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
     assert [m["value"] for m in response.get_json()["members"]] == [user["id"]]
     assert [g["value"] for g in idp.get(f"/Users/{user['id']}").get_json()["groups"]] == [gid]
 
-    # K13: remove by value filter and add another member in one PATCH; then K12 again.
+    # Okta K13: remove by value filter and add another member in one PATCH; then K12 again.
     swap = {
         "schemas": [PATCH_OP],
         "Operations": [
@@ -207,7 +207,7 @@ def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
     assert [m["value"] for m in response.get_json()["members"]] == [second["id"]]
     assert idp.patch(f"/Groups/{gid}", rename).status_code == 200
 
-    # K13: sometimes the whole membership is pushed with a replace.
+    # Okta K13: sometimes the whole membership is pushed with a replace.
     push = {
         "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": "members", "value": [{"value": user["id"]}, {"value": second["id"]}]}],
@@ -215,11 +215,11 @@ def test_group_push_oin_k11_to_k14(client, scim_token, super_admin):
     response = idp.patch(f"/Groups/{gid}", push)
     assert sorted(m["value"] for m in response.get_json()["members"]) == sorted([user["id"], second["id"]])
 
-    # K12: a real rename.
+    # Okta K12: a real rename.
     renamed = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}]}
     assert idp.patch(f"/Groups/{gid}", renamed).get_json()["displayName"] == "Renamed"
 
-    # K14: unlink with "Delete the group in the target app".
+    # Okta K14: unlink with "Delete the group in the target app".
     assert idp.delete(f"/Groups/{gid}").status_code == 204
     scim_error(idp.get(f"/Groups/{gid}"), 404)
     assert idp.get(group_filter("Renamed")).get_json()["totalResults"] == 0

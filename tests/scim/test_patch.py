@@ -1,6 +1,6 @@
 """Unit tests for scim.patch / scim.paths: RFC 7644 §3.5.2 PATCH plus what Okta and Entra ID really send.
 
-Request bodies tagged K*, A*, B-* are copied from /work/shared/reference/idp-behaviour.md.
+Request bodies tagged K*, A*, B-* follow the Okta and Entra shapes in docs/idp-behaviour.md.
 """
 
 from __future__ import annotations

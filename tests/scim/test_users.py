@@ -1,4 +1,4 @@
-"""/Users: the rules SCIM provisioning must keep (DESIGN R1-R5, R8)."""
+"""/Users: the rules SCIM provisioning must keep (docs/design.md R1-R5, R8)."""
 
 from __future__ import annotations
 

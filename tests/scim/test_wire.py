@@ -1,4 +1,4 @@
-"""Wire rules (DESIGN §4): media types, auth header forms, paths, and SCIM JSON for every error."""
+"""Wire rules (docs/design.md §4): media types, auth header forms, paths, and SCIM JSON for every error."""
 
 from __future__ import annotations
 
