@@ -43,7 +43,7 @@ def add(connection: Connection, row: dict) -> None:
             "start": start,
             "status_class": klass,
             "tenant_id": row["tenant_id"],
-            "count": 1,
+            "count": row.get("count") or 1,  # a log row written as a run of requests (tests, backfills) adds all
         }
         for span, start in (
             (MINUTE, at.replace(second=0, microsecond=0)),
