@@ -110,7 +110,7 @@ def _target(tenant_id: int, path: str) -> dict | None:
             "kind": kind,
             "scim_id": scim_id,
             "label": user.label,
-            "url": url_for("admin.users_index", q=user.email),
+            "url": url_for("admin.users_index", q=user.email or user.user_name),
         }
     cohort = db.session.scalar(select(Cohort).where(Cohort.tenant_id == tenant_id, Cohort.scim_id == scim_id))
     if cohort is None:
