@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from test_credentials are redefined as parameters, as pytest means
 """The live credential page at scale: rollups in step with the log, the histogram over time, polling,
 multi-operation PATCHes, session expiry while polling, and a request's detail view (R11)."""
 
@@ -169,7 +170,7 @@ def test_a_request_detail_shows_fields_hint_the_named_user_and_reason(admin, sci
     detail = admin.get(f"{BASE}/{credential.id}/requests/{row.id}").get_data(as_text=True)
     assert 'data-field="status">404' in detail and "192.0.2.7" in detail and OKTA in detail
     assert 'id="request-hint"' in detail and "No such user or group for SCIM" in detail
-    assert "/admin/users?q=grace%40example.com" in detail, detail[detail.find("data-field=\"target"):][:400]
+    assert 'href="/admin/users?q=grace@example.com"' in detail
     other = tenants.create_tenant("other")
     theirs = credentials.issue(other, "Theirs")[0]
     their_row = logged(theirs, 200)
