@@ -314,12 +314,51 @@ class ScimRequest(db.Model):
     duration_ms: Mapped[float] = mapped_column(db.Float)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # Every kind of change the request made, space-separated ("user.reactivated user.updated"); the longest
+    # combination a request can make fits in 40.
     operation: Mapped[str | None] = mapped_column(String(40))
     failure: Mapped[str | None] = mapped_column(String(40))
+    # Why it failed, finer than `failure`, as a fixed code of ours (e.g. "filter_attribute_unknown:emails.type");
+    # never a value taken from the request.
+    reason: Mapped[str | None] = mapped_column(String(80))
     # Requests this row stands for: 1, except for refusals counted per client address and minute.
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # A counted row's key (tenant, credential, address, minute, kind), unique; NULL for a row of one request.
     bucket: Mapped[str | None] = mapped_column(String(160))
+
+
+class ScimRequestRollup(db.Model):
+    """How many of a credential's requests answered a status class in one minute or one hour.
+
+    Kept in step with the log by services/rollups.py in the transaction of each log row, so the live page
+    and the credentials list sum a few dozen rows however long the log is. `status_class` is 2, 4 or 5 as
+    the histogram groups statuses (below 300, below 500, the rest).
+    """
+
+    __tablename__ = "scim_request_rollups"
+    __table_args__ = (Index("ix_scim_request_rollups_start", "start"),)
+
+    credential_id: Mapped[int] = mapped_column(
+        ForeignKey("scim_credentials.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # 1 (a minute's bucket, for the last hour) or 60 (an hour's, for the day and the week).
+    span_minutes: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    status_class: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ScimCredentialOperation(db.Model):
+    """When a credential first succeeded at one kind of operation: the first-sync checklist reads these few rows."""
+
+    __tablename__ = "scim_credential_operations"
+
+    credential_id: Mapped[int] = mapped_column(
+        ForeignKey("scim_credentials.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    operation: Mapped[str] = mapped_column(String(40), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ApiKey(db.Model):
@@ -396,7 +435,9 @@ __all__ = [
     "EmailToken",
     "Role",
     "ScimCredential",
+    "ScimCredentialOperation",
     "ScimRequest",
+    "ScimRequestRollup",
     "SignInFailure",
     "Tenant",
     "User",

@@ -6,6 +6,7 @@ import time
 import traceback
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     abort,
@@ -95,15 +96,33 @@ def login_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
         if current_admin() is None:
-            target = url_for("admin.login", next=request.full_path if request.method == "GET" else None)
             if htmx_request.htmx:
+                # A polled or swapped fragment is no page to come back to: return to the page it sits on.
                 response = current_app.response_class(status=204)
-                response.headers["HX-Redirect"] = target
+                response.headers["HX-Redirect"] = url_for("admin.login", next=_page_of_fragment())
                 return response
-            return redirect(target)
+            return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def _page_of_fragment() -> str | None:
+    """Return the path and query of the page an htmx request came from, when it is on this site; else None.
+
+    htmx names it in HX-Current-URL; the Referer is the fallback. Another host's page is never a target.
+    """
+    for candidate in (request.headers.get("HX-Current-URL"), request.referrer):
+        if not candidate:
+            continue
+        parts = urlsplit(candidate)
+        if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+            continue
+        path = parts.path or "/"
+        if not path.startswith("/") or path.startswith("//") or "\\" in path:
+            continue
+        return path + (f"?{parts.query}" if parts.query else "")
+    return None
 
 
 def render_page(template: str, fragment: str | None = None, **context):

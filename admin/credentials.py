@@ -13,18 +13,18 @@ from admin import bp
 from admin.context import current_admin, current_tenant, login_required, render_page
 from admin.forms import IssueCredentialForm
 from models import ScimCredential, utcnow
-from services import audit, credentials, sync_status
+from services import credentials, histogram, rollups, sync_status
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
 
 INDEX = "admin/credentials/index.html"
 SHOW = "admin/credentials/show.html"
-# Histogram windows: query value -> (label, length).
-WINDOWS = {
-    "hour": ("Last hour", timedelta(hours=1)),
-    "day": ("Last day", timedelta(days=1)),
-    "week": ("Last week", timedelta(weeks=1)),
-}
-LIST_COUNTS_WINDOW = timedelta(days=1)
+# Histogram windows: query value -> (label, ...).
+WINDOWS = histogram.WINDOWS
+LIST_COUNTS_HOURS = 24
+# A credential with no request (or, never used, no creation) this recent is idle: its page polls slowly.
+IDLE_AFTER = timedelta(minutes=15)
+FAST_POLL = {"histogram": "2s", "requests": "2s", "checklist": "3s"}
+SLOW_POLL_SECONDS = 30
 
 
 def scim_feature(view: Callable) -> Callable:
@@ -161,9 +161,11 @@ def _window() -> str:
 def _index_page(form: IssueCredentialForm, status: int = 200):
     tenant = current_tenant()
     rows = credentials.for_tenant(tenant)
-    used = audit.last_used([c.id for c in rows])
-    since = utcnow() - LIST_COUNTS_WINDOW
-    counts = audit.status_counts_for([c.id for c in rows], since)  # one grouped query for the whole list
+    ids = [c.id for c in rows]
+    used = rollups.last_used(ids)  # one index probe per credential
+    # The last 24 hourly rollups, the current hour included: one grouped query over a few rows each.
+    since = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=LIST_COUNTS_HOURS - 1)
+    counts = rollups.counts_for(ids, since)
     page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts)
     return make_response(page, status)
 
@@ -198,10 +200,27 @@ def _log_context(credential: ScimCredential) -> dict:
 
 
 def _histogram_context(credential: ScimCredential, window: str) -> dict:
-    counts = audit.status_counts(credential, utcnow() - WINDOWS[window][1])
-    return {"counts": counts, "window": window, "windows": WINDOWS}
+    bars = histogram.series(credential.id, window, utcnow())
+    return {"series": bars, "counts": bars.totals, "window": window, "windows": WINDOWS, **polling(credential)}
 
 
 def _checklist_context(credential: ScimCredential) -> dict:
-    steps = sync_status.checklist(audit.operations_seen(credential))
-    return {"steps": steps, "complete": all(step.done for step in steps)}
+    steps = sync_status.checklist(rollups.operations_seen(credential.id))
+    return {"steps": steps, "complete": all(step.done for step in steps), **polling(credential)}
+
+
+def polling(credential: ScimCredential) -> dict:
+    """Say how often the page's widgets refresh: every few seconds while the credential is in use, else slowly.
+
+    A revoked or disabled credential gets no new successes to watch, and an idle one (no request for
+    IDLE_AFTER) rarely changes: their widgets ask every SLOW_POLL_SECONDS instead, and the page says so.
+    """
+    cached = getattr(request, "_credential_polling", None)
+    if cached is not None and cached[0] == credential.id:
+        return cached[1]
+    latest = rollups.last_used([credential.id]).get(credential.id) or credential.created_at
+    slow = credential.state != "active" or utcnow() - latest > IDLE_AFTER
+    every = {key: f"{SLOW_POLL_SECONDS}s" for key in FAST_POLL} if slow else FAST_POLL
+    result = {"poll": every, "poll_slow": slow, "slow_poll_seconds": SLOW_POLL_SECONDS}
+    request._credential_polling = (credential.id, result)
+    return result

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, abort, current_app, request, stream_with_context, url_for
+from sqlalchemy import select
 
 from admin import bp
-from admin.context import login_required
-from admin.credentials import _credential, scim_feature
+from admin.context import login_required, render_page
+from admin.credentials import _credential, polling, scim_feature
 from admin.log_forms import LogFilterForm
-from models import ScimCredential, utcnow
+from models import Cohort, ScimCredential, User, db, utcnow
 from services import request_log, sync_status
 from services.request_log_export import csv_chunks
 
@@ -39,6 +40,7 @@ def log_context(credential: ScimCredential) -> dict:
         "older": older,
         "filtered": bool(args),
         "retention_days": current_app.config["REQUEST_LOG_DAYS"],
+        **polling(credential),
     }
 
 
@@ -70,3 +72,52 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
         statuses=(form.status.data,) if form.status.data else (),
         methods=(form.method.data,) if form.method.data else (),
     )
+
+
+@bp.get(
+    "/learn/scim-credentials/<int(max=2147483647):credential_id>/requests/<int(max=9223372036854775807):request_id>"
+)
+@scim_feature
+@login_required
+def credentials_request(credential_id: int, request_id: int):
+    """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
+    credential = _credential(credential_id)  # of this tenant, else 404
+    row = request_log.one(credential.id, request_id)
+    if row is None:
+        abort(404)
+    entry = sync_status.log_entries([row])[0]
+    return render_page(
+        "admin/credentials/request.html",
+        credential=credential,
+        entry=entry,
+        operations=sync_status.operation_labels(row.operation),
+        reason=sync_status.reason_text(row.reason),
+        target=_target(credential.tenant_id, row.path),
+    )
+
+
+def _target(tenant_id: int, path: str) -> dict | None:
+    """Return the user or group the path names, with a link to where the dashboard shows it, if it still exists."""
+    named = request_log.resource(path)
+    if named is None:
+        return None
+    kind, scim_id = named
+    if kind == "User":
+        user = db.session.scalar(select(User).where(User.tenant_id == tenant_id, User.scim_id == scim_id))
+        if user is None:
+            return {"kind": kind, "scim_id": scim_id, "label": None, "url": None}
+        return {
+            "kind": kind,
+            "scim_id": scim_id,
+            "label": user.label,
+            "url": url_for("admin.users_index", q=user.email or user.user_name),
+        }
+    cohort = db.session.scalar(select(Cohort).where(Cohort.tenant_id == tenant_id, Cohort.scim_id == scim_id))
+    if cohort is None:
+        return {"kind": kind, "scim_id": scim_id, "label": None, "url": None}
+    return {
+        "kind": kind,
+        "scim_id": scim_id,
+        "label": cohort.name,
+        "url": url_for("admin.cohorts_show", cohort_id=cohort.id),
+    }

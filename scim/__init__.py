@@ -90,7 +90,7 @@ def _before_scim_request() -> None:
         return
     g.scim_started = time.perf_counter()
     # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
-    g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = None
+    g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = g.scim_reason = None
     g.scim_counted = False
     from scim.auth import authenticate
 

@@ -32,6 +32,7 @@ def record_request(response) -> None:
             operation=g.get("scim_operation"),
             failure=g.get("scim_failure") if response.status_code >= 400 else None,
             counted=counted,
+            reason=g.get("scim_reason") if response.status_code >= 400 else None,
         )
     )
 

@@ -18,10 +18,14 @@ class ScimError(Exception):
     scim_type: str | None = None
     retry_after: int | None = None  # seconds, sent as Retry-After (an integer: Okta waits exactly that long)
 
-    def __init__(self, detail: str, *, status: int | None = None, failure: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, status: int | None = None, failure: str | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.failure = failure  # our own failure code for the request log, where scimType says too little
+        # Finer still, for the request's detail view: a fixed code of ours, never a value from the request.
+        self.reason = reason
         if status is not None:
             self.status = status
 
@@ -127,6 +131,7 @@ def error_response(status: int, detail: str, scim_type: str | None = None, *, fa
 def render(error: ScimError):
     """Render a ScimError raised anywhere under /scim/v2."""
     response = error_response(error.status, error.detail, error.scim_type, failure=error.failure)
+    g.scim_reason = error.reason
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, String, and_, func, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from scim.definitions import Attribute, ResourceType
+from scim.definitions import GROUP_RESOURCE, USER_RESOURCE, Attribute, ResourceType
 from scim.errors import InvalidFilter
 from scim.filter_parser import And, AttrPath, Compare, Node, Not, Or, Value, ValuePath, parse_filter, snippet
 from services.identifiers import fold
@@ -255,16 +255,17 @@ def _target(path: AttrPath, fmap: FilterMap, scope: _Scope | None) -> tuple[str,
         if path.sub:
             sub = attribute.sub(path.sub)
             if sub is None:
-                raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.")
+                raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.", reason=_unknown(attribute.name))
             name, key = f"{attribute.name}.{sub.name}", f"{key}.{sub.name.lower()}"
     else:
         sub = scope.attribute.sub(path.attr)
         if sub is None:
-            raise InvalidFilter(f"Unknown attribute {snippet(f'{scope.attribute.name}.{path.attr}')}.")
+            shown = snippet(f"{scope.attribute.name}.{path.attr}")
+            raise InvalidFilter(f"Unknown attribute {shown}.", reason=_unknown(scope.attribute.name))
         name, key = f"{scope.attribute.name}.{sub.name}", f"{scope.key}.{sub.name.lower()}"
     target = fmap.targets.get(key)
     if target is None:
-        raise InvalidFilter(f"Attribute {name!r} is not filterable.")
+        raise InvalidFilter(f"Attribute {name!r} is not filterable.", reason=f"filter_attribute_not_filterable:{name}")
     return name, target
 
 
@@ -285,4 +286,18 @@ def _attribute(path: AttrPath, fmap: FilterMap) -> tuple[Attribute, str]:
                 break
             prefix = "" if schema is core else f"{schema.id.lower()}:"
             return attribute, prefix + attribute.name.lower()
-    raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.")
+    raise InvalidFilter(f"Unknown attribute {snippet(str(path))}.", reason=_unknown(_our_name(path.attr)))
+
+
+def _our_name(name: str) -> str | None:
+    """Return our schemas' spelling of a top-level attribute name, or None when no schema of ours has it."""
+    for schema in (*USER_RESOURCE.schemas(), *GROUP_RESOURCE.schemas()):
+        attribute = schema.attribute(name)
+        if attribute is not None:
+            return attribute.name
+    return None
+
+
+def _unknown(ours: str | None) -> str:
+    """Return the failure reason for an unknown filter attribute, naming it only in our schemas' words."""
+    return f"filter_attribute_unknown:{ours}" if ours else "filter_attribute_unknown"

@@ -178,6 +178,7 @@ def modify_group(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's and Entra's shapes, in one transaction; 200 with the group."""
     operations = patch_operations(request_body())
     asked: list[MembershipChange | None] = []
+    renamed: list[bool] = []
     seen: list[Cohort] = []
 
     def plan(cohort: Cohort) -> tuple[cohorts.GroupProfile | None, MembershipChange | None]:
@@ -188,14 +189,21 @@ def modify_group(scim_id: str):
         if others:
             patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
             profile, _ = _read_group(patched)
+        renamed.append(profile is not None)
         asked.append(change)
         return profile, change
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with answered_at_commit(lambda _: _render(seen[-1])) as outcome, domain_errors():
         cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
-    # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one.
-    g.scim_operation = "group.members_changed" if asked[-1] is not None else "group.updated"
+    # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one;
+    # a PATCH that renames and changes members is both.
+    operations = []
+    if renamed[-1]:
+        operations.append("group.updated")
+    if asked[-1] is not None:
+        operations.append("group.members_changed")
+    g.scim_operation = " ".join(operations) or "group.updated"
     return scim_response(outcome.value)
 
 

@@ -170,28 +170,43 @@ def show_user(scim_id: str):
 
 
 def _save(scim_id: str, plan, operation: str):
-    """Write a member with `plan` (the new profile, computed from the member as it is now) and answer it."""
-    seen: list[tuple[User, bool]] = []
+    """Write a member with `plan` (the new profile, computed from the member as it is now) and answer it.
+
+    The log names every kind of change the request made: a PATCH that reactivates and renames is both
+    "user.reactivated" and "user.updated", so the first-sync checklist sees the profile update too.
+    """
+    seen: list[tuple[User, bool, dict]] = []
 
     def planned(user: User) -> members.ScimProfile | None:
-        seen.append((user, user.active))
+        seen.append((user, user.active, _profile_fields(user)))
         return plan(user)
 
-    def answer(_) -> tuple[dict, bool]:
-        user = seen[-1][0]
-        return _render(user), user.active
+    def answer(_) -> tuple[dict, bool, bool]:
+        user, _, before = seen[-1]
+        return _render(user), user.active, _profile_fields(user) != before
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with answered_at_commit(answer) as outcome, domain_errors():
         members.update_scim_user(g.scim_tenant, scim_id, planned)
-    resource, active = outcome.value
+    resource, active, profile_changed = outcome.value
     was_active = seen[-1][1]  # the state the change was applied to
+    operations = []
     if was_active and not active:
-        operation = "user.deactivated"
+        operations.append("user.deactivated")
     elif not was_active and active:
-        operation = "user.reactivated"
-    g.scim_operation = operation
+        operations.append("user.reactivated")
+    if profile_changed or not operations:  # a write that changed nothing still reads as an update
+        operations.append(operation)
+    g.scim_operation = " ".join(operations)
     return scim_response(resource)
+
+
+def _profile_fields(user: User) -> dict:
+    """Return what a profile update can change: the resource without `active` and `meta`."""
+    resource = user_resource(user, [])
+    resource.pop("active", None)
+    resource.pop("meta", None)
+    return resource
 
 
 @bp.put("/Users/<scim_id>", strict_slashes=False)

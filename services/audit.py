@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from models import ScimCredential, ScimRequest, db, utcnow
-from services import database
+from services import database, rollups
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,12 @@ class RequestRecord:
     duration_ms: float
     ip: str | None
     user_agent: str | None
-    operation: str | None
+    operation: str | None  # every kind of change made, space-separated
     failure: str | None
     # Count into the row of its tenant, credential, address, minute and kind instead of a row of its own.
     counted: bool = False
+    # A fixed code of ours saying why it failed, finer than `failure`; never a value from the request.
+    reason: str | None = None
 
 
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
@@ -70,6 +72,7 @@ def record(entry: RequestRecord) -> None:
         "user_agent": _text(entry.user_agent, 255) or None,
         "operation": _text(entry.operation, 40) or None,
         "failure": _text(entry.failure, 40) or None,
+        "reason": _text(entry.reason, 80) or None,
     }
     for attempt in range(1, ATTEMPTS + 1):
         xid: int | None = None
@@ -97,12 +100,16 @@ def record(entry: RequestRecord) -> None:
 
 
 def _insert(connection: Connection, row: dict, counted: bool) -> int | None:
-    """Write the row (or count it in); on PostgreSQL, return the transaction's id in the same round trip."""
+    """Write the row (or count it in) and its rollups; on PostgreSQL, return the transaction's id too."""
     statement, values = _write(row, counted, connection.dialect.name)
+    xid = None
     if connection.dialect.name == "postgresql":
-        return int(connection.execute(statement.returning(func.txid_current()), values).scalar_one())
-    connection.execute(statement, values)
-    return None
+        xid = int(connection.execute(statement.returning(func.txid_current()), values).scalar_one())
+    else:
+        connection.execute(statement, values)
+    # In the same transaction: a row and its counts commit together or not at all.
+    rollups.add(connection, row)
+    return xid
 
 
 def _give_up(status: int, error: Exception, attempts: int) -> None:
@@ -185,58 +192,19 @@ def status_counts(credential: ScimCredential, since: datetime) -> dict[str, int]
     return counts
 
 
-def last_used(credential_ids: list[int]) -> dict[int, datetime]:
-    """Return when each credential was last used, derived from the log (no column to keep in step)."""
-    if not credential_ids:
-        return {}
-    rows = db.session.execute(
-        select(ScimRequest.credential_id, func.max(ScimRequest.at))
-        .where(ScimRequest.credential_id.in_(credential_ids))
-        .group_by(ScimRequest.credential_id)
-    )
-    return {cid: at for cid, at in rows}
-
-
-def operations_seen(credential: ScimCredential) -> set[str]:
-    """Return the distinct successful SCIM operations a credential has performed."""
-    rows = db.session.scalars(
-        select(ScimRequest.operation)
-        .where(ScimRequest.credential_id == credential.id, ScimRequest.operation.is_not(None))
-        .where(ScimRequest.status < 300)
-        .distinct()
-    )
-    return set(rows)
-
-
-def status_counts_for(credential_ids: list[int], since: datetime) -> dict[int, dict[str, int]]:
-    """Count each credential's requests since `since` by status class, in one grouped query.
-
-    Every id asked for is in the answer, with zeros where it had no requests.
-    """
-    counts = {cid: {"2xx": 0, "4xx": 0, "5xx": 0} for cid in credential_ids}
-    if not counts:
-        return counts
-    klass = case(
-        (ScimRequest.status < 300, "2xx"),
-        (ScimRequest.status < 500, "4xx"),
-        else_="5xx",
-    )
-    rows = db.session.execute(
-        select(ScimRequest.credential_id, klass, func.sum(ScimRequest.count))
-        .where(ScimRequest.credential_id.in_(list(counts)), ScimRequest.at >= since)
-        .group_by(ScimRequest.credential_id, klass)
-    )
-    for cid, status_class, n in rows:
-        counts[cid][status_class] = n
-    return counts
-
-
 def prune(before: datetime, batch: int = 10_000) -> int:
-    """Delete request-log rows older than `before`, in batches so no lock is held for long; return the count."""
+    """Delete request-log rows older than `before`, in batches so no lock is held for long; return the count.
+
+    The cut moves back to the start of its hour, so a pruned hour leaves the log and the rollups whole and
+    the rollups still equal the log's counts (a row may stay up to an hour longer than asked).
+    """
+    now = utcnow()
+    before = before.replace(minute=0, second=0, microsecond=0)
     removed = 0
     while True:
         ids = list(db.session.scalars(select(ScimRequest.id).where(ScimRequest.at < before).limit(batch)))
         if not ids:
+            rollups.prune(before, now)
             return removed
         db.session.execute(delete(ScimRequest).where(ScimRequest.id.in_(ids)))
         db.session.commit()

@@ -191,8 +191,28 @@ def _conditions(filters: Filters) -> list:
     if filters.methods:
         conditions.append(ScimRequest.method.in_(sorted(set(filters.methods))))
     if filters.operations:
-        conditions.append(ScimRequest.operation.in_(sorted(set(filters.operations))))
+        conditions.append(or_(*(_has_operation(op) for op in sorted(set(filters.operations)))))
     return conditions
+
+
+def _has_operation(operation: str) -> ColumnElement[bool]:
+    """Match a row whose space-separated `operation` holds this one (`_` escaped: LIKE reads it as any character)."""
+    word = operation.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    column = ScimRequest.operation
+    return or_(
+        column == operation,
+        column.like(f"{word} %", escape="\\"),
+        column.like(f"% {word}", escape="\\"),
+        column.like(f"% {word} %", escape="\\"),
+    )
+
+
+def one(credential_id: int, request_id: int) -> Row | None:
+    """Return one logged request of the credential, with its failure reason, or None."""
+    query = select(*COLUMNS, ScimRequest.reason).where(
+        ScimRequest.id == request_id, ScimRequest.credential_id == credential_id
+    )
+    return db.session.connection().execute(query).first()
 
 
 def _id_bounds(filters: Filters, slack: timedelta) -> list:
@@ -256,8 +276,8 @@ def entry(row: Row) -> dict:
         "duration_ms": row.duration_ms,
         "client_ip": row.ip,
         "user_agent": row.user_agent,
-        # A list because one request can do several things (a PATCH that renames and changes members).
-        "operations": [row.operation] if row.operation else [],
+        # Every kind of change the request made (a PATCH that renames and changes members is both).
+        "operations": (row.operation or "").split(),
         "failure": row.failure,
         # Refusals of unauthenticated floods are counted per address and minute: one entry for `count` requests.
         "count": row.count or 1,

@@ -185,15 +185,34 @@ def failure_hint(failure: str | None, status: int) -> str | None:
     return HINTS.get(failure or "") or HINTS.get(_HINTS_BY_STATUS.get(status, ""))
 
 
+def operation_labels(operation: str | None) -> list[str]:
+    """Return the label of each kind of change a logged request made, in the order recorded."""
+    return [OPERATION_LABELS.get(op, op) for op in (operation or "").split()]
+
+
+# What a failure reason code (scim/errors.py, the filter compiler) means; the part after ":" is our attribute.
+REASONS = {
+    "filter_attribute_unknown": "The filter names an attribute this service does not know",
+    "filter_attribute_not_filterable": "The filter names an attribute this service cannot filter on",
+}
+
+
+def reason_text(reason: str | None) -> str | None:
+    """Say in words why a request failed, from its fixed reason code; None when none was recorded."""
+    if not reason:
+        return None
+    code, _, attribute = reason.partition(":")
+    text = REASONS.get(code, code)
+    return f"{text}: {attribute}." if attribute else f"{text}."
+
+
 def log_entries(requests: Iterable[ScimRequest]) -> list[LogEntry]:
     """Attach the client name, operation label and hint to each logged request."""
     return [
         LogEntry(
             request=row,
             client=client_label(row.user_agent),
-            label=OPERATION_LABELS.get(row.operation or "", row.operation or "")
-            if row.status < 400
-            else (row.failure or ""),
+            label=", ".join(operation_labels(row.operation)) if row.status < 400 else (row.failure or ""),
             hint=failure_hint(row.failure, row.status),
             count=row.count or 1,
             until=row.at + COUNTED_WINDOW if row.bucket else None,

@@ -77,7 +77,7 @@ def test_older_pages_back_through_all_history(admin_client, credential, history)
 def test_the_newest_page_stays_live_and_keeps_its_filters_when_polled(admin_client, credential, history):
     html = text(admin_client.get(f"{BASE}/{credential.id}?status=4xx&method=PATCH"))
     root = re.search(r'<div id="request-log"[^>]*>', html, re.S).group(0)
-    assert 'hx-trigger="every 2s"' in root
+    assert re.search(r'hx-trigger="every \d+s"', root)  # polled (slowly: the rows are old, the credential idle)
     assert f"{BASE}/{credential.id}/requests?status=4xx&amp;method=PATCH" in root
     polled = text(admin_client.get(f"{BASE}/{credential.id}/requests?status=4xx&method=PATCH", headers=HX))
     assert polled.lstrip().startswith('<div id="request-log"')

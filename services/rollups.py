@@ -1,0 +1,129 @@
+"""Keep per-credential counts in step with the request log (R11), and read the live page's figures from them.
+
+Each log row adds 1 to its credential's minute and hour rollup for its status class, and notes the
+operations a successful request made the first time the credential makes them, in the same transaction
+as the row (services/audit.py). A counted refusal row counts each request it stands for, since every
+request calls `record()` once. Readers then sum at most a few hundred rollup rows, whatever the log holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from models import ScimCredential, ScimCredentialOperation, ScimRequest, ScimRequestRollup, db
+
+MINUTE, HOUR = 1, 60
+# Minute rollups serve the last hour only; a day of them is plenty for clocks and late readers.
+MINUTE_ROLLUPS_KEPT = timedelta(days=1)
+CLASSES = {2: "2xx", 4: "4xx", 5: "5xx"}
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def status_class(status: int) -> int:
+    """Group a status as the histogram does: below 300 is 2, below 500 is 4, the rest 5."""
+    return 2 if status < 300 else 4 if status < 500 else 5
+
+
+def add(connection: Connection, row: dict) -> None:
+    """Count one logged request into its credential's minute and hour rollups, and note first operations."""
+    credential_id = row["credential_id"]
+    insert = _INSERTS.get(connection.dialect.name)
+    if credential_id is None or insert is None:
+        return
+    at: datetime = row["at"]
+    klass = status_class(row["status"])
+    values = [
+        {
+            "credential_id": credential_id,
+            "span_minutes": span,
+            "start": start,
+            "status_class": klass,
+            "tenant_id": row["tenant_id"],
+            "count": row.get("count") or 1,  # a log row written as a run of requests (tests, backfills) adds all
+        }
+        for span, start in (
+            (MINUTE, at.replace(second=0, microsecond=0)),
+            (HOUR, at.replace(minute=0, second=0, microsecond=0)),
+        )
+    ]
+    statement = insert(ScimRequestRollup).values(values)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["credential_id", "span_minutes", "start", "status_class"],
+            set_={"count": ScimRequestRollup.count + statement.excluded.count},
+        )
+    )
+    operations = (row.get("operation") or "").split()
+    if operations and row["status"] < 300:
+        seen = insert(ScimCredentialOperation).values(
+            [{"credential_id": credential_id, "operation": op, "first_at": at} for op in operations]
+        )
+        connection.execute(seen.on_conflict_do_nothing(index_elements=["credential_id", "operation"]))
+
+
+def buckets(credential_id: int, span: int, since: datetime) -> dict[datetime, dict[str, int]]:
+    """Return the credential's counts per bucket start and status class, for buckets starting at or after `since`."""
+    rows = db.session.execute(
+        select(ScimRequestRollup.start, ScimRequestRollup.status_class, ScimRequestRollup.count).where(
+            ScimRequestRollup.credential_id == credential_id,
+            ScimRequestRollup.span_minutes == span,
+            ScimRequestRollup.start >= since,
+        )
+    )
+    found: dict[datetime, dict[str, int]] = {}
+    for start, klass, count in rows:
+        counts = found.setdefault(start, {"2xx": 0, "4xx": 0, "5xx": 0})
+        counts[CLASSES.get(klass, "5xx")] += count
+    return found
+
+
+def counts_for(credential_ids: list[int], since_hour: datetime) -> dict[int, dict[str, int]]:
+    """Sum each credential's hourly rollups from the hour `since_hour` on, by status class; zeros where none."""
+    counts = {cid: {"2xx": 0, "4xx": 0, "5xx": 0} for cid in credential_ids}
+    if not counts:
+        return counts
+    rows = db.session.execute(
+        select(ScimRequestRollup.credential_id, ScimRequestRollup.status_class, func.sum(ScimRequestRollup.count))
+        .where(
+            ScimRequestRollup.credential_id.in_(list(counts)),
+            ScimRequestRollup.span_minutes == HOUR,
+            ScimRequestRollup.start >= since_hour,
+        )
+        .group_by(ScimRequestRollup.credential_id, ScimRequestRollup.status_class)
+    )
+    for cid, klass, n in rows:
+        counts[cid][CLASSES.get(klass, "5xx")] += n
+    return counts
+
+
+def operations_seen(credential_id: int) -> set[str]:
+    """Return the kinds of operation the credential has succeeded at (a handful of rows)."""
+    return set(
+        db.session.scalars(
+            select(ScimCredentialOperation.operation).where(ScimCredentialOperation.credential_id == credential_id)
+        )
+    )
+
+
+def last_used(credential_ids: list[int]) -> dict[int, datetime]:
+    """Return each credential's latest logged request time: one statement, a (credential, at) index probe per id."""
+    if not credential_ids:
+        return {}
+    latest = select(func.max(ScimRequest.at)).where(ScimRequest.credential_id == ScimCredential.id).scalar_subquery()
+    rows = db.session.execute(select(ScimCredential.id, latest).where(ScimCredential.id.in_(credential_ids)))
+    return {cid: at for cid, at in rows if at is not None}
+
+
+def prune(before: datetime, now: datetime) -> None:
+    """Drop the rollups of the log rows pruned before `before` (an hour's start), and minute rollups past a day."""
+    db.session.execute(delete(ScimRequestRollup).where(ScimRequestRollup.start < before))
+    db.session.execute(
+        delete(ScimRequestRollup).where(
+            ScimRequestRollup.span_minutes == MINUTE, ScimRequestRollup.start < now - MINUTE_ROLLUPS_KEPT
+        )
+    )
+    db.session.commit()
