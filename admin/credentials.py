@@ -25,6 +25,8 @@ LIST_COUNTS_HOURS = 24
 IDLE_AFTER = timedelta(minutes=15)
 FAST_POLL = {"histogram": "2s", "requests": "2s", "checklist": "3s"}
 SLOW_POLL_SECONDS = 30
+# Right after a revoke or disable the admin watches the IdP's next calls being refused: full rate this long.
+STATE_CHANGE_GRACE = timedelta(minutes=2)
 
 
 def scim_feature(view: Callable) -> Callable:
@@ -212,14 +214,21 @@ def _checklist_context(credential: ScimCredential) -> dict:
 def polling(credential: ScimCredential) -> dict:
     """Say how often the page's widgets refresh: every few seconds while the credential is in use, else slowly.
 
-    A revoked or disabled credential gets no new successes to watch, and an idle one (no request for
-    IDLE_AFTER) rarely changes: their widgets ask every SLOW_POLL_SECONDS instead, and the page says so.
+    A revoked or disabled credential gets no new successes to watch (after STATE_CHANGE_GRACE, in which the
+    admin sees the first refusals arrive), and an idle one (no request for IDLE_AFTER) rarely changes: their
+    widgets ask every SLOW_POLL_SECONDS instead, and the page says so.
     """
     cached = getattr(request, "_credential_polling", None)
     if cached is not None and cached[0] == credential.id:
         return cached[1]
-    latest = rollups.last_used([credential.id]).get(credential.id) or credential.created_at
-    slow = credential.state != "active" or utcnow() - latest > IDLE_AFTER
+    now = utcnow()
+    if credential.state != "active":
+        moments = [moment for moment in (credential.revoked_at, credential.disabled_at) if moment]
+        changed = max(moments, default=credential.created_at)
+        slow = now - changed > STATE_CHANGE_GRACE
+    else:
+        latest = rollups.last_used([credential.id]).get(credential.id) or credential.created_at
+        slow = now - latest > IDLE_AFTER
     every = {key: f"{SLOW_POLL_SECONDS}s" for key in FAST_POLL} if slow else FAST_POLL
     result = {"poll": every, "poll_slow": slow, "slow_poll_seconds": SLOW_POLL_SECONDS}
     request._credential_polling = (credential.id, result)

@@ -118,6 +118,12 @@ def test_polling_backs_off_for_revoked_or_idle_credentials_and_stops_when_comple
     assert "refreshed every 30 s while this credential is idle" in html
 
     credentials.revoke(credential)
+    # Just revoked: the admin watches the IdP's next calls being refused, at full rate for a short while.
+    html = admin.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in html and "every 30s" not in html
+    revoked = db.session.get(ScimCredential, credential.id)
+    revoked.revoked_at = utcnow() - timedelta(minutes=3)
+    db.session.commit()
     html = admin.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
     assert 'hx-trigger="every 30s"' in html and "while this credential is revoked" in html
 
