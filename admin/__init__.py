@@ -11,6 +11,7 @@ from admin import (  # noqa: E402, F401 - route registration
     credentials,
     guards,
     lockout,
+    offboarding,
     request_log,
     users,
     verification,

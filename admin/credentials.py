@@ -164,7 +164,9 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     used = audit.last_used([c.id for c in rows])
     since = utcnow() - LIST_COUNTS_WINDOW
     counts = audit.status_counts_for([c.id for c in rows], since)  # one grouped query for the whole list
-    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts)
+    from admin.offboarding import attention_context  # it imports this module for scim_feature
+
+    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts, **attention_context())
     return make_response(page, status)
 
 

@@ -95,15 +95,16 @@ def replace_scim_user(user: User, profile: ScimProfile) -> User:
 
 def deprovision(user: User) -> None:
     """DELETE over SCIM (R8): ban, leave SCIM cohorts, vanish from SCIM; the account stays."""
-    _write_scim_user(user.tenant_id, User.id == user.id, _deprovision)
+    _write_scim_user(user.tenant_id, User.id == user.id, deprovision_row)
 
 
 def deprovision_scim_user(tenant: Tenant, scim_id: str) -> None:
     """Deprovision the SCIM-visible user with this SCIM id (R8), or raise NotFound."""
-    _write_scim_user(tenant.id, User.scim_id == scim_id, _deprovision)
+    _write_scim_user(tenant.id, User.scim_id == scim_id, deprovision_row)
 
 
-def _deprovision(row: User) -> None:
+def deprovision_row(row: User) -> None:
+    """Deprovision a user locked in the caller's write transaction (R8): ban, leave SCIM cohorts, vanish from SCIM."""
     row.role = Role.BANNED
     row.deprovisioned_at = utcnow()
     scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
