@@ -10,6 +10,7 @@ from admin import (  # noqa: E402, F401 - route registration
     cohorts,
     credentials,
     guards,
+    handover,
     lockout,
     offboarding,
     request_log,

@@ -9,10 +9,11 @@ from htmx_flask import request as htmx_request
 
 from admin import bp
 from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
 from admin.verification import send_link
 from models import Role, User
-from services import directory, members, offboarding, verification
+from services import directory, handover, members, offboarding, verification
 from services.errors import Conflict, DomainError, NotFound
 
 YES_NO = {"yes": True, "no": False}
@@ -39,6 +40,7 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
         flagged = offboarding.flagged(user.tenant_id, [user.id])
     return {
         "idp_deprovisioned": user.id in flagged,
+        "can_adopt": handover.can_adopt(user),
         "user": user,
         "actions": directory.row_actions(admin, user, super_admins),
         "purpose": verification.link_purpose(user),
@@ -71,6 +73,7 @@ def users_index():
             role_names=Role.NAMES,
             active=active,
             next_url=here,
+            **duplicates_context(),
         )
     )
     # The same URL answers a fragment or a page: caches must keep them apart.
@@ -164,6 +167,18 @@ def users_unban(user_id: int):
     def change(user: User) -> str:
         directory.unban(current_admin(), user)
         return "Ban lifted: member again."
+
+    return _act(user_id, ActionForm(), change)
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/adopt")
+@login_required
+def users_adopt(user_id: int):
+    """Hand a local member to the identity provider (userName = their email), keeping the account."""
+
+    def change(user: User) -> str:
+        handover.adopt(current_tenant(), user.id)
+        return f"Handed to your identity provider as userName {user.email}."
 
     return _act(user_id, ActionForm(), change)
 

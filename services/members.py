@@ -142,7 +142,7 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
     attributes = dict(profile.attributes)
     check_identifier("externalId", profile.external_id)
     check_identifier("displayName", attributes.get("displayName"), display=True)
-    _check_unique(user, user_name, profile.external_id)
+    check_unique(user, user_name, profile.external_id)
     # Assigning the names fills their folded columns (models.User), which may refuse a key too long to store.
     user.user_name = user_name
     user.external_id = profile.external_id or None
@@ -184,7 +184,7 @@ def _main_email(emails: Sequence[dict]) -> str | None:
     return chosen["value"] if chosen else None
 
 
-def _check_unique(user: User, user_name: str, external_id: str | None) -> None:
+def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     """R5: userName (by its fold) and externalId are unique among live accounts of a tenant.
 
     An account keeping its own userName key is not checked: two accounts that only collided when the fold
