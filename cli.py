@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 import origins
 from models import Role, utcnow
-from services import api_keys, audit, credentials, members, name_clashes, setup, tenants
+from services import api_keys, audit, credentials, handover, members, name_clashes, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
@@ -146,6 +146,58 @@ def users_role(slug: str, email: str, role: int) -> None:
     except DomainError as error:
         _fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role} ({Role.NAMES[user.role]})")
+
+
+@users_cli.command("adopt")
+@click.option("--tenant", "slug", required=True)
+@click.option("--email", help="The local member to hand over.")
+@click.option("--all-members", is_flag=True, help="Every live local member (role 1 or 2) of the tenant.")
+def users_adopt(slug: str, email: str | None, all_members: bool) -> None:
+    """Hand local members to the IdP (userName = email); one line each: id, email, adopted or the reason not."""
+    if bool(email) == all_members:
+        raise click.UsageError("give either --email or --all-members")
+    tenant = _tenant(slug)
+    users = handover.adoptable(tenant.id) if all_members else [_user(slug, email)]
+    failed = False
+    for user in users:
+        user_id, address = user.id, user.email
+        try:
+            handover.adopt(tenant, user_id)
+        except DomainError as error:
+            failed = True
+            click.echo(f"{user_id}\t{address}\tnot adopted: {error.message}")
+        else:
+            click.echo(f"{user_id}\t{address}\tadopted\tuserName={address}")
+    if failed and not all_members:
+        raise click.exceptions.Exit(1)
+
+
+@users_cli.command("duplicates")
+@click.option("--tenant", "slug", required=True)
+def users_duplicates(slug: str) -> None:
+    """List SCIM accounts made beside local ones: SCIM id, userName, local id, email, mergeable (tab-separated)."""
+    for pair in handover.duplicate_pairs(_tenant(slug).id, limit=10_000):
+        scim_user, local = pair.scim_user, pair.local_user
+        mergeable = "yes" if pair.mergeable else "no (role above member)"
+        click.echo(f"{scim_user.scim_id}\t{scim_user.user_name}\t{local.id}\t{local.email}\tmergeable={mergeable}")
+
+
+@users_cli.command("merge")
+@click.option("--tenant", "slug", required=True)
+@click.option("--scim-id", required=True, help="The SCIM account the IdP created.")
+@click.option("--email", required=True, help="The local account's email.")
+def users_merge(slug: str, scim_id: str, email: str) -> None:
+    """Merge a SCIM twin into the local account with this email; the local account keeps its id."""
+    tenant = _tenant(slug)
+    pair = next((p for p in handover.duplicate_pairs(tenant.id, limit=10_000) if p.scim_user.scim_id == scim_id), None)
+    local = _user(slug, email)
+    if pair is None or pair.local_user.id != local.id:
+        raise click.ClickException(handover.NOT_A_PAIR)
+    try:
+        user = handover.merge(tenant, pair.scim_user.id, local.id)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{user.id}\t{user.email}\tmerged\tscim_id={user.scim_id}\tuserName={user.user_name}")
 
 
 @scim_cli.command("issue")

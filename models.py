@@ -428,11 +428,38 @@ class SignInFailure(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class OffboardingRequest(db.Model):
+    """A deactivation or deletion the IdP sent for a member promoted past the SCIM rung, which SCIM could not apply.
+
+    R3 answers such a request 404 like any unknown id, so the person keeps their access; this row is how the
+    dashboard notices for the admin. One row per person: open while `resolved_at` is NULL, closed when an admin
+    bans or demotes them or the IdP reactivates them, and opened afresh by the next such request.
+    """
+
+    __tablename__ = "offboarding_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "deactivate", or "delete" once a DELETE was seen
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("scim_credentials.id", ondelete="SET NULL"))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolution: Mapped[str | None] = mapped_column(String(20))  # "banned", "demoted", "reactivated"
+
+    user: Mapped[User] = relationship()
+    credential: Mapped[ScimCredential | None] = relationship()
+
+
 __all__ = [
     "ApiKey",
     "Cohort",
     "CohortMember",
     "EmailToken",
+    "OffboardingRequest",
     "Role",
     "ScimCredential",
     "ScimCredentialOperation",

@@ -168,7 +168,9 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     # The last 24 hourly rollups, the current hour included: one grouped query over a few rows each.
     since = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=LIST_COUNTS_HOURS - 1)
     counts = rollups.counts_for(ids, since)
-    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts)
+    from admin.offboarding import attention_context  # it imports this module for scim_feature
+
+    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts, **attention_context())
     return make_response(page, status)
 
 

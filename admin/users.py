@@ -9,10 +9,11 @@ from htmx_flask import request as htmx_request
 
 from admin import bp
 from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
 from admin.verification import send_link
 from models import Role, User
-from services import directory, members, verification
+from services import directory, handover, members, offboarding, verification
 from services.errors import Conflict, DomainError, NotFound
 
 YES_NO = {"yes": True, "no": False}
@@ -34,8 +35,12 @@ def _filters() -> tuple[UserFilterForm, directory.UserFilter, dict[str, str]]:
     return form, filters, active
 
 
-def _row_context(admin: User, user: User, super_admins: int) -> dict:
+def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] | None = None) -> dict:
+    if flagged is None:
+        flagged = offboarding.flagged(user.tenant_id, [user.id])
     return {
+        "idp_deprovisioned": user.id in flagged,
+        "can_adopt": handover.can_adopt(user),
         "user": user,
         "actions": directory.row_actions(admin, user, super_admins),
         "purpose": verification.link_purpose(user),
@@ -51,7 +56,8 @@ def users_index():
     form, filters, active = _filters()
     page = directory.search_users(tenant.id, filters, request.args.get("page", 1, type=int))
     super_admins = directory.count_super_admins(tenant.id)
-    rows = [_row_context(admin, user, super_admins) for user in page.items]
+    flagged = offboarding.flagged(tenant.id, [user.id for user in page.items])  # one query for the page
+    rows = [_row_context(admin, user, super_admins, flagged) for user in page.items]
     here = url_for("admin.users_index", **active, page=page.page if page.page > 1 else None)
     # A history restore after hx-push-url asks with HX-Request too, but needs the whole page.
     fragment = None if request.headers.get("HX-History-Restore-Request") else "admin/users/_table.html"
@@ -67,6 +73,7 @@ def users_index():
             role_names=Role.NAMES,
             active=active,
             next_url=here,
+            **duplicates_context(),
         )
     )
     # The same URL answers a fragment or a page: caches must keep them apart.
@@ -160,6 +167,18 @@ def users_unban(user_id: int):
     def change(user: User) -> str:
         directory.unban(current_admin(), user)
         return "Ban lifted: member again."
+
+    return _act(user_id, ActionForm(), change)
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/adopt")
+@login_required
+def users_adopt(user_id: int):
+    """Hand a local member to the identity provider (userName = their email), keeping the account."""
+
+    def change(user: User) -> str:
+        handover.adopt(current_tenant(), user.id)
+        return f"Handed to your identity provider as userName {user.email}."
 
     return _act(user_id, ActionForm(), change)
 

@@ -27,6 +27,7 @@ from scim.http import (
 )
 from scim.patch import apply_patch
 from scim.projection import project
+from scim.refused import deletion, from_active, noticed, patch_intent
 from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
 from scim.translate import domain_errors, iso
 from services import cohorts, members
@@ -169,11 +170,12 @@ def show_user(scim_id: str):
     return scim_response(_render(user))
 
 
-def _save(scim_id: str, plan, operation: str):
+def _save(scim_id: str, plan, operation: str, intent):
     """Write a member with `plan` (the new profile, computed from the member as it is now) and answer it.
 
     The log names every kind of change the request made: a PATCH that reactivates and renames is both
     "user.reactivated" and "user.updated", so the first-sync checklist sees the profile update too.
+    `intent(user)` says what the request asks of a member SCIM may not see (scim.refused), for the dashboard.
     """
     seen: list[tuple[User, bool, dict]] = []
 
@@ -186,7 +188,7 @@ def _save(scim_id: str, plan, operation: str):
         return _render(user), user.active, _profile_fields(user) != before
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
-    with answered_at_commit(answer) as outcome, domain_errors():
+    with noticed(scim_id, intent), answered_at_commit(answer) as outcome, domain_errors():
         members.update_scim_user(g.scim_tenant, scim_id, planned)
     resource, active, profile_changed = outcome.value
     was_active = seen[-1][1]  # the state the change was applied to
@@ -213,7 +215,7 @@ def _profile_fields(user: User) -> dict:
 def replace_user(scim_id: str):
     """Replace a member's profile (RFC 7644 §3.5.1); read-only attributes sent back are ignored."""
     body = _user_body()
-    return _save(scim_id, lambda _: _profile(body), "user.updated")
+    return _save(scim_id, lambda _: _profile(body), "user.updated", lambda _: from_active(_profile(body).active))
 
 
 @bp.patch("/Users/<scim_id>", strict_slashes=False)
@@ -228,7 +230,10 @@ def modify_user(scim_id: str):
             return None
         return _profile(apply_patch(user_resource(user, []), operations, USER_RESOURCE))
 
-    return _save(scim_id, plan, "user.updated")
+    def intent(user: User) -> str | None:
+        return patch_intent(user_resource(user, []), _without_password(patch_operations(body)))
+
+    return _save(scim_id, plan, "user.updated", intent)
 
 
 def _without_password(operations: list) -> list:
@@ -255,7 +260,7 @@ def _without_password(operations: list) -> list:
 @bp.delete("/Users/<scim_id>", strict_slashes=False)
 def delete_user(scim_id: str):
     """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
-    with answered_at_commit(), domain_errors():
+    with noticed(scim_id, deletion), answered_at_commit(), domain_errors():
         members.deprovision_scim_user(g.scim_tenant, scim_id)
     g.scim_operation = "user.deleted"
     return scim_response(None, 204)

@@ -95,15 +95,16 @@ def replace_scim_user(user: User, profile: ScimProfile) -> User:
 
 def deprovision(user: User) -> None:
     """DELETE over SCIM (R8): ban, leave SCIM cohorts, vanish from SCIM; the account stays."""
-    _write_scim_user(user.tenant_id, User.id == user.id, _deprovision)
+    _write_scim_user(user.tenant_id, User.id == user.id, deprovision_row)
 
 
 def deprovision_scim_user(tenant: Tenant, scim_id: str) -> None:
     """Deprovision the SCIM-visible user with this SCIM id (R8), or raise NotFound."""
-    _write_scim_user(tenant.id, User.scim_id == scim_id, _deprovision)
+    _write_scim_user(tenant.id, User.scim_id == scim_id, deprovision_row)
 
 
-def _deprovision(row: User) -> None:
+def deprovision_row(row: User) -> None:
+    """Deprovision a user locked in the caller's write transaction (R8): ban, leave SCIM cohorts, vanish from SCIM."""
     row.role = Role.BANNED
     row.deprovisioned_at = utcnow()
     scim_cohorts = select(Cohort.id).where(Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
@@ -141,7 +142,7 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
     attributes = dict(profile.attributes)
     check_identifier("externalId", profile.external_id)
     check_identifier("displayName", attributes.get("displayName"), display=True)
-    _check_unique(user, user_name, profile.external_id)
+    check_unique(user, user_name, profile.external_id)
     # Assigning the names fills their folded columns (models.User), which may refuse a key too long to store.
     user.user_name = user_name
     user.external_id = profile.external_id or None
@@ -183,7 +184,7 @@ def _main_email(emails: Sequence[dict]) -> str | None:
     return chosen["value"] if chosen else None
 
 
-def _check_unique(user: User, user_name: str, external_id: str | None) -> None:
+def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     """R5: userName (by its fold) and externalId are unique among live accounts of a tenant.
 
     An account keeping its own userName key is not checked: two accounts that only collided when the fold

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Role, Tenant, User, db
+from services import offboarding
 from services.errors import ConcurrentChange, EmailNotVerified, InvalidInput, LastSuperAdmin
 from services.transactions import for_write, lock_row, write_transaction
 
@@ -64,6 +65,8 @@ def set_role(user: User, role: int) -> User:
             if user.role == Role.SUPER_ADMIN and role < Role.SUPER_ADMIN and count_super_admins(tenant_id) <= 1:
                 raise LastSuperAdmin(LAST_SUPER_ADMIN)
             user.role = role
+            # Banned or a member again: SCIM owns them, so a refused deactivation needs no attention any more.
+            offboarding.resolve(user_id, role)
     except StaleDataError:
         # A writer that takes no lock changed this user meanwhile; nothing is lost.
         raise ConcurrentChange("this user changed meanwhile; reload and try again") from None
