@@ -320,6 +320,8 @@ class ScimRequest(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # A counted row's key (tenant, credential, address, minute, kind), unique; NULL for a row of one request.
     bucket: Mapped[str | None] = mapped_column(String(160))
+    # Member ids a successful group write skipped because SCIM cannot see them (R7); NULL when none were.
+    skipped_members: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(db.Model):

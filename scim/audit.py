@@ -32,6 +32,7 @@ def record_request(response) -> None:
             operation=g.get("scim_operation"),
             failure=g.get("scim_failure") if response.status_code >= 400 else None,
             counted=counted,
+            skipped_members=g.get("scim_skipped_members") if response.status_code < 400 else None,
         )
     )
 

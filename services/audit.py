@@ -46,6 +46,8 @@ class RequestRecord:
     failure: str | None
     # Count into the row of its tenant, credential, address, minute and kind instead of a row of its own.
     counted: bool = False
+    # Member ids a group write skipped as naming no user SCIM can see (R7): a count, never the ids.
+    skipped_members: int | None = None
 
 
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
@@ -70,6 +72,7 @@ def record(entry: RequestRecord) -> None:
         "user_agent": _text(entry.user_agent, 255) or None,
         "operation": _text(entry.operation, 40) or None,
         "failure": _text(entry.failure, 40) or None,
+        "skipped_members": entry.skipped_members or None,
     }
     for attempt in range(1, ATTEMPTS + 1):
         xid: int | None = None
