@@ -93,8 +93,9 @@ class User(db.Model):
         ),
         Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
         Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
-        # IdPs match people on their employee number (Entra's matching attribute): an index lookup, like userName.
-        Index("ix_users_tenant_employee_number_ci", "tenant_id", "employee_number_ci"),
+        # IdPs match people on their employee number (Entra's matching attribute): an index lookup. It carries the
+        # SCIM-visibility columns too, so SQLite (without statistics) prefers it to ix_users_tenant_scim.
+        Index("ix_users_tenant_employee_number_ci", "tenant_id", "employee_number_ci", "scim_managed", "role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -43,7 +43,7 @@ def upgrade():
     op.add_column('users', sa.Column('profile_ci', sa.JSON(), nullable=True))
     op.add_column('users', sa.Column('employee_number_ci', sa.String(length=255), nullable=True))
     _fill(op.get_bind())
-    op.create_index(INDEX, 'users', ['tenant_id', 'employee_number_ci'], unique=False)
+    op.create_index(INDEX, 'users', ['tenant_id', 'employee_number_ci', 'scim_managed', 'role'], unique=False)
 
 
 def downgrade():
