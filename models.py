@@ -9,7 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from services.identifiers import check_folded_length, fold
+from services.identifiers import check_folded_length, fold, fold_profile
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -93,6 +93,9 @@ class User(db.Model):
         ),
         Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
         Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
+        # IdPs match people on their employee number (Entra's matching attribute): an index lookup. It carries the
+        # SCIM-visibility columns too, so SQLite (without statistics) prefers it to ix_users_tenant_scim.
+        Index("ix_users_tenant_employee_number_ci", "tenant_id", "employee_number_ci", "scim_managed", "role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,6 +121,11 @@ class User(db.Model):
     # The rest of the SCIM profile (name parts, nickName, locale, phoneNumbers, addresses,
     # enterprise fields ...) is kept as sent; only what we filter or sort on has a column.
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the filters compare the profile's case-insensitive strings with: the fold cannot run inside SQL, so
+    # `profile_ci` holds fold() of every singular string in `profile` by lowercased dotted path (read with the
+    # database's JSON operators), and the enterprise employeeNumber, which IdPs match on, has an indexed column.
+    profile_ci: Mapped[dict | None] = mapped_column(JSON)
+    employee_number_ci: Mapped[str | None] = mapped_column(String(255))
 
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -151,6 +159,15 @@ class User(db.Model):
         if key == "user_name" and key_value != self.user_name_ci:
             self.user_name_clash = 0  # a new userName is unique like any other; only an old clash is tolerated
         setattr(self, column, key_value)
+        return value
+
+    @validates("profile")
+    def _fold_profile(self, key: str, value: dict | None) -> dict | None:
+        enterprise = (value or {}).get("enterprise") or {}
+        number = enterprise.get("employeeNumber") if isinstance(enterprise, dict) else None
+        number = number if isinstance(number, str) else None
+        self.employee_number_ci = folded(self, "employee_number_ci", "employeeNumber", number)
+        self.profile_ci = fold_profile(value)
         return value
 
     @property
@@ -325,6 +342,8 @@ class ScimRequest(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # A counted row's key (tenant, credential, address, minute, kind), unique; NULL for a row of one request.
     bucket: Mapped[str | None] = mapped_column(String(160))
+    # Member ids a successful group write skipped because SCIM cannot see them (R7); NULL when none were.
+    skipped_members: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScimRequestRollup(db.Model):

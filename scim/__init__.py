@@ -92,6 +92,7 @@ def _before_scim_request() -> None:
     # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
     g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = g.scim_reason = None
     g.scim_counted = False
+    g.scim_skipped_members = None
     from scim.auth import authenticate
 
     authenticate()

@@ -33,6 +33,7 @@ def record_request(response) -> None:
             failure=g.get("scim_failure") if response.status_code >= 400 else None,
             counted=counted,
             reason=g.get("scim_reason") if response.status_code >= 400 else None,
+            skipped_members=g.get("scim_skipped_members") if response.status_code < 400 else None,
         )
     )
 

@@ -64,7 +64,8 @@ def _code_point_order(element, compiler, **kw) -> str:
 
 @compiles(_CodePointOrder, "postgresql")
 def _code_point_order_postgresql(element, compiler, **kw) -> str:
-    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+    # Parenthesised: COLLATE binds tighter than ->>, and a JSON attribute is `profile_ci ->> 'key'`.
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,7 +252,7 @@ def _target(path: AttrPath, fmap: FilterMap, scope: _Scope | None) -> tuple[str,
     """Resolve a path to its target; unknown and known-but-not-filterable attributes differ."""
     if scope is None:
         attribute, key = _attribute(path, fmap)
-        name = attribute.name
+        name, top, leaf = attribute.name, attribute, bool(path.sub)
         if path.sub:
             sub = attribute.sub(path.sub)
             if sub is None:
@@ -263,10 +264,24 @@ def _target(path: AttrPath, fmap: FilterMap, scope: _Scope | None) -> tuple[str,
             shown = snippet(f"{scope.attribute.name}.{path.attr}")
             raise InvalidFilter(f"Unknown attribute {shown}.", reason=_unknown(scope.attribute.name))
         name, key = f"{scope.attribute.name}.{sub.name}", f"{scope.key}.{sub.name.lower()}"
+        top, leaf = scope.attribute, True
     target = fmap.targets.get(key)
     if target is None:
-        raise InvalidFilter(f"Attribute {name!r} is not filterable.", reason=f"filter_attribute_not_filterable:{name}")
+        raise InvalidFilter(
+            _not_filterable(name, key, top, leaf, fmap), reason=f"filter_attribute_not_filterable:{name}"
+        )
     return name, target
+
+
+def _not_filterable(name: str, key: str, top: Attribute, leaf: bool, fmap: FilterMap) -> str:
+    """Say why a published attribute cannot be filtered on, and what can be instead."""
+    if top.type == "complex" and not leaf and not top.multi_valued:
+        subs = [f"{name}.{sub.name}" for sub in top.sub_attributes if f"{key}.{sub.name.lower()}" in fmap.targets]
+        return f"Attribute {name!r} is complex: filter on one of its sub-attributes, such as {', '.join(subs[:3])}."
+    if top.multi_valued:
+        lists = sorted({key.split(".")[0] for key, target in fmap.targets.items() if target.via is not None})
+        return f"Attribute {name!r} is not filterable: of the multi-valued attributes, only {', '.join(lists)} are."
+    return f"Attribute {name!r} is not filterable."
 
 
 def _attribute(path: AttrPath, fmap: FilterMap) -> tuple[Attribute, str]:

@@ -21,8 +21,8 @@ Members = list[tuple[str, str]]  # (user scim id, display), as services.cohort_m
 def member_ids(value: object) -> list[str]:
     """Read the user ids out of a `members` value: one `{"value": id}` object or a list of them.
 
-    A nested group (a Group's id as member value, pitfall 38) is not a user SCIM can see, so it is refused
-    like any unknown id, naming it.
+    A nested group (a Group's id as member value, pitfall 38) is not a user SCIM can see: the service layer
+    skips it like any unknown id (R7).
     """
     items = value if isinstance(value, list) else [value]
     ids = []

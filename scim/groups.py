@@ -1,6 +1,8 @@
 """/Groups (RFC 7644 §3.2-§3.6): SCIM Groups as cohorts (docs/design.md R6, R7).
 
 Members are users SCIM can see (R7); the others in a cohort are never listed, and no SCIM change drops them.
+Ids to add that SCIM cannot see are skipped with the usual success, the same whatever the reason (R3): the
+request log counts them (`g.scim_skipped_members`), never naming them.
 Membership PATCH operations become one set operation in the service layer (no statement per member, see
 `scim.group_patch`); the other operations go through `apply_patch` on the group without its members, then the
 same checks as PUT.
@@ -33,7 +35,7 @@ from scim.projection import project, wanted
 from scim.schemas import GroupSchema, load
 from scim.translate import domain_errors, iso
 from services import cohort_members, cohorts
-from services.cohort_members import MembershipChange
+from services.cohort_members import MembershipChange, MembershipResult
 
 _group_schema = GroupSchema()
 
@@ -133,9 +135,11 @@ def create_group():
     """Create a cohort for a group (RFC 7644 §3.3), owned by the lowest-id super-admin (R6); 201."""
     profile, member_ids = _read_group(request_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    result = None
     with answered_at_commit(_render, Cohort) as outcome, domain_errors():
-        cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
+        _, result = cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
     g.scim_operation = "group.created"
+    _note_skipped(result)
     resource = outcome.value
     return scim_response(resource, 201, location=resource["meta"]["location"])
 
@@ -170,6 +174,7 @@ def replace_group(scim_id: str):
     # A write settled after its COMMIT's reply was lost has no result: the log then says what was asked.
     changed = result.changed if result is not None else change is not None
     g.scim_operation = "group.members_changed" if changed else "group.updated"
+    _note_skipped(result)
     return scim_response(outcome.value)
 
 
@@ -189,13 +194,17 @@ def modify_group(scim_id: str):
         if others:
             patched = apply_patch(group_resource(cohort, None), others, GROUP_RESOURCE)
             profile, _ = _read_group(patched)
-        renamed.append(profile is not None)
+        # Okta repeats the group's name after every membership change (K12): only a real change is a rename.
+        renamed.append(
+            profile is not None and (profile.display_name, profile.external_id) != (cohort.name, cohort.external_id)
+        )
         asked.append(change)
         return profile, change
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
+    result = None
     with answered_at_commit(lambda _: _render(seen[-1])) as outcome, domain_errors():
-        cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
+        _, result = cohorts.change_scim_cohort(g.scim_tenant, scim_id, plan)
     # The log tells membership syncs from renames by what was asked, so an idempotent re-add still reads as one;
     # a PATCH that renames and changes members is both.
     operations = []
@@ -204,7 +213,14 @@ def modify_group(scim_id: str):
     if asked[-1] is not None:
         operations.append("group.members_changed")
     g.scim_operation = " ".join(operations) or "group.updated"
+    _note_skipped(result)
     return scim_response(outcome.value)
+
+
+def _note_skipped(result: MembershipResult | None) -> None:
+    """Let the request log count the member ids skipped as not SCIM's (unknown when a COMMIT's reply was lost)."""
+    if result is not None and result.skipped:
+        g.scim_skipped_members = result.skipped
 
 
 @bp.delete("/Groups/<scim_id>", strict_slashes=False)

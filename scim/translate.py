@@ -22,8 +22,6 @@ def domain_errors() -> Iterator[None]:
         raise errors.Uniqueness(error.message) from error
     except domain.NoSuperAdmin as error:
         raise errors.Unavailable(error.message, failure="no_super_admin") from error
-    except domain.InvalidMembers as error:
-        raise errors.InvalidValue(error.message) from error
     except domain.ConcurrentChange as error:
         # Lost a write race twice in a row: a conflict the client can simply retry, not bad input.
         raise errors.ScimError(error.message, status=409, failure="concurrent_change") from error

@@ -48,6 +48,8 @@ class RequestRecord:
     counted: bool = False
     # A fixed code of ours saying why it failed, finer than `failure`; never a value from the request.
     reason: str | None = None
+    # Member ids a group write skipped as naming no user SCIM can see (R7): a count, never the ids.
+    skipped_members: int | None = None
 
 
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
@@ -73,6 +75,7 @@ def record(entry: RequestRecord) -> None:
         "operation": _text(entry.operation, 40) or None,
         "failure": _text(entry.failure, 40) or None,
         "reason": _text(entry.reason, 80) or None,
+        "skipped_members": entry.skipped_members or None,
     }
     for attempt in range(1, ATTEMPTS + 1):
         xid: int | None = None

@@ -2,7 +2,8 @@
 
 Only SCIM-visible users (services.members.scim_visible) ever take part: they are the only members SCIM lists,
 the only ones it may add, and the only ones its removals and replacements can drop. Memberships of anyone else
-(promoted, local or deprovisioned users) are left exactly as they are.
+(promoted, local or deprovisioned users) are left exactly as they are. An id to add that SCIM cannot see is
+skipped and counted, never refused: one such id must not cost the IdP every other change of its push (R7).
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Cohort, CohortMember, User, db, utcnow
-from services.errors import InvalidMembers
 from services.members import scim_visible
 
 # Bound parameters per statement stay far below SQLite's (32766) and PostgreSQL's (65535) limits.
 _IDS_PER_QUERY = 2000
-# An error detail names the offending ids, but a 10,000-id mistake should not make a 400 kB message.
-_IDS_NAMED = 20
 
 
 @dataclass
@@ -60,16 +58,17 @@ class MembershipChange:
 
     @property
     def incoming(self) -> set[str]:
-        """The ids that must be members afterwards, and so must name users SCIM can see."""
+        """The ids that must be members afterwards; those naming no user SCIM can see are skipped."""
         return self.replace if self.replace is not None else self.add
 
 
 @dataclass(frozen=True)
 class MembershipResult:
-    """How many memberships a change created and removed."""
+    """How many memberships a change created and removed, and how many ids to add it skipped as not SCIM's."""
 
     added: int = 0
     removed: int = 0
+    skipped: int = 0
 
     @property
     def changed(self) -> bool:
@@ -95,11 +94,14 @@ def visible_members(tenant_id: int, cohort_ids: Sequence[int]) -> dict[int, list
 def apply_change(cohort: Cohort, change: MembershipChange) -> MembershipResult:
     """Apply a membership change inside the caller's transaction (the caller commits or rolls back).
 
-    Every id to be added must name a SCIM-visible user of the cohort's tenant; otherwise InvalidMembers is raised
-    before anything is written. Ids to remove that SCIM cannot see are no-ops: removing a non-member succeeds
-    (docs/idp-behaviour.md pitfall 33), and an invisible user's membership is never SCIM's to drop (R7).
+    Ids to add that name no SCIM-visible user of the cohort's tenant (unknown, another tenant's, local, promoted,
+    deprovisioned, a group's) are skipped and counted, all alike, and the rest is applied (R7). Ids to remove that
+    SCIM cannot see are no-ops: removing a non-member succeeds (docs/idp-behaviour.md pitfall 33), and an
+    invisible user's membership is never SCIM's to drop (R7).
     """
-    incoming = _require_visible(cohort.tenant_id, change.incoming)
+    found = _resolve(cohort.tenant_id, change.incoming)
+    incoming = set(found.values())
+    skipped = len(change.incoming) - len(found)
     if change.replace is not None:
         current = set(
             db.session.scalars(
@@ -111,7 +113,9 @@ def apply_change(cohort: Cohort, change: MembershipChange) -> MembershipResult:
         to_add, to_remove = incoming - current, current - incoming
     else:
         to_add, to_remove = incoming, set(_resolve(cohort.tenant_id, change.remove).values())
-    return MembershipResult(added=_insert_missing(cohort.id, to_add), removed=_delete(cohort.id, to_remove))
+    return MembershipResult(
+        added=_insert_missing(cohort.id, to_add), removed=_delete(cohort.id, to_remove), skipped=skipped
+    )
 
 
 def _resolve(tenant_id: int, scim_ids: Collection[str]) -> dict[str, int]:
@@ -121,17 +125,6 @@ def _resolve(tenant_id: int, scim_ids: Collection[str]) -> dict[str, int]:
         rows = db.session.execute(select(User.scim_id, User.id).where(scim_visible(tenant_id), User.scim_id.in_(chunk)))
         found.update((scim_id, user_id) for scim_id, user_id in rows)
     return found
-
-
-def _require_visible(tenant_id: int, scim_ids: Collection[str]) -> set[int]:
-    found = _resolve(tenant_id, scim_ids)
-    # One answer for unknown, promoted, local and other-tenant ids alike, as R3 has for /Users.
-    missing = sorted(set(scim_ids) - found.keys())
-    if missing:
-        named = ", ".join(scim_id[:64] for scim_id in missing[:_IDS_NAMED])
-        more = f" and {len(missing) - _IDS_NAMED} more" if len(missing) > _IDS_NAMED else ""
-        raise InvalidMembers(f"no SCIM user has these ids, so they cannot be members: {named}{more}", missing)
-    return set(found.values())
 
 
 def _insert_missing(cohort_id: int, user_ids: Collection[int]) -> int:

@@ -91,8 +91,10 @@ def _scim_cohort(tenant_id: int, scim_id: str, *, lock: bool = False) -> Cohort:
     return cohort
 
 
-def create_scim_cohort(tenant: Tenant, profile: GroupProfile, member_ids: Iterable[str] = ()) -> Cohort:
-    """Create a cohort for a SCIM Group, with its first members; nothing is created if any rule fails (R6, R7)."""
+def create_scim_cohort(
+    tenant: Tenant, profile: GroupProfile, member_ids: Iterable[str] = ()
+) -> tuple[Cohort, MembershipResult]:
+    """Create a cohort for a SCIM Group with its first members (ids SCIM cannot see are skipped, R7); R6 holds."""
     tenant_id = tenant.id
     with _unique_or_conflict(), write_transaction():
         # Shared with other creations, exclusive of role changes: the owner stays a super-admin until this commits.
@@ -106,8 +108,8 @@ def create_scim_cohort(tenant: Tenant, profile: GroupProfile, member_ids: Iterab
         db.session.flush()  # the members need the cohort's id
         change = MembershipChange()
         change.added(member_ids)
-        apply_change(cohort, change)
-    return cohort
+        result = apply_change(cohort, change)
+    return cohort, result
 
 
 # What a change computes from the cohort as it is now: a new profile and/or a membership change (None: untouched).

@@ -41,14 +41,6 @@ class NoSuperAdmin(DomainError):
     """R6: SCIM cohorts need a super-admin owner and the tenant has none."""
 
 
-class InvalidMembers(DomainError):
-    """R7: a membership change names users SCIM cannot see; nothing was applied."""
-
-    def __init__(self, message: str, ids: list[str]) -> None:
-        super().__init__(message)
-        self.ids = ids
-
-
 class ConcurrentChange(DomainError):
     """Another write to the same record won a race, twice; the caller may retry."""
 

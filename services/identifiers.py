@@ -47,6 +47,22 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
+def fold_profile(profile: dict | None, prefix: str = "") -> dict[str, str]:
+    """Return the fold of every singular string in a SCIM profile, keyed by its lowercased dotted path.
+
+    `{"nickName": "Äda", "enterprise": {"manager": {"value": "X"}}}` gives `{"nickname": "äda",
+    "enterprise.manager.value": "x"}`. Lists (phoneNumbers, addresses) are left out: they are not filtered on.
+    """
+    keys: dict[str, str] = {}
+    for name, value in (profile or {}).items():
+        path = f"{prefix}{str(name).lower()}"
+        if isinstance(value, str):
+            keys[path] = fold(value)
+        elif isinstance(value, dict):
+            keys.update(fold_profile(value, f"{path}."))
+    return keys
+
+
 def check_identifier(attribute: str, value: str | None, *, key: bool = False, display: bool = False) -> None:
     """Refuse invisible, control and bidi-control characters; for a unique key also unassigned and mixed-script text.
 

@@ -45,6 +45,7 @@ COLUMNS = (
     ScimRequest.failure,
     ScimRequest.count,
     ScimRequest.bucket,
+    ScimRequest.skipped_members,
 )
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 _RESOURCE_PREFIXES = (("/scim/v2/Users/", "User"), ("/scim/v2/Groups/", "Group"))

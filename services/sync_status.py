@@ -104,6 +104,18 @@ HINTS = {
     "so its failed attempts are answered 429 for up to a minute; valid tokens still work. Give the IdP the token "
     "of an active credential.",
 }
+
+
+def skipped_hint(skipped: int) -> str:
+    """Say what a group write's skipped member ids mean and what to do about them (R7)."""
+    ids = "1 member id" if skipped == 1 else f"{skipped:,} member ids"
+    return (
+        f"{ids} named no user SCIM can see, so {'it was' if skipped == 1 else 'they were'} skipped and the rest "
+        "applied: people never pushed or deprovisioned here, promoted past member, local accounts, or groups. "
+        "Push the missing people from the IdP; manage promoted and local ones in the dashboard."
+    )
+
+
 _HINTS_BY_STATUS = {401: "invalid_token", 404: "not_found", 409: "uniqueness", 503: "server_error"}
 
 
@@ -213,7 +225,8 @@ def log_entries(requests: Iterable[ScimRequest]) -> list[LogEntry]:
             request=row,
             client=client_label(row.user_agent),
             label=", ".join(operation_labels(row.operation)) if row.status < 400 else (row.failure or ""),
-            hint=failure_hint(row.failure, row.status),
+            hint=failure_hint(row.failure, row.status)
+            or (skipped_hint(row.skipped_members) if row.skipped_members else None),
             count=row.count or 1,
             until=row.at + COUNTED_WINDOW if row.bucket else None,
         )

@@ -212,7 +212,10 @@ def test_string_ordering_is_compiled_as_code_point_order_on_postgresql():
     from scim.filters import compile_filter
 
     clause = compile_filter('displayName gt "z"', USER_FILTERS)
-    assert 'users.display_name_ci COLLATE "C" >' in str(clause.compile(dialect=postgresql.dialect()))
+    assert '(users.display_name_ci) COLLATE "C" >' in str(clause.compile(dialect=postgresql.dialect()))
     assert "COLLATE" not in str(clause.compile(dialect=sqlite.dialect()))
+    # A profile attribute is `profile_ci ->> 'key'`: COLLATE must apply to the whole of it, not to the key.
+    profile = compile_filter('nickName gt "z"', USER_FILTERS)
+    assert ') COLLATE "C" >' in str(profile.compile(dialect=postgresql.dialect()))
     equality = compile_filter('displayName eq "z"', USER_FILTERS)
     assert "COLLATE" not in str(equality.compile(dialect=postgresql.dialect()))
