@@ -130,6 +130,13 @@ class RequestEntry(Schema):
             "credential, which are counted per client address and minute."
         },
     )
+    skipped_members = fields.Integer(
+        required=True,
+        metadata={
+            "description": "How many member ids a group write skipped because they name no user SCIM can see "
+            "(unknown, deprovisioned, promoted or local): a count, never the ids."
+        },
+    )
     resource_type = fields.String(
         allow_none=True, validate=validate.OneOf(["User", "Group"]), metadata={"description": "User or Group."}
     )

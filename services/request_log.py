@@ -282,6 +282,8 @@ def entry(row: Row) -> dict:
         "failure": row.failure,
         # Refusals of unauthenticated floods are counted per address and minute: one entry for `count` requests.
         "count": row.count or 1,
+        # Member ids a group write skipped because they name no user SCIM can see (R7): a count, never ids.
+        "skipped_members": row.skipped_members or 0,
         "resource_type": named[0] if named else None,
         "resource_id": named[1] if named else None,
     }

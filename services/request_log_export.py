@@ -23,6 +23,7 @@ COLUMNS = (
     "operations",
     "failure",
     "count",
+    "skipped_members",
     "resource_type",
     "resource_id",
 )

@@ -52,6 +52,7 @@ def test_an_entry_has_every_field_and_nothing_else(api, tenant, credential):
         "operations": ["user.deactivated"],
         "failure": None,
         "count": 1,
+        "skipped_members": 0,
         "resource_type": "User",
         "resource_id": "2819c223-7f76-453a-919d-413861904646",
     }
@@ -271,3 +272,19 @@ def test_a_key_reads_only_its_own_tenants_credentials(client, tenant, credential
     acme = tenants.create_tenant("acme")
     _, acme_token = api_keys.issue(acme, "Acme SIEM")
     assert ApiClient(client, acme_token, host="localhost").get("/scim-credentials").status_code == 401
+
+
+def test_a_group_push_that_skipped_members_says_how_many_in_json_and_csv(api, tenant, credential):
+    log_row(
+        tenant.id,
+        credential.id,
+        method="PATCH",
+        path="/scim/v2/Groups/g-1",
+        operation="group.members_changed",
+        skipped_members=3,
+    )
+    [entry] = api.get("/scim-requests").get_json()["data"]
+    assert entry["skipped_members"] == 3 and entry["operations"] == ["group.members_changed"]
+    csv_text = api.get("/scim-requests", headers={"Accept": "text/csv"}).get_data(as_text=True)
+    header, line = csv_text.splitlines()[:2]
+    assert line.split(",")[header.split(",").index("skipped_members")] == "3"
