@@ -1,0 +1,176 @@
+"""Benchmark the credential dashboard (live page, its polled fragments, the list) as the request log grows.
+
+Run: .venv/bin/python bench/bench_dashboard.py [--rows 10000,100000,1000000] [--database sqlite|postgresql://…]
+One database grows step by step to each size in --rows: each step bulk-inserts the new log rows (the filler
+of bench/bench_request_log.py, COPY on PostgreSQL) spread over the last 8 days for 3 credentials, then
+rebuilds the rollups and first-seen operations with the SQL of the migration that introduced them
+(d7a3c5e19b42's backfill) and checks they add up to the log. Every page goes through the Flask test client
+signed in as the tenant's super-admin; the tables give medians of --runs requests and the SQL statements
+one request runs. To time an older checkout, which has no rollup tables:
+PYTHONPATH=/path/to/old/tree .venv/bin/python bench/bench_dashboard.py --no-rollups
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+
+import bench_request_log as log_bench  # first: it puts the tree to time on sys.path
+from sqlalchemy import event, func, select, text
+
+from admin.context import session_values
+from models import Role, ScimRequest, db
+from services import credentials, members, tenants
+
+DAYS = 8
+MIGRATION = Path(__file__).resolve().parent.parent / "migrations/versions/d7a3c5e19b42_request_rollups.py"
+
+
+def pages(credential_id: int, request_id: int) -> list[tuple[str, str, dict]]:
+    """Return (column name, URL, headers) of each page and fragment the dashboard shows or polls."""
+    base = f"/admin/learn/scim-credentials/{credential_id}"
+    htmx = {"HX-Request": "true"}
+    return [
+        ("credential page", base, {}),
+        ("requests fragment", f"{base}/requests", htmx),
+        ("histogram hour", f"{base}/histogram?window=hour", htmx),
+        ("histogram day", f"{base}/histogram?window=day", htmx),
+        ("histogram week", f"{base}/histogram?window=week", htmx),
+        ("checklist", f"{base}/checklist", htmx),
+        ("credentials list", "/admin/learn/scim-credentials", {}),
+        ("request detail", f"{base}/requests/{request_id}", {}),
+    ]
+
+
+def fill_rollups() -> None:
+    """Rebuild the rollups and first-seen operations from the whole log, as the migration's backfill does."""
+    spec = importlib.util.spec_from_file_location("rollups_migration", MIGRATION)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM scim_request_rollups"))
+        connection.execute(text("DELETE FROM scim_credential_operations"))
+        migration.backfill(connection)
+
+
+def check_rollups(credential_ids: list[int]) -> None:
+    """Fail unless the hour rollups count every logged request and first-seen holds every successful operation."""
+    from services import rollups  # absent from older checkouts
+
+    since = db.session.scalar(select(func.min(ScimRequest.at)))
+    counted = rollups.counts_for(credential_ids, since.replace(minute=0, second=0, microsecond=0))
+    for cid in credential_ids:
+        logged = db.session.scalar(select(func.sum(ScimRequest.count)).where(ScimRequest.credential_id == cid))
+        assert sum(counted[cid].values()) == logged, (cid, counted[cid], logged)
+        done = db.session.scalars(
+            select(ScimRequest.operation)
+            .distinct()
+            .where(ScimRequest.credential_id == cid, ScimRequest.status < 300, ScimRequest.operation.is_not(None))
+        )
+        assert rollups.operations_seen(cid) == {op for ops in done for op in ops.split()}, cid
+
+
+def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int] | None:
+    """Return the median ms of `runs` requests and the statements one request runs; None where it is absent."""
+    statements = []
+
+    def record(*_args) -> None:
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url, headers=headers)  # also warms caches and templates
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, (url, response.status_code)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url, headers=headers)
+        response.get_data()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), len(statements)
+
+
+def versions() -> str:
+    """Name the database server the figures come from."""
+    if db.engine.dialect.name == "postgresql":
+        return db.session.scalar(text("SHOW server_version")).split()[0]
+    return sqlite3.sqlite_version
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="10000,100000,1000000", help="comma-separated log sizes, ascending")
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a postgresql:// URL (a schema is made in it)")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--no-rollups", action="store_true", help="the tree timed has no rollup tables")
+    args = parser.parse_args()
+    sizes = sorted(int(size) for size in args.rows.split(","))
+    with log_bench.bench_app(args.database, "bench_dashboard") as app:
+        run(app, sizes, args)
+
+
+def run(app, sizes: list[int], args) -> None:
+    with app.app_context():
+        db.create_all()
+        tenant, _ = tenants.ensure_default()
+        admin = members.create_local_user(
+            tenant, "owner@example.com", Role.SUPER_ADMIN, password="bench-pw-1", verified=True
+        )
+        credential_ids = [credentials.issue(tenant, f"IdP {i}")[0].id for i in range(3)]
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session.update(session_values(admin))
+        name = db.engine.dialect.name
+        print(f"{name} {versions()}, {os.cpu_count()} cores, rollups {'off' if args.no_rollups else 'on'}")
+        results: dict[int, dict[str, tuple[float, int] | None]] = {}
+        logged = 0
+        for step, size in enumerate(sizes, start=1):
+            started = time.perf_counter()
+            log_bench.fill(size - logged, tenant.id, credential_ids, [], days=DAYS, seed=step)
+            logged = size
+            if not args.no_rollups:
+                fill_rollups()
+                check_rollups(credential_ids)
+            if name == "postgresql":
+                with db.engine.begin() as connection:  # what autovacuum would soon do
+                    connection.execute(text("ANALYZE"))
+            load = os.getloadavg()[0]
+            print(f"{size:,} rows: filled in {time.perf_counter() - started:.0f} s; load average {load:.1f}")
+            newest = db.session.scalar(  # a change to a user: the detail page names its target
+                select(func.max(ScimRequest.id)).where(
+                    ScimRequest.credential_id == credential_ids[0],
+                    ScimRequest.status == 200,
+                    ScimRequest.path.like("/scim/v2/Users/%"),
+                )
+            )
+            results[size] = {}
+            for label, url, headers in pages(credential_ids[0], newest):
+                results[size][label] = figure = measure(client, url, headers, args.runs)
+                shown = f"{figure[0]:.1f} ms, {figure[1]} statements" if figure else "absent"
+                print(f"  {label:<20} {shown}")
+            print(f"  load average after: {os.getloadavg()[0]:.1f}")
+        print(table(name, results))
+
+
+def table(name: str, results: dict[int, dict[str, tuple[float, int] | None]]) -> str:
+    """Format the medians as Markdown: one row per log size, one column per page, ms (statements)."""
+    labels = list(next(iter(results.values())))
+    lines = [f"\n{name}: median ms (SQL statements per request)\n", "| logged requests | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (len(labels) + 1) + "|")
+    for size, row in results.items():
+        cells = [f"{row[label][0]:.1f} ({row[label][1]})" if row[label] else "—" for label in labels]
+        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
