@@ -18,13 +18,14 @@ import os
 import sqlite3
 import statistics
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import bench_request_log as log_bench  # first: it puts the tree to time on sys.path
 from sqlalchemy import event, func, select, text
 
 from admin.context import session_values
-from models import Role, ScimRequest, db
+from models import Role, ScimRequest, db, utcnow
 from services import credentials, members, tenants
 
 DAYS = 8
@@ -99,6 +100,29 @@ def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int] | N
     return statistics.median(samples), len(statements)
 
 
+def explain(client, url: str, headers: dict, top: int = 3) -> None:
+    """Print the slowest statements of one request of `url`, with their time and the database's plan."""
+    timed: list[tuple[float, str, object]] = []
+
+    def before(conn, _cursor, _statement, _parameters, *_args) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn, _cursor, statement, parameters, *_args) -> None:
+        timed.append(((time.perf_counter() - conn.info.pop("bench_started")) * 1000, statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        client.get(url, headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    print(f"\nslowest statements of {url}:")
+    for ms, statement, parameters in sorted(timed, key=lambda t: t[0], reverse=True)[:top]:
+        print(f"  {ms:.1f} ms: " + " ".join(statement.split())[:300])
+        print(log_bench.plan(statement, parameters))
+
+
 def versions() -> str:
     """Name the database server the figures come from."""
     if db.engine.dialect.name == "postgresql":
@@ -111,6 +135,7 @@ def main() -> None:
     parser.add_argument("--rows", default="10000,100000,1000000", help="comma-separated log sizes, ascending")
     parser.add_argument("--database", default="sqlite", help="sqlite, or a postgresql:// URL (a schema is made in it)")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--explain", action="store_true", help="plans of the slowest statements at the largest size")
     parser.add_argument("--no-rollups", action="store_true", help="the tree timed has no rollup tables")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.rows.split(","))
@@ -125,7 +150,11 @@ def run(app, sizes: list[int], args) -> None:
         admin = members.create_local_user(
             tenant, "owner@example.com", Role.SUPER_ADMIN, password="bench-pw-1", verified=True
         )
-        credential_ids = [credentials.issue(tenant, f"IdP {i}")[0].id for i in range(3)]
+        issued = [credentials.issue(tenant, f"IdP {i}")[0] for i in range(3)]
+        for credential in issued:  # older than its log, as in production: the page's windows look back a full hour
+            credential.created_at = utcnow() - timedelta(days=DAYS + 1)
+        db.session.commit()
+        credential_ids = [credential.id for credential in issued]
         client = app.test_client()
         with client.session_transaction() as session:
             session.update(session_values(admin))
@@ -158,6 +187,9 @@ def run(app, sizes: list[int], args) -> None:
                 shown = f"{figure[0]:.1f} ms, {figure[1]} statements" if figure else "absent"
                 print(f"  {label:<20} {shown}")
             print(f"  load average after: {os.getloadavg()[0]:.1f}")
+        if args.explain:
+            for _label, url, headers in pages(credential_ids[0], newest)[:2]:
+                explain(client, url, headers)
         print(table(name, results))
 
 
