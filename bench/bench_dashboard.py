@@ -76,28 +76,40 @@ def check_rollups(credential_ids: list[int]) -> None:
         assert rollups.operations_seen(cid) == {op for ops in done for op in ops.split()}, cid
 
 
-def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int] | None:
-    """Return the median ms of `runs` requests and the statements one request runs; None where it is absent."""
-    statements = []
+def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int, float] | None:
+    """Return the median ms of `runs` requests, the statements one runs and the median ms spent in them.
 
-    def record(*_args) -> None:
-        statements.append(1)
+    None where the page is absent (an older checkout). The rest of a request's time is Python: routing,
+    the session, Jinja rendering.
+    """
+    statements: list[float] = []
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    def before(conn, *_args) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn, *_args) -> None:
+        statements.append(time.perf_counter() - conn.info.pop("bench_started"))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
     try:
         response = client.get(url, headers=headers)  # also warms caches and templates
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, (url, response.status_code)
+        count = len(statements)
+        samples, in_sql = [], []
+        for _ in range(runs):
+            statements.clear()
+            started = time.perf_counter()
+            response = client.get(url, headers=headers)
+            response.get_data()
+            samples.append((time.perf_counter() - started) * 1000)
+            in_sql.append(sum(statements) * 1000)
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, (url, response.status_code)
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        response = client.get(url, headers=headers)
-        response.get_data()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), len(statements)
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    return statistics.median(samples), count, statistics.median(in_sql)
 
 
 def explain(client, url: str, headers: dict, top: int = 3) -> None:
@@ -160,7 +172,7 @@ def run(app, sizes: list[int], args) -> None:
             session.update(session_values(admin))
         name = db.engine.dialect.name
         print(f"{name} {versions()}, {os.cpu_count()} cores, rollups {'off' if args.no_rollups else 'on'}")
-        results: dict[int, dict[str, tuple[float, int] | None]] = {}
+        results: dict[int, dict[str, tuple[float, int, float] | None]] = {}
         logged = 0
         for step, size in enumerate(sizes, start=1):
             started = time.perf_counter()
@@ -184,7 +196,7 @@ def run(app, sizes: list[int], args) -> None:
             results[size] = {}
             for label, url, headers in pages(credential_ids[0], newest):
                 results[size][label] = figure = measure(client, url, headers, args.runs)
-                shown = f"{figure[0]:.1f} ms, {figure[1]} statements" if figure else "absent"
+                shown = f"{figure[0]:.1f} ms, {figure[1]} statements taking {figure[2]:.1f} ms" if figure else "absent"
                 print(f"  {label:<20} {shown}")
             print(f"  load average after: {os.getloadavg()[0]:.1f}")
         if args.explain:
@@ -193,15 +205,20 @@ def run(app, sizes: list[int], args) -> None:
         print(table(name, results))
 
 
-def table(name: str, results: dict[int, dict[str, tuple[float, int] | None]]) -> str:
-    """Format the medians as Markdown: one row per log size, one column per page, ms (statements)."""
+def table(name: str, results: dict[int, dict[str, tuple[float, int, float] | None]]) -> str:
+    """Format the medians as Markdown: one row per log size, one column per page, ms (statements, ms in SQL)."""
     labels = list(next(iter(results.values())))
-    lines = [f"\n{name}: median ms (SQL statements per request)\n", "| logged requests | " + " | ".join(labels) + " |"]
+    heading = f"\n{name}: median ms (SQL statements per request, median ms spent in them)\n"
+    lines = [heading, "| logged requests | " + " | ".join(labels) + " |"]
     lines.append("|---" * (len(labels) + 1) + "|")
     for size, row in results.items():
-        cells = [f"{row[label][0]:.1f} ({row[label][1]})" if row[label] else "—" for label in labels]
+        cells = [cell(row[label]) for label in labels]
         lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def cell(figure: tuple[float, int, float] | None) -> str:
+    return f"{figure[0]:.1f} ({figure[1]}, {figure[2]:.1f})" if figure else "—"
 
 
 if __name__ == "__main__":
