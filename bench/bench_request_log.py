@@ -12,6 +12,7 @@ Python memory (tracemalloc) for a tenth of the log and for all of it: flat memor
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -25,7 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, func, select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This checkout ahead of the venv's install of the main tree; a PYTHONPATH given names the tree to time
+# instead (bench/bench_dashboard.py times an older checkout so).
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import config  # noqa: E402
 from api.schemas import encode_cursor  # noqa: E402
@@ -51,17 +55,17 @@ TRAFFIC = [
 ]
 
 
-def rows(count: int, tenant_id: int, credential_ids: list[int], others: list[int]):
+def rows(count: int, tenant_id: int, credential_ids: list[int], others: list[int], days: int = 90, seed: int = 7):
     """Yield `count` log rows of the tenant, and a quarter as many of `others`, interleaved in time order.
 
-    The rows span the last 90 days, ids following time as in production; the other tenants make the
-    tenant condition select, as it must in a shared database.
+    The rows span the last `days` days, ids following time as in production; the other tenants make the
+    tenant condition select, as it must in a shared database. Another `seed` gives other rows.
     """
-    rng = random.Random(7)
+    rng = random.Random(seed)
     weights = [t[0] for t in TRAFFIC]
     total = count + (count // 4 if others else 0)
-    start = utcnow() - timedelta(days=90)
-    step = timedelta(days=90) / total
+    start = utcnow() - timedelta(days=days)
+    step = timedelta(days=days) / total
     for i in range(total):
         _, method, kind, status, operation, failure = rng.choices(TRAFFIC, weights)[0]
         path = {"Users": "/scim/v2/Users", "Groups": "/scim/v2/Groups"}.get(kind) or (
@@ -74,20 +78,20 @@ def rows(count: int, tenant_id: int, credential_ids: list[int], others: list[int
                round(rng.uniform(1, 40), 2), "192.0.2.10", "Okta SCIM Client 1.0.0", operation, failure)  # fmt: skip
 
 
-def fill(count: int, tenant_id: int, credential_ids: list[int], others: list[int]) -> None:
-    """Bulk-insert the rows: COPY on PostgreSQL, executemany in 50,000-row batches on SQLite."""
+def fill(count: int, tenant_id: int, credential_ids: list[int], others: list[int], **spread) -> None:
+    """Bulk-insert the rows (`spread`: `days` and `seed` of `rows()`): COPY on PostgreSQL, executemany on SQLite."""
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
         if db.engine.dialect.name == "postgresql":
             with cursor.copy(f"COPY scim_requests ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in rows(count, tenant_id, credential_ids, others):
+                for row in rows(count, tenant_id, credential_ids, others, **spread):
                     copy.write_row(row)
         else:
             # Our own column names; the values go as parameters.
             sql = f"INSERT INTO scim_requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
             batch = []
-            for row in rows(count, tenant_id, credential_ids, others):
+            for row in rows(count, tenant_id, credential_ids, others, **spread):
                 batch.append((*row[:2], row[2].isoformat(sep=" ", timespec="microseconds"), *row[3:]))
                 if len(batch) == 50_000:
                     cursor.executemany(sql, batch)
@@ -165,20 +169,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
+    with bench_app(args.database, "bench_request_log") as app:
+        run(app, args)
+
+
+@contextmanager
+def bench_app(database: str, prefix: str):
+    """Yield an app on a temporary SQLite file, or on a schema of its own in a PostgreSQL database (dropped after)."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = {"SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "INSTANCE_PATH": tmp}
         schema = None
-        if args.database == "sqlite":
+        if database == "sqlite":
             settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp}/bench.db"
         else:
-            schema = f"bench_request_log_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(config.with_driver(args.database), isolation_level="AUTOCOMMIT")
+            schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(config.with_driver(database), isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f"CREATE SCHEMA {schema}"))
-            settings["SQLALCHEMY_DATABASE_URI"] = args.database
+            settings["SQLALCHEMY_DATABASE_URI"] = database
             settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
         try:
-            run(create_app(settings), args)
+            yield create_app(settings)
         finally:
             if schema:
                 with admin.connect() as connection:
