@@ -10,6 +10,7 @@ import bcrypt
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
@@ -52,7 +53,9 @@ def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False
     past member), and "not_found" otherwise, deprovisioned ones included (R8): the IdP may create those again.
     """
     query = select(User).where(scim_visible(tenant_id), which)
-    user = db.session.scalar(for_write(query, User) if lock else query)
+    # The emails come with the user, in the same statement: every answer renders them. A locked read keeps
+    # the plain SELECT ... FOR UPDATE (an outer join cannot be locked on PostgreSQL) and loads them after.
+    user = db.session.scalar(for_write(query, User) if lock else query.options(joinedload(User.emails)))
     if user is None:
         hidden = db.session.scalar(
             select(User.id).where(User.tenant_id == tenant_id, which, User.deprovisioned_at.is_(None))
