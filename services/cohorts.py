@@ -49,7 +49,14 @@ def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Cohor
     rows = db.session.execute(
         select(CohortMember.user_id, Cohort)
         .join(Cohort, Cohort.id == CohortMember.cohort_id)
-        .where(scim_visible_cohort(tenant_id), CohortMember.user_id.in_(user_ids))
+        # `tenant_id + 0` keeps the planner off the cohorts' tenant index: found through that index, a tenant's
+        # every cohort would be walked to answer for one user. The members' user index finds the few rows instead.
+        .where(
+            Cohort.tenant_id + 0 == tenant_id,
+            Cohort.scim_managed.is_(True),
+            Cohort.scim_deleted_at.is_(None),
+            CohortMember.user_id.in_(user_ids),
+        )
         .order_by(Cohort.id)
     )
     groups: dict[int, list[Cohort]] = defaultdict(list)
