@@ -159,16 +159,13 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
         user.role = Role.MEMBER
 
     old_email = user.email_ci
-    user.emails = [
-        UserEmail(
-            position=i,
-            value=e.get("value"),
-            type=e.get("type"),
-            primary=e.get("primary"),
-            display=e.get("display"),
-        )
-        for i, e in enumerate(profile.emails)
-    ]
+    sent = [(e.get("value"), e.get("type"), e.get("primary"), e.get("display")) for e in profile.emails]
+    # Unchanged emails (a PATCH of `active`, a PUT that sends them back) keep their rows: no DELETE and INSERT.
+    if creating or sent != [(e.value, e.type, e.primary, e.display) for e in user.emails]:
+        user.emails = [
+            UserEmail(position=i, value=value, type=kind, primary=primary, display=display)
+            for i, (value, kind, primary, display) in enumerate(sent)
+        ]
     email = _main_email(profile.emails)
     user.email = email
     # R4: the IdP controls the account, never the ownership claim on an address.
