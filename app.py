@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import outages
+import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
