@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import bcrypt
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,9 +41,18 @@ def scim_visible(tenant_id: int) -> ColumnElement[bool]:
     )
 
 
+# GET /Users/{id}: built once, with its emails joined; the values travel as bound parameters.
+_READ_BY_SCIM_ID = (
+    select(User)
+    .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
+    .options(joinedload(User.emails))
+)
+
+
 def get_scim_user(tenant: Tenant, scim_id: str) -> User:
     """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3)."""
-    return _scim_user(tenant.id, User.scim_id == scim_id)
+    user = db.session.scalar(_READ_BY_SCIM_ID, {"tenant_id": tenant.id, "scim_id": scim_id})
+    return user if user is not None else _scim_user(tenant.id, User.scim_id == scim_id)
 
 
 def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False) -> User:
