@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import outages
+import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
@@ -77,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+            database.restore_full_sync(db.engine)
 
     from admin import bp as admin_bp
     from admin.limits import init_app as init_sign_in_protection
@@ -123,6 +125,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Every commit reaches the disk before it is answered (only the request log relaxes this, per commit).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 

@@ -110,7 +110,11 @@ def load(app: Flask, test_config: dict | None) -> None:
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("timeout", 15)
     else:
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_pre_ping", True)
+        # No ping before each checkout (a round trip per request). A connection the server ended fails its first
+        # statement instead; SQLAlchemy then discards every connection older than that failure, and the request
+        # answers 503 with Retry-After (or, for a lost COMMIT reply, is settled by its transaction id). Recycling
+        # before half an hour keeps connections younger than the idle limits of servers and proxies.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_recycle", 1800)
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))

@@ -82,7 +82,9 @@ def _credential_key() -> str:
     """Key the SCIM limit by the presented token (hashed), so one runaway connection cannot starve others."""
     from scim.auth import bearer_token
 
-    return "scim:" + hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()[:16]
+    # Authentication already hashed the token (it runs first); hash again only for a token it could not use.
+    digest = g.get("scim_token_digest") or hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()
+    return "scim:" + digest[:16]
 
 
 def _before_scim_request() -> None:
@@ -93,6 +95,7 @@ def _before_scim_request() -> None:
     g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = g.scim_reason = None
     g.scim_counted = False
     g.scim_skipped_members = None
+    g.scim_token_digest = None
     from scim.auth import authenticate
 
     authenticate()

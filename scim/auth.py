@@ -30,12 +30,16 @@ def authenticate() -> None:
     Order matters: an unknown tenant, or one without the SCIM feature, answers 404 on every
     path even with a valid token (R10); only then is the token checked.
     """
-    tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    slug = tenants.host_slug(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    g.scim_token_digest = digest = credentials.token_digest(bearer_token())
+    # One query finds the credential and its tenant together; only a request without a valid token of
+    # this tenant pays a second one, for the tenant alone.
+    credential = credentials.find_on_host(slug, digest) if slug is not None else None
+    tenant = credential.tenant if credential is not None else _tenant(slug)
     if tenant is None or not tenant.learn_scim:
         g.scim_counted = True  # no tenant to show it to: counted per address and minute, not a row each
         raise NotFound("SCIM is not enabled for this tenant")
     g.scim_tenant = tenant
-    credential = credentials.find(tenant, bearer_token())
     if credential is not None and credential.state == "active":
         g.scim_credential = credential
         return
@@ -47,6 +51,10 @@ def authenticate() -> None:
         g.scim_counted = True
         raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
     raise Unauthorized(f"this credential is {credential.state}", failure=f"credential_{credential.state}")
+
+
+def _tenant(slug: str | None):
+    return None if slug is None else tenants.find_by_slug(slug)
 
 
 def bearer_token() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -85,7 +86,8 @@ def record(entry: RequestRecord) -> None:
                 # committing within moments of its time stamp (services/request_log.py), and a wait for a
                 # pooled connection or a retry would break that.
                 row["at"] = utcnow()
-                xid = _insert(connection, row, entry.counted)
+                xid, noted = _insert(connection, row, entry.counted)
+            rollups.remember(noted)
             return
         except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
             if xid is not None and database.unavailable(error):
@@ -102,17 +104,19 @@ def record(entry: RequestRecord) -> None:
             return
 
 
-def _insert(connection: Connection, row: dict, counted: bool) -> int | None:
-    """Write the row (or count it in) and its rollups; on PostgreSQL, return the transaction's id too."""
+def _insert(connection: Connection, row: dict, counted: bool) -> tuple[int | None, list[tuple[int, str]]]:
+    """Write the row (or count it in) and its rollups; return the transaction's id (PostgreSQL) and new first-seens."""
     statement, values = _write(row, counted, connection.dialect.name)
     xid = None
     if connection.dialect.name == "postgresql":
-        xid = int(connection.execute(statement.returning(func.txid_current()), values).scalar_one())
+        # `SET LOCAL synchronous_commit = off`, folded into the same round trip: see database.RELAXED_COMMIT.
+        statement = statement.returning(func.txid_current(), database.RELAXED_COMMIT)
+        xid = int(connection.execute(statement, values).first()[0])
     else:
+        database.relax_commit(connection)  # before the transaction's first write, or it has no effect
         connection.execute(statement, values)
-    # In the same transaction: a row and its counts commit together or not at all.
-    rollups.add(connection, row)
-    return xid
+    # In the same transaction, after the insert: a row and its counts commit together or not at all.
+    return xid, rollups.add(connection, row)
 
 
 def _give_up(status: int, error: Exception, attempts: int) -> None:
@@ -195,20 +199,27 @@ def status_counts(credential: ScimCredential, since: datetime) -> dict[str, int]
     return counts
 
 
-def prune(before: datetime, batch: int = 10_000) -> int:
-    """Delete request-log rows older than `before`, in batches so no lock is held for long; return the count.
+def prune(before: datetime, batch: int = 1_000, pause: float = 0.02) -> int:
+    """Delete request-log rows older than `before` in small server-side batches; return how many.
 
+    Each batch is one `DELETE ... WHERE id IN (SELECT id ... ORDER BY id LIMIT n)` in a transaction of its own,
+    so no id list travels to the client and the write lock is held for one batch only. The oldest rows have the
+    lowest ids, so each batch walks the primary key from its start. Between batches the pruner rests at least as
+    long as the batch took: SCIM requests (and their log rows) get the database at least half the time.
     The cut moves back to the start of its hour, so a pruned hour leaves the log and the rollups whole and
     the rollups still equal the log's counts (a row may stay up to an hour longer than asked).
     """
     now = utcnow()
     before = before.replace(minute=0, second=0, microsecond=0)
+    oldest = select(ScimRequest.id).where(ScimRequest.at < before).order_by(ScimRequest.id).limit(batch)
+    statement = delete(ScimRequest).where(ScimRequest.id.in_(oldest.scalar_subquery()))
     removed = 0
     while True:
-        ids = list(db.session.scalars(select(ScimRequest.id).where(ScimRequest.at < before).limit(batch)))
-        if not ids:
+        started = time.monotonic()
+        with db.engine.begin() as connection:
+            deleted = connection.execute(statement).rowcount
+        removed += deleted
+        if deleted < batch:
             rollups.prune(before, now)
             return removed
-        db.session.execute(delete(ScimRequest).where(ScimRequest.id.in_(ids)))
-        db.session.commit()
-        removed += len(ids)
+        time.sleep(max(pause, time.monotonic() - started))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from models import ScimCredential, Tenant, User, db, utcnow
 from services import tokens
@@ -64,6 +65,32 @@ def find(tenant: Tenant, token: str) -> ScimCredential | None:
         return None
     # A token of another tenant is simply not valid here, whatever the Host says (R12).
     return credential if credential.tenant_id == tenant.id else None
+
+
+# The credential and its tenant in one indexed lookup: the hot path of every SCIM request. Built once; the
+# values travel as bound parameters, so each request pays neither for building the statement nor compiling it.
+_BY_DIGEST_AND_SLUG = (
+    select(ScimCredential)
+    .join(ScimCredential.tenant)
+    .where(ScimCredential.token_hash == bindparam("digest"), Tenant.slug == bindparam("slug"))
+    .options(contains_eager(ScimCredential.tenant))
+)
+
+
+def find_on_host(slug: str, digest: str | None) -> ScimCredential | None:
+    """Return the credential with this token digest if it belongs to the tenant `slug`, with its tenant loaded.
+
+    Read afresh on every request, never cached: a revoked or disabled credential and a tenant whose SCIM
+    was switched off are refused from the very next request, on every worker and host (R9, R10).
+    """
+    if digest is None:
+        return None
+    return db.session.scalar(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug})
+
+
+def token_digest(token: str) -> str | None:
+    """Return the digest to look a presented token up by, or None when it cannot be one of ours."""
+    return tokens.digest(token) if token and len(token) <= 200 else None
 
 
 def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:

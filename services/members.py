@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import bcrypt
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
@@ -40,9 +41,18 @@ def scim_visible(tenant_id: int) -> ColumnElement[bool]:
     )
 
 
+# GET /Users/{id}: built once, with its emails joined; the values travel as bound parameters.
+_READ_BY_SCIM_ID = (
+    select(User)
+    .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
+    .options(joinedload(User.emails))
+)
+
+
 def get_scim_user(tenant: Tenant, scim_id: str) -> User:
     """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3)."""
-    return _scim_user(tenant.id, User.scim_id == scim_id)
+    user = db.session.scalar(_READ_BY_SCIM_ID, {"tenant_id": tenant.id, "scim_id": scim_id})
+    return user if user is not None else _scim_user(tenant.id, User.scim_id == scim_id)
 
 
 def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False) -> User:
@@ -52,7 +62,9 @@ def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False
     past member), and "not_found" otherwise, deprovisioned ones included (R8): the IdP may create those again.
     """
     query = select(User).where(scim_visible(tenant_id), which)
-    user = db.session.scalar(for_write(query, User) if lock else query)
+    # The emails come with the user, in the same statement: every answer renders them. A locked read keeps
+    # the plain SELECT ... FOR UPDATE (an outer join cannot be locked on PostgreSQL) and loads them after.
+    user = db.session.scalar(for_write(query, User) if lock else query.options(joinedload(User.emails)))
     if user is None:
         hidden = db.session.scalar(
             select(User.id).where(User.tenant_id == tenant_id, which, User.deprovisioned_at.is_(None))
@@ -157,16 +169,13 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
         user.role = Role.MEMBER
 
     old_email = user.email_ci
-    user.emails = [
-        UserEmail(
-            position=i,
-            value=e.get("value"),
-            type=e.get("type"),
-            primary=e.get("primary"),
-            display=e.get("display"),
-        )
-        for i, e in enumerate(profile.emails)
-    ]
+    sent = [(e.get("value"), e.get("type"), e.get("primary"), e.get("display")) for e in profile.emails]
+    # Unchanged emails (a PATCH of `active`, a PUT that sends them back) keep their rows: no DELETE and INSERT.
+    if creating or sent != [(e.value, e.type, e.primary, e.display) for e in user.emails]:
+        user.emails = [
+            UserEmail(position=i, value=value, type=kind, primary=primary, display=display)
+            for i, (value, kind, primary, display) in enumerate(sent)
+        ]
     email = _main_email(profile.emails)
     user.email = email
     # R4: the IdP controls the account, never the ownership claim on an address.

@@ -8,6 +8,8 @@ request calls `record()` once. Readers then sum at most a few hundred rollup row
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -21,6 +23,11 @@ MINUTE, HOUR = 1, 60
 MINUTE_ROLLUPS_KEPT = timedelta(days=1)
 CLASSES = {2: "2xx", 4: "4xx", 5: "5xx"}
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# (credential id, operation) pairs this process knows are recorded as first seen: a first-seen row is never
+# removed, so once one has committed, later requests need not insert it again (one statement less per request).
+_KNOWN_FIRST_SEEN: set[tuple[int, str]] = set()
+_KNOWN_LIMIT = 100_000
+_known_lock = threading.Lock()
 
 
 def status_class(status: int) -> int:
@@ -28,12 +35,15 @@ def status_class(status: int) -> int:
     return 2 if status < 300 else 4 if status < 500 else 5
 
 
-def add(connection: Connection, row: dict) -> None:
-    """Count one logged request into its credential's minute and hour rollups, and note first operations."""
+def add(connection: Connection, row: dict) -> list[tuple[int, str]]:
+    """Count one logged request into its credential's minute and hour rollups, and note first operations.
+
+    Returns the first-seen pairs it wrote, for `remember` once the transaction has committed.
+    """
     credential_id = row["credential_id"]
     insert = _INSERTS.get(connection.dialect.name)
     if credential_id is None or insert is None:
-        return
+        return []
     at: datetime = row["at"]
     klass = status_class(row["status"])
     values = [
@@ -57,12 +67,33 @@ def add(connection: Connection, row: dict) -> None:
             set_={"count": ScimRequestRollup.count + statement.excluded.count},
         )
     )
-    operations = (row.get("operation") or "").split()
-    if operations and row["status"] < 300:
+    if row["status"] >= 300:
+        return []
+    pairs = [
+        (credential_id, op)
+        for op in (row.get("operation") or "").split()
+        if (credential_id, op) not in _KNOWN_FIRST_SEEN
+    ]
+    if pairs:
         seen = insert(ScimCredentialOperation).values(
-            [{"credential_id": credential_id, "operation": op, "first_at": at} for op in operations]
+            [{"credential_id": credential_id, "operation": op, "first_at": at} for _, op in pairs]
         )
         connection.execute(seen.on_conflict_do_nothing(index_elements=["credential_id", "operation"]))
+    return pairs
+
+
+def forget_first_seen() -> None:
+    """Drop what this process remembers of first-seen rows: for a database emptied under a running process."""
+    with _known_lock:
+        _KNOWN_FIRST_SEEN.clear()
+
+
+def remember(pairs: Iterable[tuple[int, str]]) -> None:
+    """Note first-seen pairs whose rows have committed, so this process stops inserting them."""
+    with _known_lock:
+        if len(_KNOWN_FIRST_SEEN) > _KNOWN_LIMIT:
+            _KNOWN_FIRST_SEEN.clear()
+        _KNOWN_FIRST_SEEN.update(pairs)
 
 
 def buckets(credential_id: int, span: int, since: datetime) -> dict[datetime, dict[str, int]]:

@@ -41,6 +41,11 @@ def get_by_slug(slug: str) -> Tenant:
     return tenant
 
 
+def find_by_slug(slug: str) -> Tenant | None:
+    """Return the tenant with this (already normalised) slug, or None."""
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
 def list_tenants() -> list[Tenant]:
     """Return every tenant, oldest first."""
     return list(db.session.scalars(select(Tenant).order_by(Tenant.id)))
@@ -62,13 +67,19 @@ def ensure_default() -> tuple[Tenant, bool]:
 
 
 def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
-    """Pick the tenant a request's Host names (docs/design.md §8), or None when it names none.
+    """Pick the tenant a request's Host names (docs/design.md §8), or None when it names none."""
+    slug = host_slug(host, base_domain)
+    return None if slug is None else db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def host_slug(host: str | None, base_domain: str | None) -> str | None:
+    """Return the slug of the tenant a request's Host names, or None when it names none (no query).
 
     With no base domain, the single default tenant serves every request. With one,
     `acme.example.com` selects `acme`; the bare domain and unknown subdomains select nothing.
     """
     if not base_domain:
-        return db.session.scalar(select(Tenant).where(Tenant.slug == DEFAULT_SLUG))
+        return DEFAULT_SLUG
     hostname, colon, port = (host or "").strip().lower().rpartition(":")
     if not colon:
         hostname = port
@@ -79,6 +90,4 @@ def resolve_host(host: str | None, base_domain: str | None) -> Tenant | None:
     if not hostname.endswith(suffix):
         return None
     slug = hostname[: -len(suffix)]
-    if not SLUG.match(slug):
-        return None
-    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    return slug if SLUG.match(slug) else None

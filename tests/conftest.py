@@ -17,7 +17,7 @@ from sqlalchemy.orm import close_all_sessions
 import config
 from app import create_app
 from models import Role, db
-from services import credentials, members, tenants
+from services import credentials, members, rollups, tenants
 
 SCIM = "/scim/v2"
 
@@ -86,6 +86,7 @@ def _clean_database(request):
     # Sessions are scoped per app context; close every one the test opened (in any context or
     # thread) so none holds a lock the TRUNCATE below would wait for.
     close_all_sessions()
+    rollups.forget_first_seen()  # ids restart with the emptied tables
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as connection:

@@ -132,7 +132,7 @@ def test_postgres_urls_use_psycopg_3(instance, build, monkeypatch, url, expected
     monkeypatch.setenv("DATABASE_URL", url)
     app = build()
     assert database_uri(app) == expected
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_recycle": 1800}  # no ping round trip per checkout
     with app.app_context():  # the engine is built without connecting
         assert db.engine.dialect.name == "postgresql"
         assert db.engine.dialect.driver == "psycopg"

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from models import ScimRequest, db
 from services import audit
 from tests.conftest import ScimClient, scim_error
-from tests.faults import admin_engine, kill_at_rollback, kill_before, named_app, require_postgresql
+from tests.faults import admin_engine, kill_at_rollback, kill_before, named_app, require_postgresql, terminate_all
 
 FILTER = "/Users?filter=" + quote('userName eq "ada@example.com"')
 
@@ -119,3 +119,24 @@ def test_an_exception_that_escapes_the_app_is_answered_and_logged_without_the_qu
         assert response.get_json(force=True)["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert "RuntimeError escaped the app" in caplog.text
     assert "ada@example.com" not in caplog.text and "next=" not in caplog.text
+
+
+def test_pooled_connections_the_server_ended_cost_at_most_one_503_then_reconnect(
+    make_app, app, engine_options, database_url, scim_token
+):
+    """No ping per checkout: a server restart is met by the first statement, answered 503, and the pool renews."""
+    require_postgresql(database_url)
+    faulty, name = named_app(make_app, engine_options)
+    assert "pool_pre_ping" not in faulty.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    client = ScimClient(faulty.test_client(), scim_token)
+    assert client.get("/Users").status_code == 200  # the pool now holds idle connections
+    with admin_engine(database_url) as admin:
+        assert terminate_all(admin, name) >= 1
+    first = client.get("/Users")
+    if first.status_code != 200:
+        scim_error(first, 503)
+        assert first.headers["Retry-After"] == "5"
+    # Every connection older than the failure is discarded, not tried again: the next requests succeed.
+    assert [client.get("/Users").status_code for _ in range(3)] == [200, 200, 200]
+    statuses = [r.status for r in log_rows()]
+    assert statuses[0] == 200 and statuses[-3:] == [200, 200, 200]  # every request logged, the 503 included

@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from models import db, utcnow
+from models import ScimRequest, db, utcnow
+from services import audit
+from tests.conftest import statements
 from tests.test_cli import fails, ok, run
 
 
@@ -62,3 +64,23 @@ def test_request_log_days_comes_from_the_environment(make_app, monkeypatch):
     assert make_app().config["REQUEST_LOG_DAYS"] == 30
     monkeypatch.delenv("MOBIEUS_REQUEST_LOG_DAYS")
     assert make_app().config["REQUEST_LOG_DAYS"] == 90
+
+
+def test_prune_log_deletes_in_server_side_batches(app, tenant):
+    """Each batch is one DELETE with its own subquery and transaction; no id list is read back first."""
+    now = utcnow()
+    db.session.add_all(
+        ScimRequest(
+            tenant_id=tenant.id, at=now - timedelta(days=age), method="GET", path="/", status=200, duration_ms=1.0
+        )
+        for age in (100, 101, 102, 103, 104, 1)
+    )
+    db.session.commit()
+    with statements() as seen:
+        assert audit.prune(now - timedelta(days=90), batch=2, pause=0) == 5
+    deletes = [s for s in seen if s.startswith("DELETE")]
+    assert len(deletes) == 3  # 2 + 2 + 1
+    assert all("LIMIT" in s for s in deletes)
+    assert not [s for s in seen if s.startswith("SELECT")]
+    db.session.expire_all()
+    assert [r.at > now - timedelta(days=2) for r in db.session.scalars(select(ScimRequest))] == [True]

@@ -67,15 +67,26 @@ def backfill(bind) -> None:
                 ),
                 {"credential": credential_id, "since": since},
             )
-        bind.execute(
+        # A row may hold several operations, space-separated: each is first seen at its earliest row.
+        first: dict[str, datetime] = {}
+        rows = bind.execute(
             sa.text(
-                "INSERT INTO scim_credential_operations (credential_id, operation, first_at)"
-                " SELECT credential_id, operation, min(at) FROM scim_requests"
-                " WHERE credential_id = :credential AND status < 300 AND operation IS NOT NULL"
-                " GROUP BY credential_id, operation"
+                "SELECT operation, min(at) FROM scim_requests"
+                " WHERE credential_id = :credential AND status < 300 AND operation IS NOT NULL GROUP BY operation"
             ),
             {"credential": credential_id},
         )
+        for operations, at in rows:
+            for name in operations.split():
+                first[name] = min(first.get(name, at), at)
+        if first:
+            bind.execute(
+                sa.text(
+                    "INSERT INTO scim_credential_operations (credential_id, operation, first_at)"
+                    " VALUES (:credential, :operation, :at)"
+                ),
+                [{"credential": credential_id, "operation": name, "at": at} for name, at in first.items()],
+            )
 
 
 def downgrade():

@@ -1,0 +1,148 @@
+"""The SCIM hot path: statements per request kind, the plans behind them, the log's commit, the limiter's store.
+
+The counts are pinned so that a change adding a query to every request fails here rather than only in
+bench/compare.py. Each request kind runs once before it is counted, so first-use work (a pool connection,
+a statement compiled for the first time) is not part of the figure.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy import event
+
+from models import db
+from tests.conftest import statements
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+# Statements per request, by dialect. SQLite adds `PRAGMA synchronous=NORMAL` before the log row and
+# `BEGIN IMMEDIATE` before a write; PostgreSQL adds `SELECT txid_current()` before a write's COMMIT. Every
+# log row adds its rollup upsert (services/rollups.py); an operation a credential already made adds nothing.
+EXPECTED = {
+    "sqlite": {"get": 6, "filter": 7, "list": 8, "post": 9, "patch": 9},
+    "postgresql": {"get": 5, "filter": 6, "list": 7, "post": 8, "patch": 8},
+}
+
+
+def _user(name: str) -> dict:
+    return {"schemas": [USER], "userName": name, "emails": [{"value": name, "type": "work", "primary": True}]}
+
+
+@pytest.fixture
+def seeded(scim, super_admin) -> list[str]:
+    ids = [scim.post("/Users", _user(f"m{i}@example.com")).get_json()["id"] for i in range(3)]
+    group = {"schemas": [GROUP], "displayName": "g", "members": [{"value": ids[0]}]}
+    assert scim.post("/Groups", group).status_code == 201
+    return ids
+
+
+def _kinds(scim, ids: list[str]) -> dict:
+    counter = iter(range(10_000))
+    return {
+        "get": lambda: scim.get(f"/Users/{ids[0]}"),
+        "filter": lambda: scim.get('/Users?filter=userName eq "m1@example.com"'),
+        "list": lambda: scim.get("/Users?count=2"),  # a full page: the total needs its count
+        "post": lambda: scim.post("/Users", _user(f"new{next(counter)}@example.com")),
+        "patch": lambda: scim.patch(
+            f"/Users/{ids[0]}",
+            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": next(counter) % 2 == 0}}]},
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["get", "filter", "list", "post", "patch"])
+def test_statements_per_scim_request_are_pinned(app, scim, seeded, kind):
+    send = _kinds(scim, seeded)[kind]
+    for _ in range(3):  # a PATCH goes through update, deactivate and reactivate, each first seen once
+        assert send().status_code < 300
+    with statements() as seen:
+        response = send()
+    assert response.status_code < 300
+    assert len(seen) == EXPECTED[db.engine.dialect.name][kind], seen
+
+
+def test_a_read_answers_the_groups_and_emails_it_loaded_in_its_statements(scim, seeded):
+    with statements() as seen:
+        body = scim.get(f"/Users/{seeded[0]}").get_json()
+    assert [g["display"] for g in body["groups"]] == ["g"]
+    assert body["emails"][0]["value"] == "m0@example.com"
+    assert not any("FROM user_emails" in s and "JOIN" not in s for s in seen)  # no lazy load of the emails
+
+
+def test_groups_of_a_user_are_found_through_the_members_user_index(app, scim, seeded):
+    """One user's groups must not be found by walking every cohort of the tenant (SQLite's plan)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by statistics; the SQLite planner needs the hint")
+    captured: list[tuple[str, tuple]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if "FROM cohort_members" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        scim.get(f"/Users/{seeded[0]}")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    statement, parameters = captured[0]
+    with db.engine.connect() as connection:
+        plan = " ".join(row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "ix_cohort_members_user" in plan, plan
+    assert "ix_cohorts_tenant_id" not in plan, plan
+
+
+def test_the_log_commit_skips_the_fsync_and_every_other_commit_keeps_it(app, scim, seeded):
+    """R11 rows commit without waiting for the disk; the connection goes back to the pool fully synced."""
+    with statements() as seen:
+        scim.get(f"/Users/{seeded[0]}")
+    insert = next(s for s in seen if s.startswith("INSERT INTO scim_requests"))
+    if db.engine.dialect.name == "sqlite":
+        assert seen[seen.index(insert) - 1] == "PRAGMA synchronous=NORMAL"
+        with db.engine.connect() as connection:  # the pool's connection the log used, checked in again
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    else:
+        assert "set_config(" in insert  # SET LOCAL synchronous_commit = off, in the same round trip
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_memory_rate_limit_store_does_not_start_a_thread_per_hit(monkeypatch):
+    started: list[threading.Timer] = []
+    original = threading.Timer.start
+
+    def counting(self) -> None:
+        started.append(self)
+        original(self)
+
+    monkeypatch.setattr(threading.Timer, "start", counting)
+    limiter = FixedWindowRateLimiter(storage_from_string("memory://"))
+    item = RateLimitItemPerMinute(10_000)
+    for _ in range(200):
+        threading.Event().wait(0.002)  # longer than one sweep takes: the stock store starts a timer each time
+        assert limiter.hit(item, "scim", "key")
+    assert len(started) <= 2
+    assert limiter.get_window_stats(item, "scim", "key").remaining == 10_000 - 200
+
+
+@pytest.mark.parametrize(
+    ("query", "total", "shown", "counted"),
+    [
+        ('filter=userName eq "m1@example.com"', 1, 1, False),  # a short first page is the whole answer
+        ("count=2", 3, 2, True),  # a full page cannot tell what follows
+        ("startIndex=3&count=2", 3, 1, False),  # a short later page ends the list
+        ("startIndex=9&count=2", 3, 0, True),  # past the end: only a count knows the total
+        ("count=0", 3, 0, True),
+    ],
+)
+def test_the_total_is_counted_only_when_the_page_cannot_tell_it(scim, seeded, query, total, shown, counted):
+    with statements() as seen:
+        body = scim.get(f"/Users?{query}").get_json()
+    assert (body["totalResults"], len(body.get("Resources", []))) == (total, shown)
+    assert any("count(*)" in s for s in seen) is counted
