@@ -328,6 +328,8 @@ def _statements_for_add(scim, group_id: str, ids: list[str]) -> int:
 def test_patch_add_is_a_constant_number_of_statements(scim, tenant, super_admin):
     ids = scim_users(tenant.id, 510)
     small, large = create_group(scim, "Small"), create_group(scim, "Large")
+    # A first membership change also records it as first seen for the credential: warm that up first.
+    _statements_for_add(scim, create_group(scim, "Warm-up")["id"], ids[:1])
     few = _statements_for_add(scim, small["id"], ids[:10])
     many = _statements_for_add(scim, large["id"], ids[10:])
     assert few == many
@@ -338,6 +340,11 @@ def test_get_and_replace_are_a_constant_number_of_statements(scim, tenant, super
     ids = scim_users(tenant.id, 410)
     small = create_group(scim, "Small", members=[{"value": v} for v in ids[:3]])
     large = create_group(scim, "Large", members=[{"value": v} for v in ids[3:400]])
+    # First reads and replaces also record their operation as first seen for the credential: warm both up.
+    warm_up = create_group(scim, "Warm-up")
+    scim.get(f"/Groups/{warm_up['id']}")
+    replace = {"op": "replace", "path": "members", "value": [{"value": ids[0]}]}
+    scim.patch(f"/Groups/{warm_up['id']}?excludedAttributes=members", patch(replace))
     counts = []
     for group in (small, large):
         with statements() as seen:
