@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
@@ -146,28 +148,35 @@ def _postgres_url() -> str:
     return url
 
 
-def test_upgrade_on_a_fresh_postgresql_database_matches_the_models(migrated_app):
+@contextmanager
+def postgres_app(migrated_app, prefix: str) -> Iterator:
+    """Yield an unmigrated app on a throwaway PostgreSQL database, dropped afterwards (skip without a server)."""
     server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
-    name = f"scim_migrations_{secrets.token_hex(6)}"
+    name = f"{prefix}_{secrets.token_hex(6)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
+            yield app
             with app.app_context():
-                assert db.engine.dialect.name == "postgresql"
-                assert_upgrade_builds_the_models()
-                flask_migrate.downgrade(revision="base")
-                assert_existing_log_rows_stand_for_one_request_each()
-                flask_migrate.downgrade(revision="base")
-                assert set(inspect(db.engine).get_table_names()) == {"alembic_version"}
                 db.engine.dispose()
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def test_upgrade_on_a_fresh_postgresql_database_matches_the_models(migrated_app):
+    with postgres_app(migrated_app, "scim_migrations") as app, app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        assert_upgrade_builds_the_models()
+        flask_migrate.downgrade(revision="base")
+        assert_existing_log_rows_stand_for_one_request_each()
+        flask_migrate.downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) == {"alembic_version"}
 
 
 def _legacy_rows(connection) -> None:
@@ -264,22 +273,8 @@ def test_the_unicode_fold_migration_recomputes_keys_and_keeps_accounts_that_now_
 
 
 def test_the_unicode_fold_migration_on_postgresql(migrated_app):
-    server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
-    name = f"scim_fold_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
-            _check_unicode_fold_migration(app)
-            with app.app_context():
-                db.engine.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_app(migrated_app, "scim_fold") as app:
+        _check_unicode_fold_migration(app)
 
 
 # --- 9959171449f9: group externalIds unique among a tenant's SCIM-visible groups --------------------------------
@@ -355,20 +350,6 @@ def test_upgrade_over_duplicate_external_ids_on_sqlite(migrated_app, tmp_path, c
 
 
 def test_upgrade_over_duplicate_external_ids_on_postgresql(migrated_app, capsys):
-    server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
-    name = f"scim_migrations_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
-            with app.app_context():
-                assert_upgrade_keeps_the_oldest(capsys)
-                flask_migrate.downgrade(revision=BEFORE)
-                db.engine.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_app(migrated_app, "scim_migrations") as app, app.app_context():
+        assert_upgrade_keeps_the_oldest(capsys)
+        flask_migrate.downgrade(revision=BEFORE)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import flask_migrate
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from models import db
-from tests.test_migrations import _keep_logging, _postgres_url, migrated_app, schema_differences  # noqa: F401
+from tests.test_migrations import _keep_logging, migrated_app, postgres_app, schema_differences  # noqa: F401
 
 BEFORE = "9959171449f9"
 NOW = "2026-01-01 00:00:00"
@@ -81,23 +79,9 @@ def test_the_profile_migration_on_sqlite(migrated_app, tmp_path):  # noqa: F811
 
 
 def test_the_profile_migration_on_postgresql(migrated_app):  # noqa: F811
-    server = make_url(_postgres_url()).set(drivername="postgresql+psycopg")
-    name = f"scim_profile_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            app = migrated_app(server.set(database=name).render_as_string(hide_password=False))
-            with app.app_context():
-                check_profile_migration()
-                flask_migrate.downgrade(revision=BEFORE)
-                db.engine.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_app(migrated_app, "scim_profile") as app, app.app_context():
+        check_profile_migration()
+        flask_migrate.downgrade(revision=BEFORE)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
