@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 import origins
 from models import Role, utcnow
-from services import api_keys, audit, credentials, handover, members, name_clashes, setup, tenants
+from services import accounts, api_keys, audit, credentials, handover, name_clashes, roles, setup, tenants
 from services.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants; switch their SCIM feature.")
@@ -113,14 +113,14 @@ def tenants_scim(slug: str, state: str) -> None:
 def users_create(slug: str, email: str, role: int, password: str | None, verified: bool) -> None:
     """Create a local (non-SCIM) user."""
     try:
-        user = members.create_local_user(_tenant(slug), email, role, password=password, verified=verified)
+        user = accounts.create_local_user(_tenant(slug), email, role, password=password, verified=verified)
     except DomainError as error:
         _fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role}\tverified={'yes' if user.email_verified else 'no'}")
 
 
 def _user(slug: str, email: str):
-    user = members.find_by_email(_tenant(slug), email)
+    user = accounts.find_by_email(_tenant(slug), email)
     if user is None:
         raise click.ClickException(f"no user with email {email} in tenant {slug}")
     return user
@@ -131,7 +131,7 @@ def _user(slug: str, email: str):
 @click.option("--email", required=True)
 def users_verify(slug: str, email: str) -> None:
     """Mark a user's email as verified (as the emailed link would)."""
-    user = members.mark_verified(_user(slug, email))
+    user = accounts.mark_verified(_user(slug, email))
     click.echo(f"{user.id}\t{user.email}\tverified=yes")
 
 
@@ -142,7 +142,7 @@ def users_verify(slug: str, email: str) -> None:
 def users_role(slug: str, email: str, role: int) -> None:
     """Set a user's role; promotion past 2 needs a verified email (R4), and the last super-admin stays one."""
     try:
-        user = members.set_role(_user(slug, email), role)
+        user = roles.set_role(_user(slug, email), role)
     except DomainError as error:
         _fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role} ({Role.NAMES[user.role]})")

@@ -9,11 +9,11 @@ from functools import wraps
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
 import origins
-from admin import bp
+from admin import bp, sync_status
 from admin.context import current_admin, current_tenant, login_required, render_page
 from admin.forms import IssueCredentialForm
 from models import ScimCredential, utcnow
-from services import credentials, histogram, rollups, sync_status
+from services import credentials, histogram, rollups
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
 
 INDEX = "admin/credentials/index.html"

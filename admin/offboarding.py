@@ -19,7 +19,7 @@ from admin.credentials import scim_feature
 from admin.member_forms import ActionForm
 from admin.verification import link_origin, mail_link
 from models import Role, User, db
-from services import mail, members, offboarding, offboarding_settle
+from services import accounts, mail, offboarding, offboarding_settle
 from services.errors import DomainError, NotFound
 
 PANEL = "admin/credentials/_attention.html"
@@ -49,7 +49,7 @@ def attention_member(user_id: int):
 
 def _settle(user_id: int, role: int, done: str):
     try:
-        user = members.get_user(current_tenant(), user_id)
+        user = accounts.get_user(current_tenant(), user_id)
     except NotFound:
         abort(404)
     label = user.label

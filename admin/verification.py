@@ -18,7 +18,7 @@ from admin.context import after_response, current_tenant, private_page
 from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
 from models import Tenant, User, db, utcnow
-from services import mail, members, verification
+from services import accounts, mail, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
 
@@ -116,7 +116,7 @@ def verify_resend():
 def _resend_link(tenant_id: int, email: str) -> None:
     """Mail a new link if the account needs one and has not had too many (limits kept in the database)."""
     tenant = db.session.get(Tenant, tenant_id)
-    user = members.find_by_email(tenant, email) if tenant is not None else None
+    user = accounts.find_by_email(tenant, email) if tenant is not None else None
     purpose = verification.link_purpose(user) if user is not None else None
     if purpose is None or verification.recently_issued(user, purpose):
         return
@@ -135,7 +135,7 @@ def password_set(token: str):
     try:
         user = verification.peek(tenant, token, SET_PASSWORD)
         if form.validate_on_submit():
-            user = verification.set_password(tenant, token, members.hash_password(form.password.data))
+            user = verification.set_password(tenant, token, accounts.hash_password(form.password.data))
             return private_page(render_template("admin/verify/password_done.html", user=user))
     except InvalidLink:
         return _invalid_link()
