@@ -5,6 +5,7 @@ A link is used up only by a POST from its page: mail scanners that prefetch link
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
@@ -21,6 +22,8 @@ from models import Tenant, User, db, utcnow
 from services import accounts, mail, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
+
+log = logging.getLogger(__name__)
 
 SUBJECTS = {
     VERIFY: "Confirm your email address",
@@ -59,7 +62,7 @@ def link_origin(tenant: Tenant) -> str | None:
     """Return the origin of `tenant`'s mailed links, or None, saying so in the log for the operator."""
     origin = origins.public_origin(current_app.config, tenant.slug)
     if origin is None:
-        current_app.logger.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
+        log.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
     return origin
 
 
