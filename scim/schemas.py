@@ -56,15 +56,26 @@ _SHORT = 255
 MAX_VALUES = 100
 
 
+def as_boolean(value: object) -> bool | None:
+    """Read a boolean, or a "True"/"false" string in any case as Entra sends them (pitfall 2); None for anything else.
+
+    The one reading of booleans for bodies (`ScimBoolean`), PATCH values (`scim.patch`) and filters (`scim.filters`).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 class ScimBoolean(fields.Boolean):
     """A boolean that also takes "True"/"false" strings in any case, as Entra sends them."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if isinstance(value, bool):
-            return value
-        raise self.make_error("invalid")
+        flag = as_boolean(value)
+        if flag is None:
+            raise self.make_error("invalid")
+        return flag
 
 
 class ScimSchema(Schema):
