@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimCredential, Tenant, User, db
-from services import credentials, members
+from services import members, tokens
 from services.errors import InvalidInput
 from tests.conftest import SCIM, scim_error
 
@@ -279,7 +279,7 @@ def test_scim_issue_prints_the_token_alone_on_the_last_line_and_it_authenticates
         f"credential {credential.id} issued for tenant default; store the token now, it is not shown again:"
     )
     assert (credential.tenant_id, credential.name, credential.slug) == (tenant.id, "Okta production", "okta")
-    assert credential.token_hash == credentials.hash_token(token) and credential.token_hint == token[-4:]
+    assert credential.token_hash == tokens.digest(token) and credential.token_hint == token[-4:]
     assert credential.state == "active"
 
     assert_authenticates(client, token)
