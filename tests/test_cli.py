@@ -255,6 +255,12 @@ def test_users_errors_exit_non_zero_with_one_line(app, tenant, args, message, ex
     assert user_row("m@example.com").role == Role.MEMBER
 
 
+@pytest.mark.parametrize("email", ["a b@example.com", "a@b@example.com", "a@example.com\r\nBcc: b@example.com"])
+def test_users_create_wants_one_mailbox(app, tenant, email):
+    fails(run(app, "users", "create", "--tenant", "default", "--email", email, "--role", "2"), "valid email", 1)
+    assert db.session.scalars(select(User.email)).all() == []
+
+
 def test_users_of_another_tenant_are_not_found(app, tenant):
     ok(run(app, "tenants", "create", "acme"))
     ok(run(app, "users", "create", "--tenant", "acme", "--email", "m@example.com", "--role", "2"))
