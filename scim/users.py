@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,6 +20,7 @@ from scim.refused import deletion, from_active, noticed, patch_intent
 from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
 from scim.translate import domain_errors, iso
 from scim.wire import (
+    PLAIN_NAME,
     Query,
     attribute_params,
     list_page,
@@ -33,8 +32,6 @@ from scim.wire import (
 from services import cohorts, members
 
 _user_schema = UserSchema()
-# A PATCH path or key that may be quoted in an error: it is client text, so only when it looks like a name.
-_PLAIN = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
 
 
 def user_resource(user: User, groups: list) -> dict:
@@ -114,7 +111,7 @@ def _patch_body() -> dict:
             named = [(read.path, value)] + (list(value.items()) if isinstance(value, dict) else [])
             for name, item in named:
                 if isinstance(item, list) and len(item) > MAX_VALUES:
-                    where = repr(name) if isinstance(name, str) and _PLAIN.fullmatch(name) else "a value"
+                    where = repr(name) if isinstance(name, str) and PLAIN_NAME.fullmatch(name) else "a value"
                     raise InvalidValue(f"{where} holds {len(item)} values; at most {MAX_VALUES} are accepted")
 
     return request_body(precheck)

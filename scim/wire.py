@@ -15,7 +15,8 @@ from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
 _ACCEPTED_TYPES = ("application/scim+json", "application/json")
 # NUL and lone surrogates: PostgreSQL text cannot hold the first, UTF-8 cannot encode the second.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
+# A key or path that may be quoted in an error: it is client text, so only when it looks like a name.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
 # Real SCIM bodies nest about 6 levels (PatchOp > Operations > op > value > extension > manager).
 MAX_BODY_DEPTH = 32
 # SQL INTEGER: startIndex and count beyond it would overflow the driver (SQLite) or mean nothing.
@@ -99,7 +100,7 @@ def _spell(trail: tuple | None) -> str:
         if isinstance(step, int):
             parts.append(f"[{step}]")
         else:
-            parts.append(("." if trail is not None else "") + (step if _PLAIN_KEY.fullmatch(step) else "?"))
+            parts.append(("." if trail is not None else "") + (step if PLAIN_NAME.fullmatch(step) else "?"))
     return "".join(reversed(parts))
 
 
