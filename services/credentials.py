@@ -9,14 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from models import ScimCredential, Tenant, User, db, utcnow
-from services import bearer_secrets, tokens
+from services import bearer_secrets
 from services.errors import Conflict, InvalidInput
 from services.transactions import for_write, write_transaction
 from services.validation import LINE_BREAKING, SLUG  # noqa: F401 - LINE_BREAKING: the name rule, applied in bearer_secrets
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
-# The stored form of a token (docs/design.md §9); the name callers of this module already use.
-hash_token = tokens.digest
 
 
 def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
@@ -70,12 +68,6 @@ def find_on_host(slug: str, digest: str | None) -> ScimCredential | None:
 
 # The digest find_on_host looks a presented token up by (None when it cannot be one of ours).
 token_digest = bearer_secrets.presented_digest
-
-
-def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
-    """Return the tenant's active credential for this token, or None (R9)."""
-    credential = find(tenant, token)
-    return credential if credential is not None and credential.state == "active" else None
 
 
 def for_tenant(tenant: Tenant) -> list[ScimCredential]:
