@@ -43,7 +43,8 @@ def private_page(response: Response) -> Response:
 def form_status(form: FlaskForm, on_errors: int = FORM_ERRORS) -> int:
     """Return the status of a page showing `form`: 200 while it has no errors, else `on_errors`.
 
-    422 across the dashboard; sign-in forms answer 400, as a refused attempt has its own 401.
+    422 across the dashboard; the sign-in form and the sign-in link's page answer 400 (a refused
+    password is 401 there, a paused account 429).
     """
     return on_errors if form.errors else 200
 
