@@ -145,7 +145,7 @@ def users_role(slug: str, email: str, role: int) -> None:
         user = members.set_role(_user(slug, email), role)
     except DomainError as error:
         _fail(error)
-    click.echo(f"{user.id}\t{user.email}\trole={user.role} ({Role.NAMES[user.role]})")
+    click.echo(f"{user.id}\t{user.email}\trole={user.role} ({user.role.label})")
 
 
 @users_cli.command("adopt")
