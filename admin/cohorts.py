@@ -7,7 +7,6 @@ from flask import abort, request
 from admin import bp
 from admin.context import current_tenant, login_required
 from admin.pages import render_page
-from models import Role
 from services import directory
 from services.errors import NotFound
 
@@ -31,4 +30,4 @@ def cohorts_show(cohort_id: int):
     except NotFound:
         abort(404)
     page = directory.cohort_members(tenant.id, cohort_id, request.args.get("page", 1, type=int))
-    return render_page("admin/cohorts/show.html", tenant=tenant, row=row, page=page, role_names=Role.NAMES)
+    return render_page("admin/cohorts/show.html", tenant=tenant, row=row, page=page)

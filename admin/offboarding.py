@@ -29,7 +29,7 @@ SUBJECT = "Your identity provider offboarded someone mobieusLearn could not"
 
 def attention_context() -> dict:
     """Return what the panel shows: the tenant's open items, oldest first."""
-    return {"attention": offboarding.open_requests(current_tenant().id), "role_names": Role.NAMES}
+    return {"attention": offboarding.open_requests(current_tenant().id)}
 
 
 @bp.post("/learn/scim-credentials/attention/<id:user_id>/ban")
@@ -87,6 +87,6 @@ def notify_super_admins(request_id: int) -> None:
     )
     for admin in recipients:
         context = {"admin": admin, "user": user, "tenant": tenant, "row": row, "link": link}
-        body = render_template("mail/offboarding.txt", **context, role_name=Role.NAMES[user.role])
+        body = render_template("mail/offboarding.txt", **context, role_name=user.role.label)
         with suppress(DomainError):  # an address a mail header cannot carry: the others still get theirs
             mail.send(admin.email, SUBJECT, body)

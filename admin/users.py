@@ -27,7 +27,7 @@ def _filters() -> tuple[UserFilterForm, directory.UserFilter, dict[str, str]]:
     role = args.get("role", "")
     filters = directory.UserFilter(
         q=args.get("q", "")[:200].strip(),
-        role=int(role) if role in {str(r) for r in Role.NAMES} else None,
+        role=Role(int(role)) if role in {str(r.value) for r in Role} else None,
         scim=YES_NO.get(args.get("scim", "")),
         verified=YES_NO.get(args.get("verified", "")),
     )
@@ -45,7 +45,6 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
         "user": user,
         "actions": directory.row_actions(admin, user, super_admins),
         "purpose": verification.link_purpose(user),
-        "role_names": Role.NAMES,
     }
 
 
@@ -68,7 +67,6 @@ def users_index():
         form=form,
         page=page,
         rows=rows,
-        role_names=Role.NAMES,
         active=active,
         next_url=here,
         **duplicates_context(),
@@ -134,9 +132,9 @@ def users_role(user_id: int):
         before = user.role
         directory.change_role(current_admin(), user, form.role.data)
         if user.role == before:
-            return f"Role unchanged ({Role.NAMES[before]})."
+            return f"Role unchanged ({before.label})."
         verb = "Promoted" if user.role > before else "Demoted"
-        return f"{verb} to {Role.NAMES[user.role]}."
+        return f"{verb} to {user.role.label}."
 
     return _act(user_id, form, change)
 
