@@ -12,7 +12,7 @@ from services import roles
 class RowActions:
     """What the dashboard offers on one user's row, and why anything is missing."""
 
-    roles: list[int] = field(default_factory=list)  # choices for the role select, current one included
+    roles: list[Role] = field(default_factory=list)  # choices for the role select, current one included
     can_ban: bool = False
     can_unban: bool = False
     notes: list[str] = field(default_factory=list)
@@ -31,6 +31,6 @@ def row_actions(actor: User, user: User, super_admins: int) -> RowActions:
     if user.role == Role.BANNED:
         return RowActions(can_unban=allowed(Role.MEMBER), notes=notes)
     # Banning is its own button, so the select offers member and up only.
-    choices = [r for r in range(Role.MEMBER, Role.SUPER_ADMIN + 1) if r == user.role or allowed(r)]
+    choices = [r for r in Role if r > Role.BANNED and (r == user.role or allowed(r))]
     can_ban = allowed(Role.BANNED)
     return RowActions(roles=choices if len(choices) > 1 else [], can_ban=can_ban, notes=notes)

@@ -60,7 +60,7 @@ def set_role(user: User, role: int) -> User:
     The rules are checked on the rows as they are now, under the tenant's lock: two super-admins demoting
     each other at the same moment cannot both succeed.
     """
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     tenant_id, user_id = user.tenant_id, user.id
     try:
@@ -118,7 +118,7 @@ def change_role(actor: User, user: User, role: int) -> User:
     The page the admin acted on may be old, and another admin may be acting at the same moment: the rules are
     checked again on both accounts as they are now, with the tenant's role changes held (lock_accounts).
     """
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     tenant_id, user_id = user.tenant_id, user.id
     with write_transaction():
