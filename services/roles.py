@@ -34,16 +34,16 @@ def lock_accounts(tenant_id: int) -> None:
 def locked_user(tenant_id: int, user_id: int) -> User:
     """Lock the tenant's accounts and the user's row, and return the user as it is now (in a write transaction)."""
     lock_accounts(tenant_id)
-    return db.session.scalar(for_write(select(User).where(User.id == user_id)))
+    return db.session.scalars(for_write(select(User).where(User.id == user_id))).one()
 
 
 def count_super_admins(tenant_id: int) -> int:
     """Return how many live super-admins the tenant has."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count(User.id)).where(
             User.tenant_id == tenant_id, User.role == Role.SUPER_ADMIN, User.deprovisioned_at.is_(None)
         )
-    )
+    ).scalar_one()
 
 
 def set_role(user: User, role: int) -> User:
