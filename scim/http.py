@@ -6,8 +6,9 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app, g, json, make_response, request
+from flask import Response, current_app, g, json, make_response, request
 
 from scim.definitions import LIST_RESPONSE, PATCH_OP
 from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
@@ -27,7 +28,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 MAX_OPERATIONS = 1000
 
 
-def scim_response(body: dict | None, status: int = 200, location: str | None = None):
+def scim_response(body: dict[str, Any] | None, status: int = 200, location: str | None = None) -> Response:
     """Serialise a SCIM body as application/scim+json (Entra rejects plain JSON)."""
     response = make_response("" if body is None else json.dumps(body), status)
     response.mimetype = SCIM_MEDIA_TYPE
