@@ -98,10 +98,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from api import bp as api_bp
     from api import init_app as init_api
     from cli import register as register_cli
+    from converters import init_app as init_converters
     from scim import bp as scim_bp
     from scim import init_app as init_scim
     from security_headers import init_app as init_security_headers
 
+    init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
     init_api(app)
     # After the SCIM and API hooks: a throttled request is authenticated first, so the log names its credential
