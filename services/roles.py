@@ -64,7 +64,7 @@ def set_role(user: User, role: int) -> User:
                 raise InvalidInput("a deprovisioned account cannot be given a role again")
             if user.role == Role.SUPER_ADMIN and role < Role.SUPER_ADMIN and count_super_admins(tenant_id) <= 1:
                 raise LastSuperAdmin(LAST_SUPER_ADMIN)
-            user.role = role
+            user.role = Role(role)  # a Role in memory too, as the column reads it back
             # Banned or a member again: SCIM owns them, so a refused deactivation needs no attention any more.
             offboarding.resolve(user_id, role)
     except StaleDataError:

@@ -23,7 +23,8 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Base, db
+from models import db
+from models.base import Base
 from services.database import AnySelect, driver_in_transaction
 
 _ACTIVE = "write_transaction"
