@@ -125,6 +125,15 @@ def super_admin(tenant):
 
 
 @pytest.fixture
+def admin_client(client, super_admin):
+    """A test client signed in to the dashboard as the tenant's super-admin."""
+    from tests.admin import sign_in
+
+    sign_in(client, super_admin)
+    return client
+
+
+@pytest.fixture
 def scim_token(tenant) -> str:
     _, token = credentials.issue(tenant, "Test IdP")
     return token
