@@ -27,7 +27,7 @@ SCIM = "/scim/v2"
 
 # The app syncs every SQLite commit to disk (synchronous=FULL), a few milliseconds each on a disk and thousands per
 # run; in memory-backed files the same commits, pragmas and locks cost next to nothing.
-MEMORY_DIR = Path("/dev/shm")
+MEMORY_DIR = Path("/dev/shm")  # noqa: S108 - a private folder is made in it (mkdtemp, mode 0700)
 
 
 @pytest.fixture(scope="session")
