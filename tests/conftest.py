@@ -21,6 +21,7 @@ import config
 from app import create_app
 from models import Role, db
 from services import credentials, members, rollups, tenants
+from tests.admin import sign_in
 
 SCIM = "/scim/v2"
 
@@ -127,8 +128,6 @@ def super_admin(tenant):
 @pytest.fixture
 def admin_client(client, super_admin):
     """A test client signed in to the dashboard as the tenant's super-admin."""
-    from tests.admin import sign_in
-
     sign_in(client, super_admin)
     return client
 

@@ -56,6 +56,7 @@ def _sign_in(page: Page) -> None:
     page.get_by_label("Password").fill("pw-owner-1")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/admin/learn/scim-credentials$"))
+    page.wait_for_load_state("load")  # the URL changes when the page arrives, before its scripts have run
 
 
 def _issue(page: Page) -> str:
