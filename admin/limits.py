@@ -14,11 +14,15 @@ from limits import parse_many
 
 # client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
 from app import client_key, limiter
+from services.identifiers import fold
 
 
 def email_key(email: str | None) -> str:
-    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log."""
-    normalised = (email or "").strip().lower()
+    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log.
+
+    Folded as accounts are looked up (services.identifiers.fold), so no spelling of one address gets a fresh count.
+    """
+    normalised = fold((email or "").strip())
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
 
 
