@@ -7,14 +7,19 @@ import logging
 import traceback
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -63,16 +68,24 @@ vendor = Blueprint(
 )
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+class _InOrderJSON(DefaultJSONProvider):
+    """Flask's JSON with keys in the order the code writes them: "schemas" and "id" first, as SCIM examples read."""
+
+    sort_keys = False
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the app."""
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path(test_config))
     config.load(app, test_config)
-    app.json.sort_keys = False  # keep "schemas" and "id" first, as SCIM examples read
+    app.json = _InOrderJSON(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         # Behind TLS-terminating proxies: trust their X-Forwarded-* so links say https, the right
         # host, and the request log keeps the client's address rather than the proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented middleware hook
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     init_log_escaping(app)
     db.init_app(app)
@@ -114,7 +127,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected_error)
 
     @app.get("/")
-    def home():
+    def home() -> ResponseReturnValue:
         return redirect(url_for("admin.index"))
 
     outages.init_app(app)  # last: its teardown runs first, its WSGI guard wraps everything
@@ -125,7 +138,7 @@ def _root() -> Path:
     return Path(__file__).resolve().parent
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     """WAL and a busy timeout let several workers share one SQLite file; enforce foreign keys."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -154,7 +167,7 @@ UNSERVED_HOST_PAGE = (
 )
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     """Answer Flask's own errors in the protocol of the path: SCIM JSON, problem details, or an HTML page."""
     if isinstance(error, SecurityError):
         return _unserved_host()
@@ -181,7 +194,7 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", error=error), error.code or 500
 
 
-def _unserved_host():
+def _unserved_host() -> Response:
     """Answer a Host outside TRUSTED_HOSTS with a 400 that does not echo it.
 
     No template either: the error page builds links, and there is no URL adapter for a refused host.
@@ -197,7 +210,7 @@ def _unserved_host():
     return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 
 
-def _unexpected_error(error: Exception):
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
     """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals.
 
     Flask hands HTTPExceptions to `_http_error`, the handler of the closer class, never to this one.
