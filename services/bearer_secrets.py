@@ -69,7 +69,7 @@ def get(model: type[Secret], tenant: Tenant | None, secret_id: int, missing: str
     query = select(model).where(model.id == secret_id)
     if tenant is not None:
         query = query.where(model.tenant_id == tenant.id)
-    secret = db.session.scalar(query)
+    secret: Secret | None = db.session.scalar(query)
     if secret is None:
         raise NotFound(missing)
     return secret
