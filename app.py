@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -29,6 +30,9 @@ from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
 from services import database
+
+# The app is Flask(__name__) below, so this is app.logger too: the one that escapes what a client wrote (logsafe).
+log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -214,10 +218,10 @@ def _unexpected_error(error: Exception) -> ResponseReturnValue:
     database.discard()  # a plain rollback raises again on a connection the server ended
     route = request.url_rule.rule if request.url_rule else "(no route)"
     if database.unavailable(error):
-        current_app.logger.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
+        log.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
         return outages.unavailable_response()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
     frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
-    current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
+    log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())

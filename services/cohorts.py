@@ -163,7 +163,7 @@ def _apply_profile(cohort: Cohort, profile: GroupProfile) -> None:
     visible = scim_visible_cohort(cohort.tenant_id)
     if cohort.id is not None:
         visible = and_(visible, Cohort.id != cohort.id)
-    # A group keeping its own name key is not checked, like a user's userName (services.members._check_unique).
+    # A group keeping its own name key is not checked, like a user's userName (services.provisioning.check_unique).
     key = fold(name)
     taken = select(Cohort.id).where(visible, Cohort.name_ci == key).limit(1)
     if (cohort.id is None or key != cohort.name_ci) and db.session.scalar(taken):

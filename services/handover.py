@@ -31,7 +31,7 @@ from models import (
 )
 from services import roles
 from services.errors import InvalidInput, NotFound
-from services.members import check_unique, scim_visible
+from services.provisioning import check_unique, scim_visible
 from services.transactions import for_write, write_transaction
 
 ABOVE_MEMBER = "only members (role 1 or 2) can be handed to the identity provider: SCIM never owns a higher role (R1)"

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from models import Role, Tenant, User, db, utcnow
-from services import members, tokens
+from services import accounts, tokens
 from services.errors import NotFound
 
 TOKEN_BYTES = 32
@@ -89,7 +89,7 @@ def create_first_admin(tenant: Tenant, token: str, store: Path, email: str, pass
         raise NotFound("this setup link is not valid")
     try:
         # Holding the console link is the operator's proof of ownership, so the address counts as verified.
-        user = members.create_local_user(tenant, email, Role.SUPER_ADMIN, password=password, verified=True)
+        user = accounts.create_local_user(tenant, email, Role.SUPER_ADMIN, password=password, verified=True)
     except Exception:
         _restore(claimed, store)
         raise

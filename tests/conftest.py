@@ -20,7 +20,7 @@ from sqlalchemy.orm import close_all_sessions
 import config
 from app import create_app
 from models import Role, db
-from services import credentials, members, rollups, tenants
+from services import accounts, credentials, rollups, tenants
 from tests.admin import sign_in
 
 SCIM = "/scim/v2"
@@ -120,7 +120,7 @@ def tenant(app):
 
 @pytest.fixture
 def super_admin(tenant):
-    return members.create_local_user(
+    return accounts.create_local_user(
         tenant, "owner@example.com", Role.SUPER_ADMIN, password="pw-owner-1", verified=True
     )
 

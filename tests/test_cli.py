@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimCredential, Tenant, User, db
-from services import members, tokens
+from services import accounts, tokens
 from services.errors import InvalidInput
 from tests.conftest import SCIM, scim_error
 from tests.helpers import subprocess_env
@@ -204,7 +204,7 @@ def test_users_create_verified_admin_with_a_password(app, tenant):
     assert created == [f"{user.id}\towner@example.com\trole=5\tverified=yes"]
     assert user.role == Role.SUPER_ADMIN and user.email_verified_at is not None
     assert user.password_hash and "pw-owner-1" not in user.password_hash
-    assert members.check_password(user, "pw-owner-1")
+    assert accounts.check_password(user, "pw-owner-1")
 
 
 @pytest.mark.parametrize("password", ["x" * 73, "é" * 37], ids=["73-ascii", "74-bytes-of-accents"])
@@ -215,10 +215,10 @@ def test_users_create_with_a_password_over_72_bytes_fails_in_one_line(app, tenan
 
 
 def test_a_password_of_exactly_72_bytes_is_accepted(app, tenant):
-    user = members.create_local_user(tenant, "o@example.com", Role.ADMIN, password="é" * 36, verified=True)
-    assert members.check_password(user, "é" * 36)
+    user = accounts.create_local_user(tenant, "o@example.com", Role.ADMIN, password="é" * 36, verified=True)
+    assert accounts.check_password(user, "é" * 36)
     with pytest.raises(InvalidInput, match="at most 72 bytes"):
-        members.hash_password("x" * 73)
+        accounts.hash_password("x" * 73)
 
 
 def test_users_create_above_member_without_verified_is_refused_r4(app, tenant):

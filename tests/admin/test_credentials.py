@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from models import Role, ScimCredential, ScimRequest, db, utcnow
-from services import audit, credentials, members, rollups, tenants, tokens
+from services import accounts, audit, credentials, rollups, tenants, tokens
 from tests.admin import sign_in
 from tests.helpers import reread
 
@@ -545,7 +545,7 @@ def test_with_csrf_on_revoking_needs_the_token(csrf_admin, credential):
 
 
 def test_a_role_4_admin_manages_credentials_too(client, tenant, credential):
-    admin = members.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
+    admin = accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
     sign_in(client, admin)
     assert client.get(f"{BASE}/{credential.id}").status_code == 200
     assert client.post(f"{BASE}/{credential.id}/disable").status_code == 303

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Cohort, CohortMember, Role, User, db
-from services import handover, members
+from services import accounts, handover
 from services.errors import Conflict, InvalidInput
 from tests.helpers import PATCH_OP, USER, fresh
 
@@ -16,7 +16,7 @@ HX = {"HX-Request": "true"}
 
 
 def local(tenant, email="ada@example.com", role=Role.MEMBER, verified=True) -> User:
-    return members.create_local_user(tenant, email, role, verified=verified, display_name="Ada L.")
+    return accounts.create_local_user(tenant, email, role, verified=verified, display_name="Ada L.")
 
 
 def push(scim, user_name="Ada@Example.com", email=None, **extra):

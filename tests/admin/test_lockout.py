@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from admin.limits import limiter
 from models import EmailToken, Role, SignInFailure, User, db, utcnow
-from services import members, tenants, verification
+from services import accounts, tenants, verification
 from services.verification import SIGN_IN, InvalidLink
 from tests.admin.test_auth import csrf_from, local_admin, signed_in_user_id
 from tests.helpers import fresh
@@ -211,7 +211,7 @@ def test_the_answers_cost_the_same_queries_for_known_and_unknown_emails(limited,
     ids=["member", "moderator", "banned", "unverified-admin"],
 )
 def test_only_verified_admins_get_a_link(limited, tenant, outbox, account):
-    user = members.create_local_user(
+    user = accounts.create_local_user(
         tenant, "someone@example.com", account["role"], password="pw-admin-12", verified=True
     )
     if account.get("unverified"):  # e.g. an address changed behind the dashboard's back
@@ -330,7 +330,7 @@ def test_with_csrf_on_the_link_needs_the_token(make_app, app, super_admin):
 
 def test_failures_are_recorded_only_for_accounts_that_can_sign_in(client, tenant, super_admin):
     local_admin(tenant, "admin@example.com")
-    members.create_local_user(tenant, "member@example.com", Role.MEMBER, password="pw-admin-12", verified=True)
+    accounts.create_local_user(tenant, "member@example.com", Role.MEMBER, password="pw-admin-12", verified=True)
     for email in ("admin@example.com", "member@example.com", "nobody@example.com"):
         attempt(client, {"email": email, "password": "wrong-password"})
     clients = db.session.execute(select(SignInFailure.user_id, SignInFailure.client)).all()

@@ -15,7 +15,7 @@ from unittest.mock import patch
 from sqlalchemy import func, select
 
 from models import Role, User, db
-from services import members, transactions
+from services import accounts, roles, transactions
 from services.errors import DomainError
 from tests.admin import sign_in
 from tests.concurrency import run_together
@@ -31,7 +31,7 @@ def super_admins(tenant_id: int) -> list[int]:
 
 
 def new_super_admin(tenant, trial: int) -> User:
-    return members.create_local_user(
+    return accounts.create_local_user(
         tenant, f"owner{trial}@example.com", Role.SUPER_ADMIN, password="pw-owner-1", verified=True
     )
 
@@ -93,7 +93,7 @@ def test_operators_demoting_both_super_admins_at_once_leave_one(app, tenant, sup
         def job() -> str:
             with app.app_context():
                 try:
-                    members.set_role(members.get_user(tenant, user_id), Role.ADMIN)
+                    roles.set_role(accounts.get_user(tenant, user_id), Role.ADMIN)
                 except DomainError as error:
                     return error.message
                 return "demoted"

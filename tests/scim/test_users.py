@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimRequest, User, db
-from services import members, tenants
+from services import accounts, roles, tenants
 from tests.conftest import scim_error, statements
 from tests.helpers import ENTERPRISE, PATCH_OP, USER
 
@@ -84,8 +84,8 @@ def test_r2_active_true_reactivates(scim):
 def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
     body = create(scim)
     user = stored(body["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.MODERATOR)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.MODERATOR)
     unknown = scim.get("/Users/010101001010101011001010101011")
     for method in ("get", "put", "patch", "delete"):
         call = getattr(scim, method)
@@ -102,7 +102,7 @@ def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
 
 
 def test_r3_local_users_never_listed_or_reachable(scim, tenant):
-    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    local = accounts.create_local_user(tenant, "local@example.com", Role.MEMBER)
     create(scim)
     listing = scim.get("/Users").get_json()
     assert listing["totalResults"] == 1
@@ -116,7 +116,7 @@ def test_r4_created_unverified_and_email_change_unverifies(scim):
     body = create(scim)
     user = stored(body["id"])
     assert user.email_verified_at is None
-    members.mark_verified(user)
+    accounts.mark_verified(user)
     # Same address in another case is not a change of ownership claim.
     same = new_user(emails=[{"value": "ADA.LOVELACE@example.com", "type": "work", "primary": True}])
     scim.put(f"/Users/{body['id']}", same)
@@ -136,7 +136,7 @@ def test_r4_unverified_scim_user_cannot_be_promoted(scim):
     body = create(scim)
     user = stored(body["id"])
     try:
-        members.set_role(user, Role.MODERATOR)
+        roles.set_role(user, Role.MODERATOR)
     except Exception as error:  # noqa: BLE001
         assert type(error).__name__ == "EmailNotVerified"
     else:
@@ -174,8 +174,8 @@ def test_r5_rename_onto_taken_username_is_409(scim):
 def test_r5_clash_with_promoted_account_reveals_nothing(scim):
     body = create(scim)
     user = stored(body["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.ADMIN)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.ADMIN)
     clash = scim_error(scim.post("/Users", new_user()), 409, "uniqueness")
     assert "admin" not in clash["detail"].lower()
 
@@ -379,12 +379,12 @@ def last_failure() -> str | None:
 def test_r3_the_log_tells_hidden_users_from_absent_ones_but_the_body_does_not(scim, tenant):
     promoted = create(scim, user_name="promoted@example.com")
     user = stored(promoted["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.MODERATOR)
-    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.MODERATOR)
+    local = accounts.create_local_user(tenant, "local@example.com", Role.MEMBER)
     gone = create(scim, user_name="gone@example.com")
     scim.delete(f"/Users/{gone['id']}")
-    elsewhere = members.create_local_user(tenants.create_tenant("acme"), "acme@example.com", Role.MEMBER)
+    elsewhere = accounts.create_local_user(tenants.create_tenant("acme"), "acme@example.com", Role.MEMBER)
     kinds = {
         "010101001010101011001010101011": "not_found",
         gone["id"]: "not_found",  # deprovisioned here: the IdP may create it again (R8)
