@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -24,6 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+import logsafe
 import outages
 import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
 from logsafe import Traceback
@@ -32,7 +32,7 @@ from models import db
 from services import database
 
 # The app is Flask(__name__) below, so this is app.logger too: the one that escapes what a client wrote (logsafe).
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 csrf = CSRFProtect()
 migrate = Migrate()

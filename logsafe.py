@@ -58,6 +58,17 @@ def install(logger: logging.Logger, log_filter: logging.Filter) -> None:
         logger.addFilter(log_filter)
 
 
+def logger(name: str) -> logging.Logger:
+    """Return the logger `name` with the escaping filter: how every module of the project gets its logger.
+
+    A filter on a logger sees only the records logged on that very logger, not its children's, so each
+    module's logger carries one (`log = logsafe.logger(__name__)`).
+    """
+    found = logging.getLogger(name)
+    install(found, PrintableArgs())
+    return found
+
+
 def init_app(app: Flask) -> None:
     """Escape the arguments of every line the app logs (request method, anything a client chose)."""
     install(app.logger, PrintableArgs())

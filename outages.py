@@ -9,7 +9,6 @@ print the request URI, query string included, in its error log.
 from __future__ import annotations
 
 import json
-import logging
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
+import logsafe
 from models import db
 from services import database
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     # start_response's arguments, held until the app has returned.
     _Start = tuple[str, list[tuple[str, str]], OptExcInfo | None]
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 # Seconds an IdP should wait, as an integer (the form Okta reads): long enough for a pool to reconnect
 # or a failover to finish, short enough that a sync is not held up.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -21,11 +20,12 @@ from flask import (
 )
 from htmx_flask import request as htmx_request
 
+import logsafe
 from logsafe import Traceback
 from models import Role, Tenant, User, db
 from services import tenants
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 
 def current_tenant() -> Tenant:

@@ -5,7 +5,6 @@ A link is used up only by a POST from its page: mail scanners that prefetch link
 
 from __future__ import annotations
 
-import logging
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from flask import current_app, render_template, request, url_for
 
+import logsafe
 import origins
 from admin import bp
 from admin.context import after_response, current_tenant
@@ -24,7 +24,7 @@ from services import accounts, mail, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 SUBJECTS = {
     VERIFY: "Confirm your email address",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, TypeAlias, cast
 
@@ -10,6 +9,7 @@ from sqlalchemy import CursorResult, Result, Row, Select, event, exc, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+import logsafe
 from models import db
 
 # A result row, or a SELECT, of any columns: SQLAlchemy types them by their tuple of column types.
@@ -22,7 +22,7 @@ def rows_affected(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 # Errors that say "not now" rather than "never": a connection lost or refused, a pool exhausted, a lock not
 # granted in time (SQLite's "database is locked" is an OperationalError too). Retrying later can succeed.
