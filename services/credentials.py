@@ -12,7 +12,7 @@ from models import ScimCredential, Tenant, User, db, utcnow
 from services import bearer_secrets
 from services.errors import Conflict, InvalidInput
 from services.transactions import for_write, write_transaction
-from services.validation import LINE_BREAKING, SLUG  # noqa: F401 - LINE_BREAKING: the name rule, applied in bearer_secrets
+from services.validation import SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 

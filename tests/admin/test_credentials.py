@@ -176,11 +176,11 @@ def test_a_credential_is_stored_as_the_shared_digest_and_found_by_it(tenant):
 
 
 def test_slug_and_name_rules_are_defined_once():
+    from services import bearer_secrets, validation
     from services import tenants as tenant_service
-    from services import validation
 
     assert credentials.SLUG is tenant_service.SLUG is validation.SLUG
-    assert credentials.LINE_BREAKING is tenant_service.LINE_BREAKING is validation.LINE_BREAKING
+    assert bearer_secrets.LINE_BREAKING is tenant_service.LINE_BREAKING is validation.LINE_BREAKING
 
 
 # --- issue ----------------------------------------------------------------------------------------------
