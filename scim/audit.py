@@ -39,8 +39,11 @@ def record_request(response) -> None:
 
 
 def _id(row) -> int | None:
-    """Return a loaded row's primary key without a query: after a rollback its attributes are expired."""
+    """Return a row's primary key without a query: after a rollback an ORM row's attributes are expired."""
     if row is None:
         return None
-    identity = inspect(row).identity
+    state = inspect(row, raiseerr=False)
+    if state is None:  # a plain value read without the ORM (services.credentials.PresentedCredential)
+        return row.id
+    identity = state.identity
     return identity[0] if identity else None

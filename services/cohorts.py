@@ -65,7 +65,8 @@ def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Row]]
     """
     if not user_ids:
         return {}
-    rows = db.session.execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
+    # On the session's connection, in its transaction: plain rows, without the ORM's result handling.
+    rows = db.session.connection().execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
     groups: dict[int, list[Cohort]] = defaultdict(list)
     for row in rows:
         groups[row.user_id].append(row)

@@ -79,7 +79,7 @@ _USER_WIDTH = len(_USER_COLUMNS)
 
 def scim_user(tenant_id: int, scim_id: str) -> MemberView:
     """Return the SCIM-visible member with this id, or raise NotFound as `members.get_scim_user` does (R3)."""
-    rows = db.session.execute(_BY_SCIM_ID, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
+    rows = _execute(_BY_SCIM_ID, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
     if not rows:
         _scim_user(tenant_id, User.scim_id == scim_id)  # tells "not_visible" from "not_found", and raises
         raise AssertionError("a member _scim_user finds is one this read finds")
@@ -99,12 +99,21 @@ def scim_page(tenant_id: int, criteria: ColumnElement[bool] | None, offset: int,
     query = select(*_USER_COLUMNS).where(scim_visible(tenant_id))
     if criteria is not None:
         query = query.where(criteria)
-    page = [MemberView(*row) for row in db.session.execute(query.order_by(_USERS.c.id).offset(offset).limit(limit))]
+    page = [MemberView(*row) for row in _execute(query.order_by(_USERS.c.id).offset(offset).limit(limit))]
     if page:
         by_id = {member.id: member for member in page}
-        for user_id, *email in db.session.execute(_EMAILS_OF, {"user_ids": list(by_id)}):
+        for user_id, *email in _execute(_EMAILS_OF, {"user_ids": list(by_id)}):
             by_id[user_id].emails.append(Email(*email))
     return page
+
+
+def _execute(statement: Select, parameters: dict | None = None):
+    """Run a read on the session's connection, in its transaction: rows come back as plain rows.
+
+    Through the session, a statement whose clauses name ORM attributes (the visibility clause, filters)
+    would get the ORM's result handling, which these column reads do not use.
+    """
+    return db.session.connection().execute(statement, parameters)
 
 
 def count(query: Select) -> int:
