@@ -90,6 +90,7 @@ def _before_scim_request() -> None:
     g.scim_counted = False
     g.scim_skipped_members = None
     g.scim_token_digest = None
+    g.scim_link_prefixes = {}  # links are built per host (scim.users._link): never reuse another request's
     from scim.auth import authenticate
     from scim.throttle import check_rate_limit
 
