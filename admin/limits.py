@@ -127,6 +127,18 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
     HttpOnly and SameSite=Lax come from the config defaults.
     """
 
+    def open_session(self, app: Flask, request):
+        """Leave the cookie unread on SCIM paths: a SCIM request proves itself with its bearer token only.
+
+        Verifying and decoding a signed cookie that nothing reads cost every SCIM request; the empty session
+        given instead is never modified there, so no cookie is set or removed in the answer either.
+        """
+        from scim import is_scim_path
+
+        if is_scim_path(request.path):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, g, request
 from limits import parse_many
 
 from scim import errors
@@ -66,25 +65,20 @@ def init_app(app: Flask) -> None:
     from app import limiter
     from scim import discovery, groups, search, users  # noqa: F401 - route registration
 
-    # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants.
-    limiter.shared_limit(_rate_limit, scope="scim", key_func=_credential_key, exempt_when=_unlimited)(bp)
+    # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants. Counted by
+    # scim.throttle in the hook below; Flask-Limiter's own per-request check skips SCIM paths. The limiter is
+    # one object for every app made in this process, so the filter is added once.
+    global _limiter_skips_scim
+    if not _limiter_skips_scim:
+        limiter.request_filter(_is_scim_request)
+        _limiter_skips_scim = True
 
 
-def _rate_limit() -> str:
-    return current_app.config["SCIM_RATE_LIMIT"] or "1 per second"  # unused when empty: see _unlimited
+_limiter_skips_scim = False
 
 
-def _unlimited() -> bool:
-    return not current_app.config.get("RATELIMIT_ENABLED", True) or not current_app.config["SCIM_RATE_LIMIT"]
-
-
-def _credential_key() -> str:
-    """Key the SCIM limit by the presented token (hashed), so one runaway connection cannot starve others."""
-    from scim.auth import bearer_token
-
-    # Authentication already hashed the token (it runs first); hash again only for a token it could not use.
-    digest = g.get("scim_token_digest") or hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()
-    return "scim:" + digest[:16]
+def _is_scim_request() -> bool:
+    return is_scim_path(request.path)
 
 
 def _before_scim_request() -> None:
@@ -96,13 +90,17 @@ def _before_scim_request() -> None:
     g.scim_counted = False
     g.scim_skipped_members = None
     g.scim_token_digest = None
+    g.scim_link_prefixes = {}  # links are built per host (scim.users._link): never reuse another request's
     from scim.auth import authenticate
+    from scim.throttle import check_rate_limit
 
     authenticate()
     if _CONTROL.search(request.path):
         # No id holds a control character, and PostgreSQL cannot even compare one with NUL: answer exactly as
         # for an id that never existed (R3), without asking the database.
         raise errors.NotFound(errors.RESOURCE_NOT_FOUND, failure="not_found")
+    # Authenticated first, so the log names the credential a 429 refused, and a tenant without SCIM answers 404.
+    check_rate_limit()
 
 
 def _after_scim_request(response):

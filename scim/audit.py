@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Response, g, request
 from sqlalchemy import inspect
@@ -38,9 +39,12 @@ def record_request(response: Response) -> None:
     )
 
 
-def _id(row: object | None) -> int | None:
-    """Return a loaded row's primary key without a query: after a rollback its attributes are expired."""
+def _id(row: Any) -> int | None:
+    """Return a row's primary key without a query: after a rollback an ORM row's attributes are expired."""
     if row is None:
         return None
-    identity = inspect(row).identity
+    state = inspect(row, raiseerr=False)
+    if state is None:  # a plain value read without the ORM (services.credentials.PresentedCredential)
+        return row.id
+    identity = state.identity
     return identity[0] if identity else None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import g, url_for
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+import re
 
-from models import User, db
+from flask import g, url_for
+
+from models import User
 from scim import bp
 from scim.commits import answered_at_commit
 from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA, split_urn
@@ -29,12 +29,14 @@ from scim.wire import (
     request_body,
     scim_response,
 )
-from services import cohorts, provisioning
+from services import cohorts, member_reads, provisioning
 
 _user_schema = UserSchema()
+# Characters a URL path segment carries as they are.
+_UNQUOTED = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
-def user_resource(user: User, groups: list) -> dict:
+def user_resource(user: User | member_reads.MemberView, groups: list) -> dict:
     """Render a member as a SCIM User; nothing empty, `manager` always as `{"value": ...}`."""
     profile = dict(user.profile or {})
     enterprise = profile.pop("enterprise", None)
@@ -58,7 +60,7 @@ def user_resource(user: User, groups: list) -> dict:
         body["groups"] = [
             {
                 "value": c.scim_id,
-                "$ref": url_for("scim.show_group", scim_id=c.scim_id, _external=True),
+                "$ref": _link("scim.show_group", c.scim_id),
                 "display": c.name,
                 "type": "direct",
             }
@@ -71,12 +73,27 @@ def user_resource(user: User, groups: list) -> dict:
         "resourceType": "User",
         "created": iso(user.created_at),
         "lastModified": iso(user.updated_at),
-        "location": url_for("scim.show_user", scim_id=user.scim_id, _external=True),
+        "location": _link("scim.show_user", user.scim_id),
     }
     return body
 
 
-def _render(user: User) -> dict:
+def _link(endpoint: str, scim_id: str) -> str:
+    """Return url_for(endpoint, scim_id=..., _external=True), building the URL once per request and endpoint.
+
+    A page of 100 users asks for 100 or more links; an id that needs no quoting (ours are UUIDs) is appended
+    to the URL built for a placeholder, which is what url_for would return. Any other id goes through url_for.
+    """
+    if not _UNQUOTED.fullmatch(scim_id):
+        return url_for(endpoint, scim_id=scim_id, _external=True)
+    prefixes = g.setdefault("scim_link_prefixes", {})
+    prefix = prefixes.get(endpoint)
+    if prefix is None:
+        prefix = prefixes[endpoint] = url_for(endpoint, scim_id="0", _external=True)[:-1]
+    return prefix + scim_id
+
+
+def _render(user: User | member_reads.MemberView) -> dict:
     groups = cohorts.scim_groups_for(user.tenant_id, [user.id]).get(user.id, [])
     attributes, excluded = attribute_params()
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
@@ -119,21 +136,16 @@ def _patch_body() -> dict:
 
 def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
     """Return the total of members matching the query and the rendered slice [offset, offset+limit)."""
-    tenant = g.scim_tenant
-    matching = select(User).where(provisioning.scim_visible(tenant.id))
-    if query.filter:
-        matching = matching.where(compile_filter(query.filter, USER_FILTERS))
-    users = []
-    if limit > 0:
-        page = matching.order_by(User.id).offset(offset).limit(limit).options(selectinload(User.emails))
-        users = list(db.session.scalars(page))
+    tenant_id = g.scim_tenant.id
+    criteria = compile_filter(query.filter, USER_FILTERS) if query.filter else None
+    users = member_reads.scim_page(tenant_id, criteria, offset, limit) if limit > 0 else []
     if limit > 0 and len(users) < limit and (users or offset == 0):
         # A page that is not full is the last one: the total is known without counting (an `eq` filter, a
         # short list), and it agrees with the page even while other requests write.
         total = offset + len(users)
     else:
-        total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
-    groups = cohorts.scim_groups_for(tenant.id, [u.id for u in users])
+        total = member_reads.count(member_reads.matching(tenant_id, criteria))
+    groups = cohorts.scim_groups_for(tenant_id, [u.id for u in users])
     return total, [
         project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, query.attributes, query.excluded) for u in users
     ]
@@ -167,7 +179,7 @@ def create_user():
 def show_user(scim_id: str):
     """Show a member; deactivated ones stay readable with active false (R2)."""
     with domain_errors():
-        user = provisioning.get_scim_user(g.scim_tenant, scim_id)
+        user = member_reads.scim_user(g.scim_tenant.id, scim_id)
     g.scim_operation = "user.read"
     return scim_response(_render(user))
 
@@ -205,12 +217,14 @@ def _save(scim_id: str, plan, operation: str, intent):
     return scim_response(resource)
 
 
-def _profile_fields(user: User) -> dict:
-    """Return what a profile update can change: the resource without `active` and `meta`."""
-    resource = user_resource(user, [])
-    resource.pop("active", None)
-    resource.pop("meta", None)
-    return resource
+def _profile_fields(user: User) -> tuple:
+    """Return what a profile update can change, as the write sets it (provisioning.ScimProfile): not `active`.
+
+    Compared before and after a write to tell a profile update from a (de)activation. The fields themselves,
+    not the rendered resource: rendering the member twice more per write cost more than the comparison.
+    """
+    emails = [(e.value, e.type, e.primary, e.display) for e in user.emails]
+    return user.user_name, user.external_id, user.profile, emails
 
 
 @bp.put("/Users/<scim_id>", strict_slashes=False)

@@ -53,6 +53,8 @@ class RequestRecord:
     skipped_members: int | None = None
 
 
+# A row of its own: built once, so each request reuses its cache key and compiled form.
+_INSERT = insert(ScimRequest)
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
 _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -109,14 +111,22 @@ def _insert(connection: Connection, row: dict, counted: bool) -> tuple[int | Non
     statement, values = _write(row, counted, connection.dialect.name)
     xid = None
     if connection.dialect.name == "postgresql":
-        # `SET LOCAL synchronous_commit = off`, folded into the same round trip: see database.RELAXED_COMMIT.
-        statement = statement.returning(func.txid_current(), database.RELAXED_COMMIT)
-        xid = int(connection.execute(statement, values).first()[0])
+        xid = int(connection.execute(_with_xid(statement), values).first()[0])
     else:
         database.relax_commit(connection)  # before the transaction's first write, or it has no effect
         connection.execute(statement, values)
     # In the same transaction, after the insert: a row and its counts commit together or not at all.
     return xid, rollups.add(connection, row)
+
+
+@cache
+def _with_xid(statement: Executable) -> Executable:
+    """Return the write with RETURNING txid_current() and `SET LOCAL synchronous_commit = off`, built once.
+
+    Both ride on the INSERT's round trip (see database.RELAXED_COMMIT); built once per statement, so each
+    request pays neither for building nor for compiling it.
+    """
+    return statement.returning(func.txid_current(), database.RELAXED_COMMIT)
 
 
 def _give_up(status: int, error: Exception, attempts: int) -> None:
@@ -144,7 +154,7 @@ def lost_rows() -> int:
 def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
     """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
     if not counted or dialect not in _UPSERT_INSERTS:
-        return insert(ScimRequest), row
+        return _INSERT, row
     minute = row["at"].replace(second=0, microsecond=0)
     key = (
         row["tenant_id"],

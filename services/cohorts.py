@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
@@ -46,7 +46,7 @@ def scim_visible_cohort(tenant_id: int) -> ColumnElement[bool]:
 # index: found through that index, a tenant's every cohort would be walked to answer for one user. The members'
 # user index finds the few rows instead.
 _GROUPS_OF_USERS = (
-    select(CohortMember.user_id, Cohort)
+    select(CohortMember.user_id, Cohort.scim_id, Cohort.name)
     .join(Cohort, Cohort.id == CohortMember.cohort_id)
     .where(
         Cohort.tenant_id + 0 == bindparam("tenant_id"),
@@ -58,14 +58,18 @@ _GROUPS_OF_USERS = (
 )
 
 
-def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Cohort]]:
-    """Return, per user id, the SCIM-visible cohorts the user belongs to (one query for a whole page)."""
+def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Row]]:
+    """Return, per user id, the `scim_id` and `name` of each SCIM-visible cohort the user belongs to.
+
+    One query for a whole page, reading only what a User's `groups` shows: no cohort entities to load.
+    """
     if not user_ids:
         return {}
-    rows = db.session.execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
+    # On the session's connection, in its transaction: plain rows, without the ORM's result handling.
+    rows = db.session.connection().execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
     groups: dict[int, list[Cohort]] = defaultdict(list)
-    for user_id, cohort in rows:
-        groups[user_id].append(cohort)
+    for row in rows:
+        groups[row.user_id].append(row)
     return groups
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
 
 from models import ScimCredential, Tenant, User, db, utcnow
 from services import bearer_secrets
@@ -45,25 +46,62 @@ def find(tenant: Tenant, token: str) -> ScimCredential | None:
     return bearer_secrets.find(ScimCredential, tenant, token)
 
 
-# The credential and its tenant in one indexed lookup: the hot path of every SCIM request. Built once; the
-# values travel as bound parameters, so each request pays neither for building the statement nor compiling it.
+@dataclass(frozen=True, slots=True)
+class HostTenant:
+    """The tenant a SCIM request is for, as authentication reads it: what the SCIM interface needs of it."""
+
+    id: int
+    slug: str
+    learn_scim: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedCredential:
+    """The credential a SCIM request presented, with its tenant: plain values, read afresh per request."""
+
+    id: int
+    tenant_id: int
+    disabled_at: datetime | None
+    revoked_at: datetime | None
+    tenant: HostTenant
+
+    state = property(ScimCredential.state.fget)  # one definition of active, disabled and revoked
+
+
+_CREDENTIALS = ScimCredential.__table__
+_TENANTS = Tenant.__table__
+# The credential and its tenant in one indexed lookup: the hot path of every SCIM request. Built once, of plain
+# columns (no ORM entities to load or track); the values travel as bound parameters, so each request pays
+# neither for building the statement nor compiling it.
 _BY_DIGEST_AND_SLUG = (
-    select(ScimCredential)
-    .join(ScimCredential.tenant)
-    .where(ScimCredential.token_hash == bindparam("digest"), Tenant.slug == bindparam("slug"))
-    .options(contains_eager(ScimCredential.tenant))
+    select(
+        _CREDENTIALS.c.id,
+        _CREDENTIALS.c.tenant_id,
+        _CREDENTIALS.c.disabled_at,
+        _CREDENTIALS.c.revoked_at,
+        _TENANTS.c.slug,
+        _TENANTS.c.learn_scim,
+    )
+    .join_from(_CREDENTIALS, _TENANTS, _TENANTS.c.id == _CREDENTIALS.c.tenant_id)
+    .where(_CREDENTIALS.c.token_hash == bindparam("digest"), _TENANTS.c.slug == bindparam("slug"))
 )
 
 
-def find_on_host(slug: str, digest: str | None) -> ScimCredential | None:
-    """Return the credential with this token digest if it belongs to the tenant `slug`, with its tenant loaded.
+def find_on_host(slug: str, digest: str | None) -> PresentedCredential | None:
+    """Return the credential with this token digest if it belongs to the tenant `slug`, with its tenant.
 
     Read afresh on every request, never cached: a revoked or disabled credential and a tenant whose SCIM
     was switched off are refused from the very next request, on every worker and host (R9, R10).
     """
     if digest is None:
         return None
-    return db.session.scalar(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug})
+    row = db.session.execute(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug}).first()
+    if row is None:
+        return None
+    credential_id, tenant_id, disabled_at, revoked_at, tenant_slug, learn_scim = row
+    return PresentedCredential(
+        credential_id, tenant_id, disabled_at, revoked_at, HostTenant(tenant_id, tenant_slug, learn_scim)
+    )
 
 
 # The digest find_on_host looks a presented token up by (None when it cannot be one of ours).

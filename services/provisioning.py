@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,18 @@ class ScimProfile:
 
 def scim_visible(tenant_id: int) -> ColumnElement[bool]:
     """Return the clause for users SCIM may see: its own members on the member rung (R1, R3, R8)."""
+    if isinstance(tenant_id, int):
+        return _scim_visible_in(tenant_id)
+    return _scim_visible(tenant_id)
+
+
+@lru_cache(maxsize=1024)
+def _scim_visible_in(tenant_id: int) -> ColumnElement[bool]:
+    """The clause for one tenant, built once: clauses are immutable, and SCIM requests build it on every write."""
+    return _scim_visible(tenant_id)
+
+
+def _scim_visible(tenant_id) -> ColumnElement[bool]:
     return and_(
         User.tenant_id == tenant_id,
         User.scim_managed.is_(True),

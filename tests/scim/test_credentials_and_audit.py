@@ -105,7 +105,7 @@ def test_r11_failed_audit_insert_never_breaks_the_response(scim, monkeypatch):
     def broken_insert(*args, **kwargs):
         raise RuntimeError("database is gone")
 
-    monkeypatch.setattr(audit, "insert", broken_insert)
+    monkeypatch.setattr(audit, "_write", broken_insert)  # the statement of the row, built once
     assert scim.get("/Users").status_code == 200
     assert log_rows() == []
 
@@ -184,7 +184,7 @@ def test_r11_failed_audit_insert_logs_no_personal_data(scim, monkeypatch, caplog
         # What SQLAlchemy's message looks like: it quotes the parameters.
         raise RuntimeError("[parameters: ('127.0.0.1', 'Secret-Agent/7.0', '/scim/v2/Users/ada@example.com')]")
 
-    monkeypatch.setattr(audit, "insert", broken_insert)
+    monkeypatch.setattr(audit, "_write", broken_insert)  # the statement of the row, built once
     with caplog.at_level(logging.WARNING, logger="services.audit"):
         response = scim.get("/Users/ada@example.com", headers={"User-Agent": "Secret-Agent/7.0"})
     scim_error(response, 404)

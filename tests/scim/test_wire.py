@@ -107,7 +107,7 @@ def test_unexpected_exception_is_scim_500_without_internals(make_app, tenant, sc
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals ada@example.com")
 
-    monkeypatch.setattr(users.provisioning, "get_scim_user", explode)
+    monkeypatch.setattr(users.member_reads, "scim_user", explode)
     response = ScimClient(app.test_client(), scim_token).get("/Users/abc")
     body = scim_error(response, 500)
     assert "secret" not in response.get_data(as_text=True)
@@ -217,7 +217,7 @@ def test_deeply_nested_bodies_are_400_invalid_syntax(scim, body):
 def test_control_characters_in_ids_are_the_unknown_id_404_before_the_database(
     scim, super_admin, monkeypatch, resource, segment
 ):
-    from services import cohorts, provisioning
+    from services import cohorts, member_reads, provisioning
 
     unknown = scim.get(f"/{resource}/010101001010101011001010101011")
 
@@ -225,6 +225,7 @@ def test_control_characters_in_ids_are_the_unknown_id_404_before_the_database(
         raise AssertionError("the database was asked for a control character")
 
     monkeypatch.setattr(provisioning, "get_scim_user", never)
+    monkeypatch.setattr(member_reads, "scim_user", never)
     monkeypatch.setattr(cohorts, "get_scim_cohort", never)
     body = {"schemas": [USER], "userName": "x@example.com"} if resource == "Users" else {"displayName": "x"}
     patch = {"Operations": [{"op": "replace", "path": "displayName", "value": "y"}]}
