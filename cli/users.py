@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from cli.common import fail, tenant_named, user_named
 from models import Role
-from services import handover, members
+from services import handover, members, roles
 from services.errors import DomainError
 
 users_cli = AppGroup("users", help="Create users, verify emails and change roles (the dashboard's rules apply).")
@@ -48,7 +48,7 @@ def users_verify(slug: str, email: str) -> None:
 def users_role(slug: str, email: str, role: int) -> None:
     """Set a user's role; promotion past 2 needs a verified email (R4), and the last super-admin stays one."""
     try:
-        user = members.set_role(user_named(slug, email), role)
+        user = roles.set_role(user_named(slug, email), role)
     except DomainError as error:
         fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role} ({user.role.label})")
@@ -63,7 +63,7 @@ def users_adopt(slug: str, email: str | None, all_members: bool) -> None:
     if bool(email) == all_members:
         raise click.UsageError("give either --email or --all-members")
     tenant = tenant_named(slug)
-    users = handover.adoptable(tenant.id) if all_members else [user_named(slug, email)]
+    users = [user_named(slug, email)] if email else handover.adoptable(tenant.id)  # email is given unless all_members
     failed = False
     for user in users:
         user_id, address = user.id, user.email
