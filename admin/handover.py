@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -13,7 +15,7 @@ from services import handover
 from services.errors import DomainError
 
 
-def duplicates_context() -> dict[str, list[handover.Pair]]:
+def duplicates_context() -> dict[str, Any]:
     """Return the pairs the panel lists (where the tenant's SCIM feature is on)."""
     tenant = current_tenant()
     return {"duplicates": handover.duplicate_pairs(tenant.id) if tenant.learn_scim else []}
