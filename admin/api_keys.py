@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, url_for
+from typing import Any
+
+from flask import Response, abort, url_for
+from flask.typing import ResponseReturnValue
 
 from admin import bp
 from admin.context import current_admin, current_tenant
@@ -17,14 +20,14 @@ INDEX = "admin/api_keys/index.html"
 
 @bp.get("/learn/api-keys")
 @scim_view
-def api_keys_index():
+def api_keys_index() -> Response:
     """List the tenant's API keys and offer to issue one."""
     return _index_page(IssueApiKeyForm())
 
 
 @bp.post("/learn/api-keys")
 @scim_view
-def api_keys_issue():
+def api_keys_issue() -> Response:
     """Issue a key and show it this once."""
     form = IssueApiKeyForm()
     if form.validate_on_submit():
@@ -40,7 +43,7 @@ def api_keys_issue():
 
 @bp.post("/learn/api-keys/<id:key_id>/revoke")
 @scim_view
-def api_keys_revoke(key_id: int):
+def api_keys_revoke(key_id: int) -> ResponseReturnValue:
     """Revoke a key for good: its next request answers 401."""
     try:
         key = api_keys.get(current_tenant(), key_id)
@@ -51,7 +54,7 @@ def api_keys_revoke(key_id: int):
     return redirect_after_post(url_for("admin.api_keys_index"), message=message)
 
 
-def _index_page(form: IssueApiKeyForm, status: int | None = None, **extra):
+def _index_page(form: IssueApiKeyForm, status: int | None = None, **extra: Any) -> Response:
     """Render the page with the tenant's keys and `form`; its status follows the form unless given."""
     keys = api_keys.for_tenant(current_tenant())
     context = {"keys": keys, "scopes": api_keys.SCOPES, "new_key": None, "token": None, **extra}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import Response, abort, request
 
 from admin import bp
 from admin.context import current_tenant, login_required
@@ -13,7 +13,7 @@ from services.errors import NotFound
 
 @bp.get("/cohorts")
 @login_required
-def cohorts_index():
+def cohorts_index() -> Response:
     """List the tenant's cohorts by name, a page at a time."""
     tenant = current_tenant()
     page = directory.list_cohorts(tenant.id, request.args.get("page", 1, type=int))
@@ -22,7 +22,7 @@ def cohorts_index():
 
 @bp.get("/cohorts/<id:cohort_id>")
 @login_required
-def cohorts_show(cohort_id: int):
+def cohorts_show(cohort_id: int) -> Response:
     """Show one cohort and a page of its members."""
     tenant = current_tenant()
     try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
-from flask import abort, current_app, request, url_for
+from flask import Response, abort, current_app, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 import origins
 from admin import bp, sync_status
@@ -28,13 +31,18 @@ FAST_POLL = {"histogram": "2s", "requests": "2s", "checklist": "3s"}
 SLOW_POLL_SECONDS = 30
 # Right after a revoke or disable the admin watches the IdP's next calls being refused: full rate this long.
 STATE_CHANGE_GRACE = timedelta(minutes=2)
+# Where polling() keeps its answer for the rest of the request (the page asks once per widget).
+POLLING_KEY = "mobieuslearn.credential_polling"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def scim_feature(view: Callable) -> Callable:
+def scim_feature(view: Callable[P, R]) -> Callable[P, R]:
     """Answer 404 where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
 
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         if not current_tenant().learn_scim:
             abort(404)
         return view(*args, **kwargs)
@@ -42,21 +50,21 @@ def scim_feature(view: Callable) -> Callable:
     return wrapped
 
 
-def scim_view(view: Callable) -> Callable:
+def scim_view(view: Callable[P, R]) -> Callable[P, R]:
     """Guard a view of the SCIM screens: absent where the feature is off (R10), else for signed-in admins."""
     return scim_feature(login_required(view))
 
 
 @bp.get("/learn/scim-credentials")
 @scim_view
-def credentials_index():
+def credentials_index() -> Response:
     """List the tenant's credentials with their state and traffic, and offer to issue one."""
     return _index_page(IssueCredentialForm())
 
 
 @bp.post("/learn/scim-credentials")
 @scim_view
-def credentials_issue():
+def credentials_issue() -> Response:
     """Issue a credential and show its token this once, on the new credential's live page."""
     form = IssueCredentialForm()
     if form.validate_on_submit():
@@ -77,7 +85,7 @@ def credentials_issue():
 
 @bp.get("/learn/scim-credentials/<id:credential_id>")
 @scim_view
-def credentials_show(credential_id: int):
+def credentials_show(credential_id: int) -> Response:
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
     credential = _credential(credential_id)
     return render_page(SHOW, **_show_context(credential, _window()), token=None)
@@ -85,7 +93,7 @@ def credentials_show(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests")
 @scim_view
-def credentials_requests(credential_id: int):
+def credentials_requests(credential_id: int) -> Response:
     """Render the request log widget (polled by htmx)."""
     credential = _credential(credential_id)
     return render_page("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
@@ -93,7 +101,7 @@ def credentials_requests(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/histogram")
 @scim_view
-def credentials_histogram(credential_id: int):
+def credentials_histogram(credential_id: int) -> Response:
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
     credential = _credential(credential_id)
     context = _histogram_context(credential, _window())
@@ -102,7 +110,7 @@ def credentials_histogram(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/checklist")
 @scim_view
-def credentials_checklist(credential_id: int):
+def credentials_checklist(credential_id: int) -> Response:
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
     credential = _credential(credential_id)
     return render_page("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
@@ -110,26 +118,26 @@ def credentials_checklist(credential_id: int):
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/disable")
 @scim_view
-def credentials_disable(credential_id: int):
+def credentials_disable(credential_id: int) -> ResponseReturnValue:
     """Disable a credential: its next request answers 401 until it is enabled again."""
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
 
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/enable")
 @scim_view
-def credentials_enable(credential_id: int):
+def credentials_enable(credential_id: int) -> ResponseReturnValue:
     """Enable a disabled credential again."""
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
 
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/revoke")
 @scim_view
-def credentials_revoke(credential_id: int):
+def credentials_revoke(credential_id: int) -> ResponseReturnValue:
     """Revoke a credential for good: its next request answers 401."""
     return _change_state(credential_id, credentials.revoke, "revoked; its next request answers 401")
 
 
-def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str):
+def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str) -> BaseResponse:
     credential = _credential(credential_id)
     back = url_for("admin.credentials_show", credential_id=credential.id)
     try:
@@ -151,7 +159,7 @@ def _window() -> str:
     return window if window in WINDOWS else "hour"
 
 
-def _index_page(form: IssueCredentialForm):
+def _index_page(form: IssueCredentialForm) -> Response:
     tenant = current_tenant()
     rows = credentials.for_tenant(tenant)
     ids = [c.id for c in rows]
@@ -176,7 +184,7 @@ def _scim_base_url() -> str | None:
     return origin + url_for("scim.service_provider_config").removesuffix("/ServiceProviderConfig")
 
 
-def _show_context(credential: ScimCredential, window: str) -> dict:
+def _show_context(credential: ScimCredential, window: str) -> dict[str, Any]:
     return {
         "credential": credential,
         "base_url": _scim_base_url(),
@@ -187,30 +195,30 @@ def _show_context(credential: ScimCredential, window: str) -> dict:
     }
 
 
-def _log_context(credential: ScimCredential) -> dict:
+def _log_context(credential: ScimCredential) -> dict[str, Any]:
     from admin.request_log import log_context  # it imports this module for its own routes
 
     return log_context(credential)
 
 
-def _histogram_context(credential: ScimCredential, window: str) -> dict:
+def _histogram_context(credential: ScimCredential, window: str) -> dict[str, Any]:
     bars = histogram.series(credential.id, window, utcnow())
     return {"series": bars, "counts": bars.totals, "window": window, "windows": WINDOWS, **polling(credential)}
 
 
-def _checklist_context(credential: ScimCredential) -> dict:
+def _checklist_context(credential: ScimCredential) -> dict[str, Any]:
     steps = sync_status.checklist(rollups.operations_seen(credential.id))
     return {"steps": steps, "complete": all(step.done for step in steps), **polling(credential)}
 
 
-def polling(credential: ScimCredential) -> dict:
+def polling(credential: ScimCredential) -> dict[str, Any]:
     """Say how often the page's widgets refresh: every few seconds while the credential is in use, else slowly.
 
     A revoked or disabled credential gets no new successes to watch (after STATE_CHANGE_GRACE, in which the
     admin sees the first refusals arrive), and an idle one (no request for IDLE_AFTER) rarely changes: their
     widgets ask every SLOW_POLL_SECONDS instead, and the page says so.
     """
-    cached = getattr(request, "_credential_polling", None)
+    cached: tuple[int, dict[str, Any]] | None = request.environ.get(POLLING_KEY)
     if cached is not None and cached[0] == credential.id:
         return cached[1]
     now = utcnow()
@@ -223,5 +231,5 @@ def polling(credential: ScimCredential) -> dict:
         slow = now - latest > IDLE_AFTER
     every = {key: f"{SLOW_POLL_SECONDS}s" for key in FAST_POLL} if slow else FAST_POLL
     result = {"poll": every, "poll_slow": slow, "slow_poll_seconds": SLOW_POLL_SECONDS}
-    request._credential_polling = (credential.id, result)
+    request.environ[POLLING_KEY] = (credential.id, result)
     return result

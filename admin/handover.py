@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.context import current_tenant, login_required
@@ -12,7 +15,7 @@ from services import handover
 from services.errors import DomainError
 
 
-def duplicates_context() -> dict:
+def duplicates_context() -> dict[str, Any]:
     """Return the pairs the panel lists (where the tenant's SCIM feature is on)."""
     tenant = current_tenant()
     return {"duplicates": handover.duplicate_pairs(tenant.id) if tenant.learn_scim else []}
@@ -20,7 +23,7 @@ def duplicates_context() -> dict:
 
 @bp.post("/users/merge")
 @login_required
-def users_merge():
+def users_merge() -> BaseResponse:
     """Merge a SCIM twin into the local account it duplicates; the local account keeps its id and history."""
     form = ActionForm()
     scim_user_id = request.form.get("scim_user", type=int)

@@ -11,6 +11,7 @@ from contextlib import suppress
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from limits import RateLimitItemPerSecond
 
 from admin import bp
@@ -86,6 +87,7 @@ def mail_sign_in_link(tenant_id: int, email: str) -> None:
         link=mail_link(user.tenant, "admin.sign_in_link", token=token),
         minutes=minutes,
     )
+    assert user.email is not None  # can_sign_in wants email_ci, the fold of the address
     with suppress(DomainError):  # e.g. an address mail headers cannot carry: there is no one to tell
         mail.send(user.email, SUBJECT, body)
 
@@ -97,7 +99,7 @@ def _account(tenant_id: int, email: str) -> User | None:
 
 @bp.route("/sign-in/<token>", methods=["GET", "POST"])
 @throttle_link
-def sign_in_link(token: str):
+def sign_in_link(token: str) -> ResponseReturnValue:
     """Show the sign-in button of a mailed link; on POST use the link up and start a fresh session."""
     tenant = current_tenant()
     form = ConfirmForm()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, SelectChoice, SelectField
+from wtforms import DateField, DateTimeLocalField, Field, SelectChoice, SelectField
 from wtforms.validators import Optional, ValidationError
 
-from admin.forms import name_field
+from admin.forms import Form, name_field
 
 STATUS_CHOICES = [("", "Any status"), ("2xx", "2xx success"), ("4xx", "4xx client error"), ("5xx", "5xx server error")]
 METHOD_CHOICES = [("", "Any method")] + [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
 
 
-class IssueApiKeyForm(FlaskForm):
+class IssueApiKeyForm(Form):
     name = name_field("Give the key a name.")
     expires = DateField(
         "Expires on (optional)",
@@ -22,7 +21,7 @@ class IssueApiKeyForm(FlaskForm):
     )
 
 
-class LogFilterForm(FlaskForm):
+class LogFilterForm(Form):
     """Filters of a credential's request log: read from the query string, no CSRF (it changes nothing)."""
 
     class Meta:
@@ -33,11 +32,11 @@ class LogFilterForm(FlaskForm):
     since = DateTimeLocalField("From (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     until = DateTimeLocalField("Until (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
-    def validate_until(self, field) -> None:
+    def validate_until(self, field: Field) -> None:
         if field.data and self.since.data and field.data <= self.since.data:
             raise ValidationError("Choose a time after “From”.")
 
-    def query_args(self) -> dict:
+    def query_args(self) -> dict[str, str]:
         """Return the filters as query-string values, for links that keep them (empty ones left out)."""
         args = {"status": self.status.data, "method": self.method.data}
         for name in ("since", "until"):

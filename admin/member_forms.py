@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from collections.abc import Iterable
+
 from wtforms import HiddenField, PasswordField, SearchField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from admin.forms import email_address, new_password
+from admin.forms import Form, email_address, new_password
 from models import Role
 from services.validation import EMAIL_MAX_LENGTH
 
 
-def _choices(pairs) -> list[SelectChoice]:
+def _choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(Form):
     """Search and filters of the members list: read from the query string, no CSRF (it changes nothing)."""
 
     class Meta:
@@ -27,7 +28,7 @@ class UserFilterForm(FlaskForm):
     verified = SelectField("Email", choices=_choices([("", "Any email"), ("yes", "Verified"), ("no", "Not verified")]))
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     """Change one user's role."""
 
     # Banning is its own button; the select only moves between member and super-admin.
@@ -35,13 +36,13 @@ class RoleForm(FlaskForm):
     next = HiddenField()
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes state (ban, unban, resend): only the CSRF token and where to go back to."""
 
     next = HiddenField()
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     """Invite someone as a local member; they get a link to choose a password."""
 
     email = StringField(
@@ -50,7 +51,7 @@ class InviteForm(FlaskForm):
     display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
 
 
-class ResendForm(FlaskForm):
+class ResendForm(Form):
     """Ask for a new verification link."""
 
     email = StringField(
@@ -58,11 +59,11 @@ class ResendForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """One button that uses up a link, so a mail scanner fetching it with GET changes nothing."""
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """Choose a password through a set-password link."""
 
     password = PasswordField("New password", validators=[DataRequired("Choose a password."), new_password])

@@ -8,10 +8,13 @@ members again right there; either closes the item.
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 from flask import abort, render_template, url_for
+from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.context import current_admin, current_tenant
@@ -27,26 +30,26 @@ PANEL = "admin/credentials/_attention.html"
 SUBJECT = "Your identity provider offboarded someone mobieusLearn could not"
 
 
-def attention_context() -> dict:
+def attention_context() -> dict[str, Any]:
     """Return what the panel shows: the tenant's open items, oldest first."""
     return {"attention": offboarding.open_requests(current_tenant().id)}
 
 
 @bp.post("/learn/scim-credentials/attention/<id:user_id>/ban")
 @scim_view
-def attention_ban(user_id: int):
+def attention_ban(user_id: int) -> ResponseReturnValue:
     """Ban the person, as their IdP asked (a deletion also deprovisions them, R8)."""
     return _settle(user_id, Role.BANNED, "banned")
 
 
 @bp.post("/learn/scim-credentials/attention/<id:user_id>/member")
 @scim_view
-def attention_member(user_id: int):
+def attention_member(user_id: int) -> ResponseReturnValue:
     """Demote the person to member: SCIM sees them again (R1) and the IdP's next deactivation applies."""
     return _settle(user_id, Role.MEMBER, "demoted to member; your identity provider can deactivate them now")
 
 
-def _settle(user_id: int, role: int, done: str):
+def _settle(user_id: int, role: int, done: str) -> BaseResponse:
     try:
         user = accounts.get_user(current_tenant(), user_id)
     except NotFound:
@@ -88,5 +91,6 @@ def notify_super_admins(request_id: int) -> None:
     for admin in recipients:
         context = {"admin": admin, "user": user, "tenant": tenant, "row": row, "link": link}
         body = render_template("mail/offboarding.txt", **context, role_name=user.role.label)
+        assert admin.email is not None  # the query selects only admins with an address
         with suppress(DomainError):  # an address a mail header cannot carry: the others still get theirs
             mail.send(admin.email, SUBJECT, body)

@@ -6,16 +6,20 @@ restores, the Vary header, pages that must never be cached) is written once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, flash, make_response, redirect, render_template
-from flask_wtf import FlaskForm
 from htmx_flask import request as htmx_request
+from werkzeug.wrappers import Response as BaseResponse
+
+from admin.forms import Form
 
 # A form with errors. base.html has htmx swap it in like a success, so the form shows its messages.
 FORM_ERRORS = 422
 
 
 def render_page(
-    template: str, fragment: str | None = None, *, status: int = 200, private: bool = False, **context
+    template: str, fragment: str | None = None, *, status: int = 200, private: bool = False, **context: Any
 ) -> Response:
     """Render `template`, or only `fragment` when htmx asks for a partial swap.
 
@@ -24,8 +28,9 @@ def render_page(
     `private` marks a page whose URL holds a token (see private_page).
     """
     htmx = htmx_request.htmx
-    partial = fragment is not None and htmx and not htmx.boosted and not htmx.history_restore_request
-    response = make_response(render_template(fragment if partial else template, **context), status)
+    wants_fragment = bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    shown = fragment if fragment is not None and wants_fragment else template
+    response = make_response(render_template(shown, **context), status)
     if fragment is not None:
         # The same URL answers a fragment or a page: caches must keep them apart.
         response.vary.add("HX-Request")
@@ -40,7 +45,7 @@ def private_page(response: Response) -> Response:
     return response
 
 
-def form_status(form: FlaskForm, on_errors: int = FORM_ERRORS) -> int:
+def form_status(form: Form, on_errors: int = FORM_ERRORS) -> int:
     """Return the status of a page showing `form`: 200 while it has no errors, else `on_errors`.
 
     422 across the dashboard; the sign-in form and the sign-in link's page answer 400 (a refused
@@ -49,7 +54,7 @@ def form_status(form: FlaskForm, on_errors: int = FORM_ERRORS) -> int:
     return on_errors if form.errors else 200
 
 
-def render_form(template: str, form: FlaskForm, *, on_errors: int = FORM_ERRORS, **context) -> Response:
+def render_form(template: str, form: Form, *, on_errors: int = FORM_ERRORS, **context: Any) -> Response:
     """Render a page around `form`, with the status its errors call for (form_status)."""
     return render_page(template, form=form, status=form_status(form, on_errors), **context)
 
@@ -64,7 +69,7 @@ def shown_once(response: Response, address: str) -> Response:
     return response
 
 
-def redirect_after_post(address: str, *, message: str | None = None, error: str | None = None) -> Response:
+def redirect_after_post(address: str, *, message: str | None = None, error: str | None = None) -> BaseResponse:
     """Answer a plain form's change: flash what happened and send the browser to `address` with a GET (303)."""
     if error:
         flash(error, "error")

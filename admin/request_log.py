@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Response, abort, current_app, request, stream_with_context, url_for
 from sqlalchemy import select
@@ -19,7 +20,7 @@ LOG_ROWS = 25
 REFUSALS_WINDOW = timedelta(hours=1)
 
 
-def log_context(credential: ScimCredential) -> dict:
+def log_context(credential: ScimCredential) -> dict[str, Any]:
     """Return what the log widget shows for this request's filters and page (`before`, an id)."""
     form = LogFilterForm(request.args)
     valid = form.validate()
@@ -46,7 +47,7 @@ def log_context(credential: ScimCredential) -> dict:
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests.csv")
 @scim_view
-def credentials_requests_csv(credential_id: int):
+def credentials_requests_csv(credential_id: int) -> Response:
     """Download the credential's requests the filters select, oldest first: the rows the API gives."""
     credential = _credential(credential_id)
     form = LogFilterForm(request.args)
@@ -75,7 +76,7 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests/<id:request_id>")
 @scim_view
-def credentials_request(credential_id: int, request_id: int):
+def credentials_request(credential_id: int, request_id: int) -> Response:
     """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
     credential = _credential(credential_id)  # of this tenant, else 404
     row = request_log.one(credential.id, request_id)
@@ -92,7 +93,7 @@ def credentials_request(credential_id: int, request_id: int):
     )
 
 
-def _target(tenant_id: int, path: str) -> dict | None:
+def _target(tenant_id: int, path: str) -> dict[str, str | None] | None:
     """Return the user or group the path names, with a link to where the dashboard shows it, if it still exists."""
     named = request_log.resource(path)
     if named is None:

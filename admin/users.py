@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, url_for
+from flask import Response, abort, current_app, request, url_for
+from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
 
 from admin import bp
@@ -37,7 +40,7 @@ def _filters() -> tuple[UserFilterForm, directory.UserFilter, dict[str, str]]:
     return form, filters, active
 
 
-def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] | None = None) -> dict:
+def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] | None = None) -> dict[str, Any]:
     if flagged is None:
         flagged = offboarding.flagged(user.tenant_id, [user.id])
     return {
@@ -51,7 +54,7 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
 
 @bp.get("/users")
 @login_required
-def users_index():
+def users_index() -> Response:
     """List the tenant's users; htmx searches get only the results fragment."""
     tenant, admin = current_tenant(), current_admin()
     form, filters, active = _filters()
@@ -59,7 +62,9 @@ def users_index():
     super_admins = roles.count_super_admins(tenant.id)
     flagged = offboarding.flagged(tenant.id, [user.id for user in page.items])  # one query for the page
     rows = [_row_context(admin, user, super_admins, flagged) for user in page.items]
-    here = url_for("admin.users_index", **active, page=page.page if page.page > 1 else None)
+    # url_for's values are Any: a str-valued dict spread into it would seem to fill its bool-valued _external.
+    values: dict[str, Any] = {**active, "page": page.page if page.page > 1 else None}
+    here = url_for("admin.users_index", **values)
     return render_page(
         "admin/users/index.html",
         "admin/users/_table.html",
@@ -91,7 +96,9 @@ def _target(user_id: int) -> User:
         abort(404)
 
 
-def _answer(user: User, form, *, message: str | None = None, error: str | None = None):
+def _answer(
+    user: User, form: ActionForm | RoleForm, *, message: str | None = None, error: str | None = None
+) -> ResponseReturnValue:
     """Answer a row action: the re-rendered row for htmx, a flash and a redirect for a plain form."""
     if htmx_request.htmx:
         admin = current_admin()
@@ -111,7 +118,7 @@ def _answer(user: User, form, *, message: str | None = None, error: str | None =
     )
 
 
-def _act(user_id: int, form, change):
+def _act(user_id: int, form: ActionForm | RoleForm, change: Callable[[User], str]) -> ResponseReturnValue:
     """Run one change on a user and answer it, turning a broken rule into a message, never a 500."""
     user = _target(user_id)
     if not form.validate_on_submit():
@@ -125,7 +132,7 @@ def _act(user_id: int, form, change):
 
 @bp.post("/users/<id:user_id>/role")
 @login_required
-def users_role(user_id: int):
+def users_role(user_id: int) -> ResponseReturnValue:
     """Promote or demote a user (R4: past member only with a verified email)."""
     form = RoleForm()
 
@@ -142,7 +149,7 @@ def users_role(user_id: int):
 
 @bp.post("/users/<id:user_id>/ban")
 @login_required
-def users_ban(user_id: int):
+def users_ban(user_id: int) -> ResponseReturnValue:
     """Ban a local user."""
 
     def change(user: User) -> str:
@@ -154,7 +161,7 @@ def users_ban(user_id: int):
 
 @bp.post("/users/<id:user_id>/unban")
 @login_required
-def users_unban(user_id: int):
+def users_unban(user_id: int) -> ResponseReturnValue:
     """Lift a local user's ban."""
 
     def change(user: User) -> str:
@@ -166,7 +173,7 @@ def users_unban(user_id: int):
 
 @bp.post("/users/<id:user_id>/adopt")
 @login_required
-def users_adopt(user_id: int):
+def users_adopt(user_id: int) -> ResponseReturnValue:
     """Hand a local member to the identity provider (userName = their email), keeping the account."""
 
     def change(user: User) -> str:
@@ -178,7 +185,7 @@ def users_adopt(user_id: int):
 
 @bp.post("/users/<id:user_id>/resend")
 @login_required
-def users_resend(user_id: int):
+def users_resend(user_id: int) -> ResponseReturnValue:
     """Mail the user a fresh verification (or set-password) link."""
 
     def change(user: User) -> str:
@@ -197,7 +204,7 @@ _OUTBOX_NOTE = " Mail is not set up on this server, so it was saved to the serve
 
 @bp.route("/users/invite", methods=["GET", "POST"])
 @login_required
-def users_invite():
+def users_invite() -> ResponseReturnValue:
     """Invite someone as a local member and mail them a set-password link."""
     tenant, admin = current_tenant(), current_admin()
     form = InviteForm()

@@ -9,8 +9,9 @@ from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from flask import current_app, render_template, request, url_for
+from flask import Response, current_app, render_template, request, url_for
 
 import logsafe
 import origins
@@ -46,6 +47,7 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
         hours=int(hours) if hours.is_integer() else hours,
         invited_by=invited_by,
     )
+    assert user.email is not None  # verification.issue refuses an account without an address
     return mail.send(user.email, SUBJECTS[purpose], body)
 
 
@@ -67,7 +69,7 @@ def link_origin(tenant: Tenant) -> str | None:
     return origin
 
 
-def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+def mail_link(tenant: Tenant, endpoint: str, **values: Any) -> str:
     """Build the absolute link for a mail from configuration, never from the request.
 
     The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a
@@ -79,12 +81,12 @@ def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
     return origin + url_for(endpoint, **values)
 
 
-def _invalid_link():
+def _invalid_link() -> Response:
     return render_page("admin/verify/invalid.html", status=400, private=True)
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
-def verify_email(token: str):
+def verify_email(token: str) -> Response:
     """Show the confirm button for a verification link, and use the link up on POST."""
     tenant = current_tenant()
     form = ConfirmForm()
@@ -100,7 +102,7 @@ def verify_email(token: str):
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
 @throttle_resend
-def verify_resend():
+def verify_resend() -> Response:
     """Let someone ask for a new link; the answer is the same whether or not the address is known."""
     tenant = current_tenant()
     form = ResendForm()
@@ -120,7 +122,9 @@ def _resend_link(tenant_id: int, email: str) -> None:
     """Mail a new link if the account needs one and has not had too many (limits kept in the database)."""
     tenant = db.session.get(Tenant, tenant_id)
     user = accounts.find_by_email(tenant, email) if tenant is not None else None
-    purpose = verification.link_purpose(user) if user is not None else None
+    if user is None:
+        return
+    purpose = verification.link_purpose(user)
     if purpose is None or verification.recently_issued(user, purpose):
         return
     per_day = int(current_app.config.get("VERIFY_RESEND_PER_DAY") or 5)
@@ -131,7 +135,7 @@ def _resend_link(tenant_id: int, email: str) -> None:
 
 
 @bp.route("/password/<token>", methods=["GET", "POST"])
-def password_set(token: str):
+def password_set(token: str) -> Response:
     """Let an invited user choose a password; doing so also verifies their email."""
     tenant = current_tenant()
     form = SetPasswordForm()

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
 
+from models import Tenant, User
 from services import accounts, tenants
 from services.errors import DomainError
 
 
-def fail(error: DomainError) -> None:
+def fail(error: DomainError) -> NoReturn:
     raise click.ClickException(error.message)
 
 
-def tenant_named(slug: str):
+def tenant_named(slug: str) -> Tenant:
     try:
         return tenants.get_by_slug(slug)
     except DomainError as error:
         fail(error)
 
 
-def user_named(slug: str, email: str):
+def user_named(slug: str, email: str) -> User:
     user = accounts.find_by_email(tenant_named(slug), email)
     if user is None:
         raise click.ClickException(f"no user with email {email} in tenant {slug}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import click
@@ -9,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from cli.common import fail, tenant_named
-from models import utcnow
+from models import ScimCredential, utcnow
 from services import audit, credentials, name_clashes
 from services.errors import DomainError
 
@@ -42,7 +43,7 @@ def scim_list(slug: str) -> None:
         click.echo(f"{credential.id}\t{credential.state}\t{credential.name}\t{credential.slug or '-'}\t{hint}")
 
 
-def _credential_command(name: str, action, help_text: str) -> None:
+def _credential_command(name: str, action: Callable[[ScimCredential], ScimCredential], help_text: str) -> None:
     @scim_cli.command(name, help=help_text)
     @click.argument("credential_id", type=int)
     def command(credential_id: int) -> None:

@@ -44,7 +44,7 @@ def bootstrap(port: int) -> None:
     click.echo(origin + _path("admin.setup_account", token=token))
 
 
-def _path(endpoint: str, **values) -> str:
+def _path(endpoint: str, **values: object) -> str:
     """Return the path of a view, without a request (whose host TRUSTED_HOSTS might refuse)."""
     adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
     return adapter.build(endpoint, values)

@@ -63,7 +63,7 @@ def users_adopt(slug: str, email: str | None, all_members: bool) -> None:
     if bool(email) == all_members:
         raise click.UsageError("give either --email or --all-members")
     tenant = tenant_named(slug)
-    users = handover.adoptable(tenant.id) if all_members else [user_named(slug, email)]
+    users = [user_named(slug, email)] if email else handover.adoptable(tenant.id)  # email is given unless all_members
     failed = False
     for user in users:
         user_id, address = user.id, user.email

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from models.base import db, folded, new_scim_id, utcnow
+from models.base import Model, db, folded, new_scim_id, utcnow
 from models.roles import Role, RoleType
 from services.identifiers import fold_profile
 
 
-class Tenant(db.Model):
+class Tenant(Model):
     __tablename__ = "tenants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -22,7 +23,7 @@ class Tenant(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
     __table_args__ = (
         # R5: unique among live accounts only, so a deprovisioned userName can be used again (R8).
@@ -74,11 +75,11 @@ class User(db.Model):
     family_name_ci: Mapped[str | None] = mapped_column(String(255))
     # The rest of the SCIM profile (name parts, nickName, locale, phoneNumbers, addresses,
     # enterprise fields ...) is kept as sent; only what we filter or sort on has a column.
-    profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What the filters compare the profile's case-insensitive strings with: the fold cannot run inside SQL, so
     # `profile_ci` holds fold() of every singular string in `profile` by lowercased dotted path (read with the
     # database's JSON operators), and the enterprise employeeNumber, which IdPs match on, has an indexed column.
-    profile_ci: Mapped[dict | None] = mapped_column(JSON)
+    profile_ci: Mapped[dict[str, str] | None] = mapped_column(JSON)
     employee_number_ci: Mapped[str | None] = mapped_column(String(255))
 
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -121,7 +122,7 @@ class User(db.Model):
         return None if value is None else Role(value)
 
     @validates("profile")
-    def _fold_profile(self, key: str, value: dict | None) -> dict | None:
+    def _fold_profile(self, key: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
         enterprise = (value or {}).get("enterprise") or {}
         number = enterprise.get("employeeNumber") if isinstance(enterprise, dict) else None
         number = number if isinstance(number, str) else None
@@ -145,7 +146,7 @@ class User(db.Model):
         return self.display_name or names or self.user_name or self.email or self.scim_id
 
 
-class UserEmail(db.Model):
+class UserEmail(Model):
     """One of a user's SCIM emails, kept as sent and indexed for filters."""
 
     __tablename__ = "user_emails"
@@ -170,7 +171,7 @@ class UserEmail(db.Model):
         return value
 
 
-class EmailToken(db.Model):
+class EmailToken(Model):
     """A single-use, expiring link token (email verification, set password); stored hashed."""
 
     __tablename__ = "email_tokens"
@@ -187,7 +188,7 @@ class EmailToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class SignInFailure(db.Model):
+class SignInFailure(Model):
     """A failed dashboard sign-in on an admin account, for the notice mailed when the account is paused.
 
     Kept only as long as the per-account limit counts it; `client` is the address's throttle key

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, overload
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase
 
 from services.identifiers import check_folded_length, fold
@@ -27,6 +28,14 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# The class every model subclasses. `db.Model` is built when `db` is created (flask-sqlalchemy copies Base's body
+# onto its own mixins), so a type checker sees only a variable; it is told the truth that matters to it instead:
+# a model is a declarative class with Base's metadata.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 
 def utcnow() -> datetime:
     """Return the current time as a naive UTC datetime (both databases store it alike)."""
@@ -37,9 +46,16 @@ def new_scim_id() -> str:
     return str(uuid.uuid4())
 
 
+@overload
+def folded(row: Base, column: str, label: str, value: str) -> str: ...
+@overload
+def folded(row: Base, column: str, label: str, value: str | None) -> str | None: ...
 def folded(row: Base, column: str, label: str, value: str | None) -> str | None:
     """Return `fold(value)` for the shadow column `column`, refusing a key too long for it (named `label`)."""
     if value is None:
         return None
-    check_folded_length(label, value, row.__table__.c[column].type.length)
+    column_type = row.__table__.c[column].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{type(row).__name__}.{column} is not a sized string column")
+    check_folded_length(label, value, column_type.length)
     return fold(value)

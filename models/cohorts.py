@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from models.base import db, folded, new_scim_id, utcnow
+from models.base import Model, db, folded, new_scim_id, utcnow
 
 if TYPE_CHECKING:
     from models.accounts import User
 
 
-class Cohort(db.Model):
+class Cohort(Model):
     __tablename__ = "cohorts"
     __table_args__ = (
         # Unique among cohorts SCIM still sees, so a deleted group's name can be reused.
@@ -63,7 +63,7 @@ class Cohort(db.Model):
         return value
 
 
-class CohortMember(db.Model):
+class CohortMember(Model):
     __tablename__ = "cohort_members"
     __table_args__ = (Index("ix_cohort_members_user", "user_id"),)
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import db, utcnow
+from models.base import Model, utcnow
 
 if TYPE_CHECKING:
     from models.accounts import Tenant, User
 
 
-class ScimCredential(db.Model):
+class ScimCredential(Model):
     __tablename__ = "scim_credentials"
     __table_args__ = (Index("uq_scim_credentials_tenant_slug", "tenant_id", "slug", unique=True),)
 
@@ -41,7 +41,7 @@ class ScimCredential(db.Model):
         return "active"
 
 
-class ScimCredentialOperation(db.Model):
+class ScimCredentialOperation(Model):
     """When a credential first succeeded at one kind of operation: the first-sync checklist reads these few rows."""
 
     __tablename__ = "scim_credential_operations"
@@ -53,7 +53,7 @@ class ScimCredentialOperation(db.Model):
     first_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """A tenant admin's key to the public API at /api/v1: shown once, stored as a digest, limited to its scopes."""
 
     __tablename__ = "api_keys"

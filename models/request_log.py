@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import db, utcnow
+from models.base import Model, db, utcnow
 
 if TYPE_CHECKING:
     from models.accounts import User
     from models.credentials import ScimCredential
 
 
-class ScimRequest(db.Model):
+class ScimRequest(Model):
     """One SCIM request as R11 records it (never the body, query string or token), or a counted run of refusals.
 
     Refusals before any credential is known, and the 429s of the failed-authentication limit, are
@@ -65,7 +65,7 @@ class ScimRequest(db.Model):
     skipped_members: Mapped[int | None] = mapped_column(Integer)
 
 
-class ScimRequestRollup(db.Model):
+class ScimRequestRollup(Model):
     """How many of a credential's requests answered a status class in one minute or one hour.
 
     Kept in step with the log by services/rollups.py in the transaction of each log row, so the live page
@@ -87,7 +87,7 @@ class ScimRequestRollup(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class OffboardingRequest(db.Model):
+class OffboardingRequest(Model):
     """A deactivation or deletion the IdP sent for a member promoted past the SCIM rung, which SCIM could not apply.
 
     R3 answers such a request 404 like any unknown id, so the person keeps their access; this row is how the

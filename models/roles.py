@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum, nonmember
 
-from sqlalchemy import Integer
+from sqlalchemy import Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,14 +33,14 @@ class Role(IntEnum):
         return value in cls._value2member_map_
 
 
-class RoleType(TypeDecorator):
+class RoleType(TypeDecorator[Role]):
     """An INTEGER column read back as a `Role`; the schema (and so every migration) sees only the INTEGER."""
 
     impl = Integer
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Role | int | None, dialect: Dialect) -> int | None:
         return None if value is None else int(value)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Role | None:
         return None if value is None else Role(value)

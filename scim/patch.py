@@ -2,7 +2,8 @@
 
 `apply_patch` only transforms the plain dict a client would see; the caller validates the result with the PUT schema
 and stores it. Deviations from a strict reading of the RFC are deliberate and each is marked with the IdP behaviour
-that needs it (see `docs/idp-behaviour.md` §2).
+that needs it (see `docs/idp-behaviour.md` §2). This module walks paths and applies operations; how a value is
+coerced to its attribute and compared is `scim.patch_values`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ import copy
 from typing import Any
 
 from scim.definitions import Attribute, ResourceType
-from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from scim.errors import InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim.patch_message import read_operation
+from scim.patch_values import (
+    capped,
+    check_count,
+    equal,
+    known_sub,
+    normalize,
+    normalize_complex,
+    normalize_elements,
+    unchanged,
+)
 from scim.paths import Path, equality_template, parse_path
-from scim.schemas import MAX_VALUES, as_boolean
-from services.identifiers import fold
 
 # Echoed by clients in path-less values (Okta group rename, Entra create-shaped bodies); never patchable.
 _IGNORED_KEYS = frozenset({"schemas", "meta"})
-_UNASSIGNED: tuple[object, ...] = (None, [], {})
 
 
 def apply_patch(resource: dict[str, Any], operations: list[object], resource_type: ResourceType) -> dict[str, Any]:
@@ -83,7 +91,7 @@ def _apply(result: dict[str, Any], op: str, path: Path, value: object, resource_
     elif op == "remove":
         _remove_attribute(container, attribute, value)
     elif attribute.multi_valued:
-        new = _normalize_elements(attribute, value)
+        new = normalize_elements(attribute, value)
         if op == "replace":
             container[attribute.name] = new
         elif new:
@@ -95,17 +103,17 @@ def _apply(result: dict[str, Any], op: str, path: Path, value: object, resource_
         # Singular complex: add and replace both merge sub-attributes (RFC 7644 §3.5.2.1, §3.5.2.3).
         current = container.get(attribute.name)
         container[attribute.name] = current if isinstance(current, dict) else {}
-        _merge(attribute, container[attribute.name], _normalize_complex(attribute, value))
+        _merge(attribute, container[attribute.name], normalize_complex(attribute, value))
         if not container[attribute.name]:
             del container[attribute.name]
     else:
         # `add` on a singular attribute is a replace (RFC 7644 §3.5.2.1; Entra adds `externalId`, pitfall 10).
-        container[attribute.name] = _normalize(attribute, value)
-    if guarded and not _unchanged(before, container.get(attribute.name)):
+        container[attribute.name] = normalize(attribute, value)
+    if guarded and not unchanged(before, container.get(attribute.name)):
         raise Mutability(f"'{path.text}' is readOnly and cannot be changed.")
     values = container.get(attribute.name)
-    if _capped(attribute) and isinstance(values, list):
-        _check_count(attribute, len(values))  # one value per operation must not grow a list without end
+    if capped(attribute) and isinstance(values, list):
+        check_count(attribute, len(values))  # one value per operation must not grow a list without end
     if path.extension is not None and not container:
         del result[path.extension]
 
@@ -142,13 +150,13 @@ def _apply_to_elements(container: dict[str, Any], op: str, path: Path, attribute
         elif matched:
             container[attribute.name] = [e for e in elements if not any(e is m for m in matched)]
         return
-    new = {sub.name: _normalize(sub, value)} if sub is not None else _normalize_complex(attribute, value)
+    new = {sub.name: normalize(sub, value)} if sub is not None else normalize_complex(attribute, value)
     if not matched:
         # Entra and its validator add `emails[type eq "work"].value` before any work email exists (pitfall 11).
         template = equality_template(path.value_filter)
         if template is None:
             raise NoTarget(f"No value of '{attribute.name}' matches the filter in {path.text!r} (RFC 7644 §3.5.2.3).")
-        matched = [{key: _normalize(_sub(attribute, key), item) for key, item in template.items()}]
+        matched = [{key: normalize(known_sub(attribute, key), item) for key, item in template.items()}]
         elements.append(matched[0])
         container[attribute.name] = elements
     for element in matched:
@@ -169,7 +177,7 @@ def _apply_to_sub_attribute(
         return
     if not isinstance(current, dict):
         current = container[attribute.name] = {}
-    _merge(attribute, current, {sub.name: _normalize(sub, value)})
+    _merge(attribute, current, {sub.name: normalize(sub, value)})
 
 
 def _remove_attribute(container: dict[str, Any], attribute: Attribute, value: object) -> None:
@@ -179,7 +187,7 @@ def _remove_attribute(container: dict[str, Any], attribute: Attribute, value: ob
         container.pop(attribute.name, None)
         return
     # Entra removes members with `path: members` plus the values to drop; never wipe the list (pitfall 7).
-    criteria = _normalize_elements(attribute, value)
+    criteria = normalize_elements(attribute, value)
     if not all(criteria):
         raise InvalidValue(f"Each value to remove from '{attribute.name}' must name the value to match.")
     elements = container.get(attribute.name)
@@ -200,7 +208,9 @@ def _add_elements(attribute: Attribute, elements: list[Any], new: list[dict[str,
         else:
             # A re-sent member carrying a differently spelled `$ref` must not fail the retry loop on immutability.
             kept = {
-                k: v for k, v in candidate.items() if _sub(attribute, k).mutability != "immutable" or k not in existing
+                k: v
+                for k, v in candidate.items()
+                if known_sub(attribute, k).mutability != "immutable" or k not in existing
             }
             _merge(attribute, existing, kept)
             touched.append(existing)
@@ -212,26 +222,26 @@ def _same_element(attribute: Attribute, element: object, candidate: dict[str, ob
     if not isinstance(element, dict) or not candidate:
         return False
     if "value" in candidate and attribute.sub("value") is not None:
-        return _equal(attribute.sub("value"), element.get("value"), candidate["value"])
-    return all(_equal(attribute.sub(key), element.get(key), item) for key, item in candidate.items())
+        return equal(attribute.sub("value"), element.get("value"), candidate["value"])
+    return all(equal(attribute.sub(key), element.get(key), item) for key, item in candidate.items())
 
 
 def _merge(attribute: Attribute, target: dict[str, Any], new: dict[str, object]) -> None:
     """Set the given sub-attributes, leaving others unchanged (RFC 7644 §3.5.2.3)."""
     value = attribute.sub("value")
-    if value is not None and "value" in new and not _equal(value, target.get("value"), new["value"]):
+    if value is not None and "value" in new and not equal(value, target.get("value"), new["value"]):
         # Server-derived sub-attributes (manager.displayName, $ref) described the previous value.
         for sub in attribute.sub_attributes:
             if sub.mutability == "readOnly" and sub.name not in new:
                 target.pop(sub.name, None)
     for key, item in new.items():
-        sub = _sub(attribute, key)
+        sub = known_sub(attribute, key)
         _check_immutable(sub, target, item)
         target[sub.name] = item
 
 
 def _check_immutable(sub: Attribute, element: dict[str, Any], new: object) -> None:
-    if sub.mutability == "immutable" and element.get(sub.name) is not None and not _equal(sub, element[sub.name], new):
+    if sub.mutability == "immutable" and element.get(sub.name) is not None and not equal(sub, element[sub.name], new):
         raise Mutability(f"'{sub.name}' is immutable once set (RFC 7643 §2.2).")
 
 
@@ -241,79 +251,6 @@ def _single_primary(elements: list[Any], touched: list[dict[str, Any]]) -> None:
         for element in elements:
             if isinstance(element, dict) and element.get("primary") is True and not any(element is t for t in touched):
                 element["primary"] = False
-
-
-def _normalize(attribute: Attribute, value: object) -> object:
-    """Coerce a client value to the representation of `attribute`."""
-    if attribute.multi_valued:
-        return _normalize_elements(attribute, value)
-    if attribute.type == "complex":
-        return _normalize_complex(attribute, value)
-    if attribute.type == "boolean":
-        flag = as_boolean(value)  # Entra sends "True"/"False" strings (pitfall 2).
-        if flag is None:
-            raise InvalidValue(f"'{attribute.name}' must be a boolean, got {value!r}.")
-        return flag
-    if isinstance(value, (dict, list)):
-        raise InvalidValue(f"'{attribute.name}' must be a single {attribute.type} value.")
-    return value
-
-
-def _normalize_elements(attribute: Attribute, value: object) -> list[dict[str, object]]:
-    """Coerce a client value to the elements of a multi-valued attribute (each one complex, as all of ours are)."""
-    items = value if isinstance(value, list) else [value]
-    if _capped(attribute):
-        _check_count(attribute, len(items))  # before normalising, and comparing, each of them
-    return [_normalize_complex(attribute, item) for item in items if item is not None]
-
-
-def _normalize_complex(attribute: Attribute, value: object) -> dict[str, object]:
-    """Coerce a client value to a complex value of `attribute` (one element of it if it is multi-valued)."""
-    if isinstance(value, list) and len(value) == 1 and not attribute.multi_valued:
-        value = value[0]  # Entra sends manager as `[{"$ref": ..., "value": id}]` (A17).
-    if not isinstance(value, dict):
-        if attribute.sub("value") is None or isinstance(value, list):
-            raise InvalidValue(f"'{attribute.name}' must be an object.")
-        value = {"value": value}  # Entra sends manager as a bare id (pitfall 25).
-    result: dict[str, object] = {}
-    for key, item in value.items():
-        sub = attribute.sub(key)
-        if item is None:
-            continue  # null is unassigned (RFC 7643 §2.5); Entra sends `"$ref": null` (A14).
-        if sub is None:
-            raise InvalidPath(f"Unknown attribute '{attribute.name}.{key}'.")
-        # Clients echo server-derived sub-attributes (Okta sends members' `display`); ignore as on POST (§3.3).
-        if sub.mutability != "readOnly" or attribute.mutability == "readOnly":
-            result[sub.name] = _normalize(sub, item)
-    return result
-
-
-def _sub(attribute: Attribute, name: str) -> Attribute:
-    """Return the sub-attribute `name` of `attribute`, for names `_normalize_complex` or a value filter resolved."""
-    sub = attribute.sub(name)
-    if sub is None:
-        raise InvalidPath(f"Unknown attribute '{attribute.name}.{name}'.")
-    return sub
-
-
-def _capped(attribute: Attribute) -> bool:
-    """Group members are bounded by the body size only; every other multi-valued attribute by MAX_VALUES."""
-    return attribute.multi_valued and attribute.name != "members"
-
-
-def _check_count(attribute: Attribute, count: int) -> None:
-    if count > MAX_VALUES:
-        raise InvalidValue(f"'{attribute.name}' would hold {count} values; at most {MAX_VALUES} are accepted.")
-
-
-def _equal(attribute: Attribute | None, left: object, right: object) -> bool:
-    if isinstance(left, str) and isinstance(right, str) and not (attribute and attribute.case_exact):
-        return fold(left) == fold(right)
-    return left == right
-
-
-def _unchanged(before: object, after: object) -> bool:
-    return before == after or (before in _UNASSIGNED and after in _UNASSIGNED)
 
 
 def _sync_schemas(result: dict[str, Any], resource_type: ResourceType) -> None:

@@ -177,8 +177,8 @@ def _move_dependants(twin_id: int, local_id: int) -> None:
     for model, column in ((Cohort, Cohort.owner_id), (ScimCredential, ScimCredential.created_by_id)):
         db.session.execute(update(model).where(column == twin_id).values({column.key: local_id}))
     db.session.execute(update(ApiKey).where(ApiKey.created_by_id == twin_id).values(created_by_id=local_id))
-    for model in (CohortMember, EmailToken, SignInFailure, OffboardingRequest):
-        db.session.execute(delete(model).where(model.user_id == twin_id))
+    for dependant in (CohortMember, EmailToken, SignInFailure, OffboardingRequest):
+        db.session.execute(delete(dependant).where(dependant.user_id == twin_id))
 
 
 def _local(tenant_id: int, user_id: int) -> User:

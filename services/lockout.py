@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from sqlalchemy import delete, select
 
@@ -24,7 +25,7 @@ class Attempts:
     by_client: list[tuple[str, int]]  # most attempts first
 
 
-def can_sign_in(user: User | None) -> bool:
+def can_sign_in(user: User | None) -> TypeGuard[User]:
     """Tell whether the account may use the dashboard (R4: a verified admin or super-admin, not deprovisioned)."""
     return (
         user is not None
