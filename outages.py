@@ -16,6 +16,9 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
+from scim import is_scim_path
+from scim.definitions import ERROR
+from scim.errors import error_response
 from services import database
 
 log = logging.getLogger(__name__)
@@ -43,9 +46,6 @@ def init_app(app: Flask) -> None:
 
 def unavailable_response() -> Response:
     """Answer 503 with Retry-After: a SCIM Error body on /scim/v2, a plain page elsewhere (no template, no query)."""
-    from scim import is_scim_path
-    from scim.errors import error_response
-
     if is_scim_path(request.path):
         response = error_response(503, UNAVAILABLE_DETAIL, failure="database_unavailable")
     else:
@@ -105,9 +105,6 @@ class LastResort:
 
     @staticmethod
     def _answer(environ, start_response, error: Exception):
-        from scim import is_scim_path
-        from scim.definitions import ERROR
-
         status = 503 if database.unavailable(error) else 500
         scim = is_scim_path(environ.get("PATH_INFO", ""))
         # The type and frames only: the message may quote SQL parameters, and paths may carry link tokens.

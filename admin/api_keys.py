@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, url_for
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
-from admin.credentials import scim_feature
+from admin.context import current_tenant, render_page, require_admin
+from admin.guards import scim_feature
 from admin.log_forms import IssueApiKeyForm
 from services import api_keys
 from services.errors import InvalidInput, NotFound
@@ -16,7 +16,6 @@ INDEX = "admin/api_keys/index.html"
 
 @bp.get("/learn/api-keys")
 @scim_feature
-@login_required
 def api_keys_index():
     """List the tenant's API keys and offer to issue one."""
     return _index_page(IssueApiKeyForm())
@@ -24,13 +23,12 @@ def api_keys_index():
 
 @bp.post("/learn/api-keys")
 @scim_feature
-@login_required
 def api_keys_issue():
     """Issue a key and show it this once."""
     form = IssueApiKeyForm()
     if form.validate_on_submit():
         try:
-            key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=current_admin())
+            key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=require_admin())
         except InvalidInput as error:
             form.form_errors.append(error.message[:1].upper() + error.message[1:] + ".")
         else:
@@ -44,7 +42,6 @@ def api_keys_issue():
 
 @bp.post("/learn/api-keys/<int(max=2147483647):key_id>/revoke")
 @scim_feature
-@login_required
 def api_keys_revoke(key_id: int):
     """Revoke a key for good: its next request answers 401."""
     try:

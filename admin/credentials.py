@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
 import origins
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.context import current_tenant, render_page, require_admin
 from admin.forms import IssueCredentialForm
+from admin.guards import scim_feature
+from admin.offboarding import attention_context
 from models import ScimCredential, utcnow
 from services import credentials, histogram, rollups, sync_status
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -29,21 +30,8 @@ SLOW_POLL_SECONDS = 30
 STATE_CHANGE_GRACE = timedelta(minutes=2)
 
 
-def scim_feature(view: Callable) -> Callable:
-    """Answer 404 where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_tenant().learn_scim:
-            abort(404)
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
 @bp.get("/learn/scim-credentials")
 @scim_feature
-@login_required
 def credentials_index():
     """List the tenant's credentials with their state and traffic, and offer to issue one."""
     return _index_page(IssueCredentialForm())
@@ -51,14 +39,13 @@ def credentials_index():
 
 @bp.post("/learn/scim-credentials")
 @scim_feature
-@login_required
 def credentials_issue():
     """Issue a credential and show its token this once, on the new credential's live page."""
     form = IssueCredentialForm()
     if form.validate_on_submit():
         try:
             credential, token = credentials.issue(
-                current_tenant(), form.name.data, form.slug.data or None, created_by=current_admin()
+                current_tenant(), form.name.data, form.slug.data or None, created_by=require_admin()
             )
         except Conflict:
             form.slug.errors.append("Another credential of this tenant already has this slug.")
@@ -77,7 +64,6 @@ def credentials_issue():
 
 @bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>")
 @scim_feature
-@login_required
 def credentials_show(credential_id: int):
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
     credential = _credential(credential_id)
@@ -86,7 +72,6 @@ def credentials_show(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests")
 @scim_feature
-@login_required
 def credentials_requests(credential_id: int):
     """Render the request log widget (polled by htmx)."""
     credential = _credential(credential_id)
@@ -95,7 +80,6 @@ def credentials_requests(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/histogram")
 @scim_feature
-@login_required
 def credentials_histogram(credential_id: int):
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
     credential = _credential(credential_id)
@@ -106,7 +90,6 @@ def credentials_histogram(credential_id: int):
 
 @bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/checklist")
 @scim_feature
-@login_required
 def credentials_checklist(credential_id: int):
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
     credential = _credential(credential_id)
@@ -115,7 +98,6 @@ def credentials_checklist(credential_id: int):
 
 @bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/disable")
 @scim_feature
-@login_required
 def credentials_disable(credential_id: int):
     """Disable a credential: its next request answers 401 until it is enabled again."""
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
@@ -123,7 +105,6 @@ def credentials_disable(credential_id: int):
 
 @bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/enable")
 @scim_feature
-@login_required
 def credentials_enable(credential_id: int):
     """Enable a disabled credential again."""
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
@@ -131,7 +112,6 @@ def credentials_enable(credential_id: int):
 
 @bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/revoke")
 @scim_feature
-@login_required
 def credentials_revoke(credential_id: int):
     """Revoke a credential for good: its next request answers 401."""
     return _change_state(credential_id, credentials.revoke, "revoked; its next request answers 401")
@@ -168,8 +148,6 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     # The last 24 hourly rollups, the current hour included: one grouped query over a few rows each.
     since = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=LIST_COUNTS_HOURS - 1)
     counts = rollups.counts_for(ids, since)
-    from admin.offboarding import attention_context  # it imports this module for scim_feature
-
     page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts, **attention_context())
     return make_response(page, status)
 

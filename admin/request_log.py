@@ -8,8 +8,9 @@ from flask import Response, abort, current_app, request, stream_with_context, ur
 from sqlalchemy import select
 
 from admin import bp
-from admin.context import login_required, render_page
-from admin.credentials import _credential, polling, scim_feature
+from admin.context import render_page
+from admin.credentials import _credential, polling
+from admin.guards import scim_feature
 from admin.log_forms import LogFilterForm
 from models import Cohort, ScimCredential, User, db, utcnow
 from services import request_log, sync_status
@@ -46,7 +47,6 @@ def log_context(credential: ScimCredential) -> dict:
 
 @bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests.csv")
 @scim_feature
-@login_required
 def credentials_requests_csv(credential_id: int):
     """Download the credential's requests the filters select, oldest first: the rows the API gives."""
     credential = _credential(credential_id)
@@ -78,7 +78,6 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
     "/learn/scim-credentials/<int(max=2147483647):credential_id>/requests/<int(max=9223372036854775807):request_id>"
 )
 @scim_feature
-@login_required
 def credentials_request(credential_id: int, request_id: int):
     """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
     credential = _credential(credential_id)  # of this tenant, else 404

@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from htmx_flask import request as htmx_request
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.context import current_tenant, render_page, require_admin
 from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
 from admin.verification import send_link
@@ -49,10 +49,9 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
 
 
 @bp.get("/users")
-@login_required
 def users_index():
     """List the tenant's users; htmx searches get only the results fragment."""
-    tenant, admin = current_tenant(), current_admin()
+    tenant, admin = current_tenant(), require_admin()
     form, filters, active = _filters()
     page = directory.search_users(tenant.id, filters, request.args.get("page", 1, type=int))
     super_admins = directory.count_super_admins(tenant.id)
@@ -101,7 +100,7 @@ def _target(user_id: int) -> User:
 def _answer(user: User, form, *, message: str | None = None, error: str | None = None):
     """Answer a row action: the re-rendered row for htmx, a flash and a redirect for a plain form."""
     if htmx_request.htmx:
-        admin = current_admin()
+        admin = require_admin()
         context = _row_context(admin, user, directory.count_super_admins(user.tenant_id))
         return render_template(
             "admin/users/_row.html",
@@ -131,14 +130,13 @@ def _act(user_id: int, form, change):
 
 
 @bp.post("/users/<int(max=2147483647):user_id>/role")
-@login_required
 def users_role(user_id: int):
     """Promote or demote a user (R4: past member only with a verified email)."""
     form = RoleForm()
 
     def change(user: User) -> str:
         before = user.role
-        directory.change_role(current_admin(), user, form.role.data)
+        directory.change_role(require_admin(), user, form.role.data)
         if user.role == before:
             return f"Role unchanged ({Role.NAMES[before]})."
         verb = "Promoted" if user.role > before else "Demoted"
@@ -148,31 +146,28 @@ def users_role(user_id: int):
 
 
 @bp.post("/users/<int(max=2147483647):user_id>/ban")
-@login_required
 def users_ban(user_id: int):
     """Ban a local user."""
 
     def change(user: User) -> str:
-        directory.ban(current_admin(), user)
+        directory.ban(require_admin(), user)
         return "Banned."
 
     return _act(user_id, ActionForm(), change)
 
 
 @bp.post("/users/<int(max=2147483647):user_id>/unban")
-@login_required
 def users_unban(user_id: int):
     """Lift a local user's ban."""
 
     def change(user: User) -> str:
-        directory.unban(current_admin(), user)
+        directory.unban(require_admin(), user)
         return "Ban lifted: member again."
 
     return _act(user_id, ActionForm(), change)
 
 
 @bp.post("/users/<int(max=2147483647):user_id>/adopt")
-@login_required
 def users_adopt(user_id: int):
     """Hand a local member to the identity provider (userName = their email), keeping the account."""
 
@@ -184,7 +179,6 @@ def users_adopt(user_id: int):
 
 
 @bp.post("/users/<int(max=2147483647):user_id>/resend")
-@login_required
 def users_resend(user_id: int):
     """Mail the user a fresh verification (or set-password) link."""
 
@@ -192,7 +186,7 @@ def users_resend(user_id: int):
         purpose = verification.link_purpose(user)
         if purpose is None:
             return "Nothing to send: the email is already verified."
-        outbox = send_link(user, purpose, invited_by=current_admin())
+        outbox = send_link(user, purpose, invited_by=require_admin())
         what = "Set-password link" if purpose == verification.SET_PASSWORD else "Verification link"
         return f"{what} sent to {user.email}." + (_OUTBOX_NOTE if outbox else "")
 
@@ -203,10 +197,9 @@ _OUTBOX_NOTE = " Mail is not set up on this server, so it was saved to the serve
 
 
 @bp.route("/users/invite", methods=["GET", "POST"])
-@login_required
 def users_invite():
     """Invite someone as a local member and mail them a set-password link."""
-    tenant, admin = current_tenant(), current_admin()
+    tenant, admin = current_tenant(), require_admin()
     form = InviteForm()
     if form.validate_on_submit():
         try:

@@ -9,7 +9,10 @@ import time
 from flask import Blueprint, Flask, current_app, g, request
 from limits import parse_many
 
+from extensions import limiter
 from scim import errors
+from scim.audit import record_request
+from scim.auth import authenticate, bearer_token
 
 PREFIX = "/scim/v2"
 
@@ -63,9 +66,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
     app.register_error_handler(errors.ScimError, errors.render)
-    from app import limiter
-    from scim import discovery, groups, search, users  # noqa: F401 - route registration
-
     # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants.
     limiter.shared_limit(_rate_limit, scope="scim", key_func=_credential_key, exempt_when=_unlimited)(bp)
 
@@ -80,8 +80,6 @@ def _unlimited() -> bool:
 
 def _credential_key() -> str:
     """Key the SCIM limit by the presented token (hashed), so one runaway connection cannot starve others."""
-    from scim.auth import bearer_token
-
     # Authentication already hashed the token (it runs first); hash again only for a token it could not use.
     digest = g.get("scim_token_digest") or hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()
     return "scim:" + digest[:16]
@@ -91,13 +89,6 @@ def _before_scim_request() -> None:
     if not is_scim_path(request.path):
         return
     g.scim_started = time.perf_counter()
-    # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
-    g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = g.scim_reason = None
-    g.scim_counted = False
-    g.scim_skipped_members = None
-    g.scim_token_digest = None
-    from scim.auth import authenticate
-
     authenticate()
     if _CONTROL.search(request.path):
         # No id holds a control character, and PostgreSQL cannot even compare one with NUL: answer exactly as
@@ -107,8 +98,6 @@ def _before_scim_request() -> None:
 
 def _after_scim_request(response):
     if is_scim_path(request.path):
-        from scim.audit import record_request
-
         if request.method == "OPTIONS" and response.status_code == 200 and _automatic_options():
             _answer_options(response)
         record_request(response)
@@ -131,3 +120,7 @@ def _answer_options(response) -> None:
     response.set_data(b"")
     response.headers.remove("Content-Type")
     response.headers.remove("Content-Length")
+
+
+# Last: the view modules register their routes on `bp`, defined above.
+from scim import discovery, groups, search, users  # noqa: E402, F401

@@ -7,7 +7,7 @@ import time
 from flask import g, request
 from sqlalchemy import inspect
 
-from app import client_key
+from extensions import client_key
 from services import audit
 
 
