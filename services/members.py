@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import bcrypt
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, bindparam, delete, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -319,7 +319,5 @@ def end_sessions(user: User) -> None:
     One UPDATE in the database, so two simultaneous sign-outs both count, and the version that
     guards the SCIM profile is left alone (the epoch is not part of it).
     """
-    from sqlalchemy import update
-
     db.session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
     db.session.commit()
