@@ -156,9 +156,10 @@ def _unserved_host():
 
 
 def _unexpected_error(error: Exception):
-    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals."""
-    if isinstance(error, HTTPException):
-        return _http_error(error)
+    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals.
+
+    Flask hands HTTPExceptions to `_http_error`, the handler of the closer class, never to this one.
+    """
     database.discard()  # a plain rollback raises again on a connection the server ended
     route = request.url_rule.rule if request.url_rule else "(no route)"
     if database.unavailable(error):

@@ -29,9 +29,9 @@ from models import User
 from request_scope import after_response
 from services import members, setup
 from services.errors import DomainError, NotFound
+from services.validation import EMAIL_MAX_LENGTH
 
 LOGIN = "admin/login/index.html"
-MAX_EMAIL = 320
 SETUP = "admin/setup/index.html"
 # One message for every refusal, so the form never tells which emails have accounts or which role they hold.
 SIGN_IN_REFUSED = "That email and password do not match an admin account of this tenant."
@@ -143,7 +143,7 @@ def _too_many_attempts(error: RateLimitExceeded):
     email = request.form.get("email", "")
     # Only the account's own limit refused this attempt, not a per-address one: its owner gets a
     # way in. The answer is the same for every email; the lookup and the mail come after it.
-    if breaches() == {ACCOUNT} and 0 < len(email) <= MAX_EMAIL:
+    if breaches() == {ACCOUNT} and 0 < len(email) <= EMAIL_MAX_LENGTH:
         after_response(partial(lockout.mail_sign_in_link, current_tenant().id, email))
         form.form_errors.append(ACCOUNT_PAUSED.format(limit=error.description, minutes=lockout.link_minutes()))
     else:

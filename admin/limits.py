@@ -13,11 +13,15 @@ from flask_limiter import RequestLimit
 from limits import parse_many
 
 from extensions import client_key, limiter
+from services.identifiers import fold
 
 
 def email_key(email: str | None) -> str:
-    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log."""
-    normalised = (email or "").strip().lower()
+    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log.
+
+    Folded as accounts are looked up (services.identifiers.fold), so no spelling of one address gets a fresh count.
+    """
+    normalised = fold((email or "").strip())
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
 
 

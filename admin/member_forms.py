@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from admin.forms import email_address, new_password
 from models import Role
+from services.validation import EMAIL_MAX_LENGTH
 
 
 def _choices(pairs) -> list[SelectChoice]:
@@ -43,14 +44,18 @@ class ActionForm(FlaskForm):
 class InviteForm(FlaskForm):
     """Invite someone as a local member; they get a link to choose a password."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
+    email = StringField(
+        "Email", validators=[DataRequired("Enter an email address."), Length(max=EMAIL_MAX_LENGTH), email_address]
+    )
     display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
 
 
 class ResendForm(FlaskForm):
     """Ask for a new verification link."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
+    email = StringField(
+        "Email", validators=[DataRequired("Enter an email address."), Length(max=EMAIL_MAX_LENGTH), email_address]
+    )
 
 
 class ConfirmForm(FlaskForm):
