@@ -29,9 +29,16 @@ def init_app(app: Flask) -> None:
 
 
 def forget() -> None:
-    """Drop everything kept on `g`: the next question is answered afresh."""
+    """Drop everything kept on `g`, so the next question is answered afresh; all but Flask-WTF's CSRF token.
+
+    Flask-WTF keeps the signed token on `g` for as long as the app context lives, and signs it again (with a
+    new timestamp) only when it is gone: it stays as Flask-WTF leaves it, so a page is the same from one
+    request to the next in a shared app context, as before.
+    """
+    token = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     for name in list(g):
-        g.pop(name)
+        if name != token:
+            g.pop(name)
 
 
 def host_slug() -> str | None:
