@@ -5,9 +5,14 @@ from __future__ import annotations
 import traceback
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +28,7 @@ from api import init_app as init_api
 from api import is_api_path
 from api.problems import from_http_error, problem_response
 from cli import register as register_cli
+from converters import init_app as init_converters
 from extensions import csrf, htmx, limiter, migrate
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
@@ -42,16 +48,24 @@ vendor = Blueprint(
 )
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+class _InOrderJSON(DefaultJSONProvider):
+    """Flask's JSON with keys in the order the code writes them: "schemas" and "id" first, as SCIM examples read."""
+
+    sort_keys = False
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the app."""
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path(test_config))
     config.load(app, test_config)
-    app.json.sort_keys = False  # keep "schemas" and "id" first, as SCIM examples read
+    app.json = _InOrderJSON(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         # Behind TLS-terminating proxies: trust their X-Forwarded-* so links say https, the right
         # host, and the request log keeps the client's address rather than the proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented middleware hook
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     request_scope.init_app(app)  # first: every other request hook finds an empty `g`
     init_log_escaping(app)
@@ -64,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             database.restore_full_sync(db.engine)
 
+    init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
     init_api(app)
     # After the SCIM and API hooks: a throttled request is authenticated first, so the log names its credential
@@ -84,7 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected_error)
 
     @app.get("/")
-    def home():
+    def home() -> ResponseReturnValue:
         return redirect(url_for("admin.index"))
 
     outages.init_app(app)  # last: its teardown runs first, its WSGI guard wraps everything
@@ -95,7 +110,7 @@ def _root() -> Path:
     return Path(__file__).resolve().parent
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     """WAL and a busy timeout let several workers share one SQLite file; enforce foreign keys."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -120,7 +135,7 @@ UNSERVED_HOST_PAGE = (
 )
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     """Answer Flask's own errors in the protocol of the path: SCIM JSON, problem details, or an HTML page."""
     if isinstance(error, SecurityError):
         return _unserved_host()
@@ -143,7 +158,7 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", error=error), error.code or 500
 
 
-def _unserved_host():
+def _unserved_host() -> Response:
     """Answer a Host outside TRUSTED_HOSTS with a 400 that does not echo it.
 
     No template either: the error page builds links, and there is no URL adapter for a refused host.
@@ -155,7 +170,7 @@ def _unserved_host():
     return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 
 
-def _unexpected_error(error: Exception):
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
     """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals.
 
     Flask hands HTTPExceptions to `_http_error`, the handler of the closer class, never to this one.

@@ -39,6 +39,6 @@ def notify_super_admins(request_id: int) -> None:
     )
     for admin in recipients:
         context = {"admin": admin, "user": user, "tenant": tenant, "row": row, "link": link}
-        body = render_template("mail/offboarding.txt", **context, role_name=Role.NAMES[user.role])
+        body = render_template("mail/offboarding.txt", **context, role_name=user.role.label)
         with suppress(DomainError):  # an address a mail header cannot carry: the others still get theirs
             mail.send(admin.email, SUBJECT, body)

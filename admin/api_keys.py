@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, url_for
+from flask import abort, url_for
 
 from admin import bp
-from admin.context import current_tenant, render_page, require_admin
+from admin.context import current_tenant, require_admin
 from admin.guards import scim_feature
 from admin.log_forms import IssueApiKeyForm
+from admin.pages import form_status, redirect_after_post, render_page, sentence, shown_once
 from services import api_keys
 from services.errors import InvalidInput, NotFound
 
@@ -30,17 +31,14 @@ def api_keys_issue():
         try:
             key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=require_admin())
         except InvalidInput as error:
-            form.form_errors.append(error.message[:1].upper() + error.message[1:] + ".")
+            form.form_errors.append(sentence(error.message))
         else:
-            response = _index_page(IssueApiKeyForm(formdata=None), status=201, new_key=key, token=token)
-            # Neither the browser cache nor a reload may bring the key back.
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["HX-Push-Url"] = url_for("admin.api_keys_index")
-            return response
-    return _index_page(form, status=422)
+            page = _index_page(IssueApiKeyForm(formdata=None), status=201, new_key=key, token=token)
+            return shown_once(page, url_for("admin.api_keys_index"))
+    return _index_page(form)
 
 
-@bp.post("/learn/api-keys/<int(max=2147483647):key_id>/revoke")
+@bp.post("/learn/api-keys/<id:key_id>/revoke")
 @scim_feature
 def api_keys_revoke(key_id: int):
     """Revoke a key for good: its next request answers 401."""
@@ -49,11 +47,12 @@ def api_keys_revoke(key_id: int):
     except NotFound:
         abort(404)
     api_keys.revoke(key)
-    flash(f"API key “{key.name}” revoked; its next request answers 401.", "ok")
-    return redirect(url_for("admin.api_keys_index"), code=303)
+    message = f"API key “{key.name}” revoked; its next request answers 401."
+    return redirect_after_post(url_for("admin.api_keys_index"), message=message)
 
 
-def _index_page(form: IssueApiKeyForm, status: int = 200, **extra):
+def _index_page(form: IssueApiKeyForm, status: int | None = None, **extra):
+    """Render the page with the tenant's keys and `form`; its status follows the form unless given."""
     keys = api_keys.for_tenant(current_tenant())
-    page = render_page(INDEX, form=form, keys=keys, scopes=api_keys.SCOPES, **{"new_key": None, "token": None, **extra})
-    return make_response(page, status)
+    context = {"keys": keys, "scopes": api_keys.SCOPES, "new_key": None, "token": None, **extra}
+    return render_page(INDEX, form=form, status=status or form_status(form), **context)

@@ -7,12 +7,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
 import request_scope
 from admin import bp, lockout
-from admin.context import current_admin, current_tenant, private_page, start_session
+from admin.context import current_admin, current_tenant, start_session
 from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
 from admin.guards import public
 from admin.limits import (
@@ -25,6 +25,7 @@ from admin.limits import (
     throttle_email,
 )
 from admin.member_forms import ResendForm
+from admin.pages import form_status, render_form, render_page
 from models import User
 from request_scope import after_response
 from services import members, setup
@@ -72,7 +73,7 @@ def login():
         return redirect(_next_url())
     form = LoginForm()
     if not form.validate_on_submit():
-        return _login_page(form, status=400 if form.is_submitted() else 200)
+        return _login_page(form, status=form_status(form, on_errors=400))
 
     user = members.find_by_email(tenant, form.email.data)
     password_ok = _password_matches(user, form.password.data)
@@ -111,20 +112,20 @@ def setup_account(token: str):
     tenant = current_tenant()
     store = _setup_store()
     if not setup.is_valid(tenant, token, store):
-        return private_page(render_template(SETUP, form=None, invalid=True), 404)
+        return _invalid_setup_link()
     form = SetupForm()
     if form.validate_on_submit():
         try:
             user = setup.create_first_admin(tenant, token, store, form.email.data, form.password.data)
         except NotFound:
-            return private_page(render_template(SETUP, form=None, invalid=True), 404)
+            return _invalid_setup_link()
         except DomainError as error:
             form.form_errors.append(error.message)
         else:
             start_session(user)
             flash("Your super-admin account is ready, and the setup link no longer works.", "ok")
             return redirect(url_for("admin.index"))
-    return private_page(render_template(SETUP, form=form, invalid=False), 422 if form.is_submitted() else 200)
+    return render_form(SETUP, form, invalid=False, private=True)
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -136,9 +137,9 @@ def _too_many_attempts(error: RateLimitExceeded):
             f"Too many requests for new links from your network (at most {error.description}). "
             "Wait a while, then try again."
         )
-        return render_template("admin/verify/resend.html", form=form), 429
+        return render_page("admin/verify/resend.html", form=form, status=429)
     if request.endpoint != "admin.login":
-        return render_template("errors/error.html", error=error), 429
+        return render_page("errors/error.html", error=error, status=429)
     form = LoginForm()
     email = request.form.get("email", "")
     # Only the account's own limit refused this attempt, not a per-address one: its owner gets a
@@ -157,8 +158,11 @@ def _too_many_attempts(error: RateLimitExceeded):
 
 
 def _login_page(form: LoginForm, status: int):
-    page = render_template(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()))
-    return make_response(page, status)
+    return render_page(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()), status=status)
+
+
+def _invalid_setup_link():
+    return render_page(SETUP, form=None, invalid=True, status=404, private=True)
 
 
 def _password_matches(user: User | None, password: str) -> bool:

@@ -1,11 +1,10 @@
-"""Who is signed in, for which tenant, and how a page answers htmx versus a full load."""
+"""Who is signed in, for which tenant, and work that runs after the response (pages: admin/pages.py)."""
 
 from __future__ import annotations
 
 import time
 
-from flask import abort, current_app, g, render_template, session
-from htmx_flask import request as htmx_request
+from flask import abort, current_app, g, session
 
 import request_scope
 from models import Role, Tenant, User, db
@@ -81,19 +80,3 @@ def _session_is_current(user: User) -> bool:
     age = time.time() - issued_at
     max_age = float(current_app.config.get("ADMIN_SESSION_HOURS") or 12) * 3600
     return -CLOCK_SKEW_SECONDS <= age < max_age
-
-
-def render_page(template: str, fragment: str | None = None, **context):
-    """Render the full page, or only `fragment` when htmx asks for a partial swap."""
-    if fragment is not None and htmx_request.htmx and not htmx_request.htmx.boosted:
-        return render_template(fragment, **context)
-    return render_template(template, **context)
-
-
-def private_page(body, status: int = 200):
-    """Answer a page whose URL holds a token: never cached, never sent to another site as a Referer."""
-    response = current_app.make_response((body, status))
-    response.headers["Cache-Control"] = "no-store"
-    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts to our own origin.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, request, url_for
 
 import origins
 from admin import bp
-from admin.context import current_tenant, render_page, require_admin
+from admin.context import current_tenant, require_admin
 from admin.forms import IssueCredentialForm
 from admin.guards import scim_feature
 from admin.offboarding import attention_context
+from admin.pages import redirect_after_post, render_form, render_page, sentence, shown_once
 from models import ScimCredential, utcnow
 from services import credentials, histogram, rollups, sync_status
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -52,17 +53,13 @@ def credentials_issue():
         except InvalidInput as error:
             form.form_errors.append(error.message)
         else:
-            page = render_page(SHOW, **_show_context(credential, "hour"), token=token)
-            response = make_response(page, 201)
-            # Neither the browser cache nor a reload may bring the token back: the address bar
-            # moves to the credential's page (htmx), and nothing stores this response.
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["HX-Push-Url"] = url_for("admin.credentials_show", credential_id=credential.id)
-            return response
-    return _index_page(form, status=422)
+            # A reload shows the credential's page, never the token again.
+            page = render_page(SHOW, **_show_context(credential, "hour"), token=token, status=201)
+            return shown_once(page, url_for("admin.credentials_show", credential_id=credential.id))
+    return _index_page(form)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>")
+@bp.get("/learn/scim-credentials/<id:credential_id>")
 @scim_feature
 def credentials_show(credential_id: int):
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
@@ -70,47 +67,46 @@ def credentials_show(credential_id: int):
     return render_page(SHOW, **_show_context(credential, _window()), token=None)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests")
+@bp.get("/learn/scim-credentials/<id:credential_id>/requests")
 @scim_feature
 def credentials_requests(credential_id: int):
     """Render the request log widget (polled by htmx)."""
     credential = _credential(credential_id)
-    return render_template("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
+    return render_page("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/histogram")
+@bp.get("/learn/scim-credentials/<id:credential_id>/histogram")
 @scim_feature
 def credentials_histogram(credential_id: int):
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
     credential = _credential(credential_id)
-    return render_template(
-        "admin/credentials/_histogram.html", credential=credential, **_histogram_context(credential, _window())
-    )
+    context = _histogram_context(credential, _window())
+    return render_page("admin/credentials/_histogram.html", credential=credential, **context)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/checklist")
+@bp.get("/learn/scim-credentials/<id:credential_id>/checklist")
 @scim_feature
 def credentials_checklist(credential_id: int):
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
     credential = _credential(credential_id)
-    return render_template("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
+    return render_page("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/disable")
+@bp.post("/learn/scim-credentials/<id:credential_id>/disable")
 @scim_feature
 def credentials_disable(credential_id: int):
     """Disable a credential: its next request answers 401 until it is enabled again."""
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/enable")
+@bp.post("/learn/scim-credentials/<id:credential_id>/enable")
 @scim_feature
 def credentials_enable(credential_id: int):
     """Enable a disabled credential again."""
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/revoke")
+@bp.post("/learn/scim-credentials/<id:credential_id>/revoke")
 @scim_feature
 def credentials_revoke(credential_id: int):
     """Revoke a credential for good: its next request answers 401."""
@@ -119,13 +115,12 @@ def credentials_revoke(credential_id: int):
 
 def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str):
     credential = _credential(credential_id)
+    back = url_for("admin.credentials_show", credential_id=credential.id)
     try:
         action(credential)
     except DomainError as error:
-        flash(error.message[:1].upper() + error.message[1:] + ".", "error")
-    else:
-        flash(f"“{credential.name}” {done}.", "ok")
-    return redirect(url_for("admin.credentials_show", credential_id=credential.id), code=303)
+        return redirect_after_post(back, error=sentence(error.message))
+    return redirect_after_post(back, message=f"“{credential.name}” {done}.")
 
 
 def _credential(credential_id: int) -> ScimCredential:
@@ -140,7 +135,7 @@ def _window() -> str:
     return window if window in WINDOWS else "hour"
 
 
-def _index_page(form: IssueCredentialForm, status: int = 200):
+def _index_page(form: IssueCredentialForm):
     tenant = current_tenant()
     rows = credentials.for_tenant(tenant)
     ids = [c.id for c in rows]
@@ -148,8 +143,7 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     # The last 24 hourly rollups, the current hour included: one grouped query over a few rows each.
     since = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=LIST_COUNTS_HOURS - 1)
     counts = rollups.counts_for(ids, since)
-    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts, **attention_context())
-    return make_response(page, status)
+    return render_form(INDEX, form, credentials=rows, last_used=used, counts=counts, **attention_context())
 
 
 def _scim_base_url() -> str | None:

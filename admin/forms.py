@@ -48,12 +48,18 @@ class SetupForm(FlaskForm):
     )
 
 
+def stripped(value):
+    """Field filter: drop the spaces around a typed value."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def name_field(missing: str) -> StringField:
+    """The name of something an admin issues (a credential, an API key): required, trimmed, 100 characters at most."""
+    return StringField("Name", validators=[DataRequired(message=missing), Length(max=100)], filters=[stripped])
+
+
 class IssueCredentialForm(FlaskForm):
-    name = StringField(
-        "Name",
-        validators=[DataRequired(message="Give the credential a name."), Length(max=100)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-    )
+    name = name_field("Give the credential a name.")
     slug = StringField(
         "Slug (optional)",
         validators=[

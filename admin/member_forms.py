@@ -22,7 +22,7 @@ class UserFilterForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=_choices([("", "Any role")] + [(str(r), n) for r, n in Role.NAMES.items()]))
+    role = SelectField("Role", choices=_choices([("", "Any role")] + [(str(r.value), r.label) for r in Role]))
     scim = SelectField("Source", choices=_choices([("", "Any source"), ("yes", "SCIM"), ("no", "Local")]))
     verified = SelectField("Email", choices=_choices([("", "Any email"), ("yes", "Verified"), ("no", "Not verified")]))
 
@@ -31,7 +31,7 @@ class RoleForm(FlaskForm):
     """Change one user's role."""
 
     # Banning is its own button; the select only moves between member and super-admin.
-    role = SelectField("Role", coerce=int, choices=_choices((r, n) for r, n in Role.NAMES.items() if r > Role.BANNED))
+    role = SelectField("Role", coerce=int, choices=_choices((r.value, r.label) for r in Role if r > Role.BANNED))
     next = HiddenField()
 
 

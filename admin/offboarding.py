@@ -7,13 +7,14 @@ members again right there; either closes the item.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, url_for
 from htmx_flask import request as htmx_request
 
 from admin import bp
 from admin.context import current_tenant, require_admin
 from admin.guards import scim_feature
 from admin.member_forms import ActionForm
+from admin.pages import redirect_after_post, render_page
 from models import Role
 from services import members, offboarding, offboarding_settle
 from services.errors import DomainError, NotFound
@@ -23,17 +24,17 @@ PANEL = "admin/credentials/_attention.html"
 
 def attention_context() -> dict:
     """Return what the panel shows: the tenant's open items, oldest first."""
-    return {"attention": offboarding.open_requests(current_tenant().id), "role_names": Role.NAMES}
+    return {"attention": offboarding.open_requests(current_tenant().id)}
 
 
-@bp.post("/learn/scim-credentials/attention/<int(max=2147483647):user_id>/ban")
+@bp.post("/learn/scim-credentials/attention/<id:user_id>/ban")
 @scim_feature
 def attention_ban(user_id: int):
     """Ban the person, as their IdP asked (a deletion also deprovisions them, R8)."""
     return _settle(user_id, Role.BANNED, "banned")
 
 
-@bp.post("/learn/scim-credentials/attention/<int(max=2147483647):user_id>/member")
+@bp.post("/learn/scim-credentials/attention/<id:user_id>/member")
 @scim_feature
 def attention_member(user_id: int):
     """Demote the person to member: SCIM sees them again (R1) and the IdP's next deactivation applies."""
@@ -57,6 +58,5 @@ def _settle(user_id: int, role: int, done: str):
         else:
             message = f"{label}: {done}."
     if htmx_request.htmx:
-        return render_template(PANEL, **attention_context(), message=message, error=error)
-    flash(error or message, "error" if error else "ok")
-    return redirect(url_for("admin.credentials_index") + "#attention", code=303)
+        return render_page(PANEL, **attention_context(), message=message, error=error)
+    return redirect_after_post(url_for("admin.credentials_index") + "#attention", message=message, error=error)

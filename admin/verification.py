@@ -13,10 +13,11 @@ from pathlib import Path
 from flask import current_app, render_template, request
 
 from admin import bp
-from admin.context import current_tenant, private_page
+from admin.context import current_tenant
 from admin.guards import public
 from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
+from admin.pages import render_form, render_page
 from models import Tenant, User, db, utcnow
 from origins import NO_ORIGIN, NoLinkOrigin, link_origin, mail_link  # noqa: F401 - send_link raises NoLinkOrigin: callers catch it from here
 from request_scope import after_response
@@ -48,7 +49,7 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
 
 
 def _invalid_link():
-    return private_page(render_template("admin/verify/invalid.html"), 400)
+    return render_page("admin/verify/invalid.html", status=400, private=True)
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
@@ -61,10 +62,10 @@ def verify_email(token: str):
         user = verification.peek(tenant, token, VERIFY)
         if form.validate_on_submit():
             user = verification.verify_email(tenant, token)
-            return private_page(render_template("admin/verify/verified.html", user=user))
+            return render_page("admin/verify/verified.html", user=user, private=True)
     except InvalidLink:
         return _invalid_link()
-    return private_page(render_template("admin/verify/confirm.html", form=form, user=user, token=token))
+    return render_page("admin/verify/confirm.html", form=form, user=user, token=token, private=True)
 
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
@@ -77,14 +78,13 @@ def verify_resend():
     if request.method == "POST" and link_origin(tenant) is None:
         # Said before the address is even read: the answer is the same for every address.
         form.form_errors.append(f"No link can be sent: {NO_ORIGIN}. Please tell the administrator.")
-        return render_template("admin/verify/resend.html", form=form), 503
+        return render_page("admin/verify/resend.html", form=form, status=503)
     if not form.validate_on_submit():
-        status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
-        return render_template("admin/verify/resend.html", form=form), status
+        return render_form("admin/verify/resend.html", form)
     # Everything that depends on the address (lookup, new link, mail) runs after the answer has gone
     # out, so neither the answer nor how long it takes tells whether the address has an account.
     after_response(partial(_resend_link, tenant.id, form.email.data))
-    return render_template("admin/verify/resend_sent.html", email=form.email.data)
+    return render_page("admin/verify/resend_sent.html", email=form.email.data)
 
 
 def _resend_link(tenant_id: int, email: str) -> None:
@@ -111,8 +111,7 @@ def password_set(token: str):
         user = verification.peek(tenant, token, SET_PASSWORD)
         if form.validate_on_submit():
             user = verification.set_password(tenant, token, members.hash_password(form.password.data))
-            return private_page(render_template("admin/verify/password_done.html", user=user))
+            return render_page("admin/verify/password_done.html", user=user, private=True)
     except InvalidLink:
         return _invalid_link()
-    status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
-    return private_page(render_template("admin/verify/password.html", form=form, user=user, token=token), status)
+    return render_form("admin/verify/password.html", form, user=user, token=token, private=True)

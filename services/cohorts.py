@@ -91,7 +91,7 @@ def _scim_cohort(tenant_id: int, scim_id: str, *, lock: bool = False) -> Cohort:
     over SCIM included: the IdP may push those again.
     """
     query = select(Cohort).where(scim_visible_cohort(tenant_id), Cohort.scim_id == scim_id)
-    cohort = db.session.scalar(for_write(query) if lock else query)
+    cohort: Cohort | None = db.session.scalar(for_write(query) if lock else query)
     if cohort is None:
         hidden = db.session.scalar(
             select(Cohort.id).where(

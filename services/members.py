@@ -270,7 +270,7 @@ def create_local_user(
     email = (email or "").strip()
     if len(email) > EMAIL_MAX_LENGTH or not is_email(email):
         raise InvalidInput("a valid email address is required")
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     if role > Role.MEMBER and not verified:
         raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")

@@ -34,16 +34,16 @@ def lock_accounts(tenant_id: int) -> None:
 def locked_user(tenant_id: int, user_id: int) -> User:
     """Lock the tenant's accounts and the user's row, and return the user as it is now (in a write transaction)."""
     lock_accounts(tenant_id)
-    return db.session.scalar(for_write(select(User).where(User.id == user_id)))
+    return db.session.scalars(for_write(select(User).where(User.id == user_id))).one()
 
 
 def count_super_admins(tenant_id: int) -> int:
     """Return how many live super-admins the tenant has."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count(User.id)).where(
             User.tenant_id == tenant_id, User.role == Role.SUPER_ADMIN, User.deprovisioned_at.is_(None)
         )
-    )
+    ).scalar_one()
 
 
 def set_role(user: User, role: int) -> User:
@@ -52,7 +52,7 @@ def set_role(user: User, role: int) -> User:
     The rules are checked on the rows as they are now, under the tenant's lock: two super-admins demoting
     each other at the same moment cannot both succeed.
     """
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     tenant_id, user_id = user.tenant_id, user.id
     try:
@@ -64,7 +64,7 @@ def set_role(user: User, role: int) -> User:
                 raise InvalidInput("a deprovisioned account cannot be given a role again")
             if user.role == Role.SUPER_ADMIN and role < Role.SUPER_ADMIN and count_super_admins(tenant_id) <= 1:
                 raise LastSuperAdmin(LAST_SUPER_ADMIN)
-            user.role = role
+            user.role = Role(role)  # a Role in memory too, as the column reads it back
             # Banned or a member again: SCIM owns them, so a refused deactivation needs no attention any more.
             offboarding.resolve(user_id, role)
     except StaleDataError:

@@ -14,6 +14,7 @@ import os
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -96,7 +97,7 @@ def create_first_admin(tenant: Tenant, token: str, store: Path, email: str, pass
     return user
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -104,7 +105,7 @@ def _read(path: Path) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _matches(record: dict | None, tenant: Tenant, token: str) -> bool:
+def _matches(record: dict[str, Any] | None, tenant: Tenant, token: str) -> bool:
     if not record or not token or len(token) > 200 or record.get("tenant_id") != tenant.id:
         return False
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ from models import Role, ScimCredential, Tenant, User, db
 from services import members, tokens
 from services.errors import InvalidInput
 from tests.conftest import SCIM, scim_error
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FLASK = ROOT / ".venv" / "bin" / "flask"
@@ -388,17 +388,11 @@ def test_tenants_scim_off_answers_404_even_with_a_valid_token_r10(app, client, t
 def test_real_flask_executable_on_a_fresh_sqlite_file(tmp_path):
     """`flask --app app ...` as an operator runs it: upgrade, create a tenant, issue a token."""
     assert FLASK.exists(), f"{FLASK} is missing; run bin/setup-venv"
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("MOBIEUS_", "FLASK_", "TEST_DATABASE_URL"))
-        and name not in ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN", "INSTANCE_PATH")
-    }
-    env |= {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        "SECRET_KEY": "cli-test-secret",
-        "INSTANCE_PATH": str(tmp_path / "instance"),  # keep the checkout's instance/ out of it
-    }
+    env = subprocess_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        SECRET_KEY="cli-test-secret",
+        INSTANCE_PATH=str(tmp_path / "instance"),  # keep the checkout's instance/ out of it
+    )
 
     def flask(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(  # noqa: S603 - our own executable and arguments
@@ -427,31 +421,3 @@ def test_real_flask_executable_on_a_fresh_sqlite_file(tmp_path):
     assert duplicate.stdout == ""
     assert duplicate.stderr == "Error: tenant 'acme' already exists\n"
     assert not (tmp_path / "instance" / "secret_key").exists()  # SECRET_KEY came from the environment
-
-
-def test_scim_prune_log_deletes_only_old_rows(app, tenant):
-    from datetime import timedelta
-
-    from sqlalchemy import func, select
-
-    from models import ScimRequest, db, utcnow
-
-    now = utcnow()
-    db.session.add_all(
-        ScimRequest(
-            tenant_id=tenant.id,
-            at=now - timedelta(days=age),
-            method="GET",
-            path="/scim/v2/Users",
-            status=200,
-            duration_ms=1.0,
-        )
-        for age in (1, 89, 91, 400)
-    )
-    db.session.commit()
-    result = app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "90"])
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1].startswith("2\t")
-    db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(ScimRequest)) == 2
-    assert app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "0"]).exit_code == 2

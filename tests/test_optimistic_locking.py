@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from models import Role, User, db
 from services import members
 from services.errors import EmailNotVerified, NotFound
+from tests.helpers import fresh
 
 
 def scim_member(tenant, name: str = "racer@example.com") -> User:
@@ -18,11 +19,6 @@ def concurrently(user_id: int, **values) -> None:
     """Commit a change to the row on another connection, as a second request would."""
     with db.engine.begin() as connection:
         connection.execute(update(User).where(User.id == user_id).values(version=User.version + 1, **values))
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.scalar(select(User).where(User.id == user_id))
 
 
 def test_promotion_during_a_scim_deactivation_wins_and_scim_gets_404(tenant):

@@ -15,8 +15,8 @@ from services.errors import InvalidInput
 from tests.admin import sign_in
 from tests.concurrency import run_together
 from tests.conftest import ScimClient
+from tests.helpers import USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 TRIALS = 4
 
 

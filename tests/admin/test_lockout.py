@@ -16,6 +16,7 @@ from models import EmailToken, Role, SignInFailure, User, db, utcnow
 from services import members, tenants, verification
 from services.verification import SIGN_IN, InvalidLink
 from tests.admin.test_auth import csrf_from, local_admin, signed_in_user_id
+from tests.helpers import fresh
 
 OWNER = {"email": "owner@example.com", "password": "pw-owner-1"}
 WRONG = {"email": "owner@example.com", "password": "wrong-password"}
@@ -39,11 +40,6 @@ def fail_twenty_times(client) -> None:
     """Twenty wrong passwords for the owner from four addresses, five each (the per-address+email limit)."""
     for i in range(20):
         assert attempt(client, WRONG, f"198.51.100.{i // 5 + 1}").status_code == 401
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
 
 
 @pytest.fixture

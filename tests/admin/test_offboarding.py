@@ -13,21 +13,15 @@ from models import Cohort, CohortMember, OffboardingRequest, Role, User, db
 from services import credentials, members, roles
 from services.members import ScimProfile
 from tests.admin import sign_in
+from tests.helpers import PATCH_OP, USER, fresh
 
 HX = {"HX-Request": "true"}
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CREDENTIALS = "/admin/learn/scim-credentials"
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-OKTA_DEACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
-ENTRA_DEACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
-OKTA_REACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": True}}]}
-RENAME = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "Grace H."}]}
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
+OKTA_DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+ENTRA_DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+OKTA_REACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": True}}]}
+RENAME = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Grace H."}]}
 
 
 def promoted(tenant, user_name="grace@example.com", role=Role.MODERATOR) -> User:
@@ -109,7 +103,7 @@ def test_requests_that_are_no_offboarding_record_nothing(scim, tenant, super_adm
     admin = members.create_local_user(tenant, "local-admin@example.com", Role.ADMIN, verified=True)
     for path, body in [
         (f"/Users/{user.scim_id}", RENAME),  # hidden, but not a deactivation
-        (f"/Users/{user.scim_id}", {"schemas": [PATCH], "Operations": [{"op": "bogus"}]}),  # refused anyway
+        (f"/Users/{user.scim_id}", {"schemas": [PATCH_OP], "Operations": [{"op": "bogus"}]}),  # refused anyway
         (f"/Users/{admin.scim_id}", OKTA_DEACTIVATE),  # a local account: never SCIM's
         (f"/Users/{UNKNOWN}", OKTA_DEACTIVATE),
     ]:

@@ -14,6 +14,7 @@ from services import directory, members, tenants
 from services.members import ScimProfile, scim_visible
 from tests.admin import sign_in
 from tests.conftest import statements
+from tests.helpers import fresh
 
 HX = {"HX-Request": "true"}
 # The test client speaks https (PREFERRED_URL_SCHEME), where Flask-WTF also wants a same-origin Referer.
@@ -21,12 +22,6 @@ SAME_ORIGIN = {"Referer": "https://localhost/admin/users"}
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-def fresh(user_id: int) -> User:
-    """Re-read a user from the database (the test shares the app's session)."""
-    db.session.expire_all()
-    return db.session.get(User, user_id)
 
 
 def local(tenant, email, role=Role.MEMBER, verified=True, **kw) -> User:

@@ -19,13 +19,9 @@ from services import members, tenants, tokens, verification
 from services.members import ScimProfile
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
 from tests.admin import sign_in
+from tests.helpers import fresh
 
 SAME_ORIGIN = {"Referer": "https://localhost/admin/verify/resend"}
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
 
 
 def scim_user(tenant, email="ida@corp.example") -> User:

@@ -13,11 +13,7 @@ from sqlalchemy import func, select
 from models import Cohort, CohortMember, Role, ScimRequest, User, db, utcnow
 from services import members, tenants
 from tests.conftest import scim_error, statements
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
+from tests.helpers import GROUP, PATCH_OP, USER
 
 # --- helpers shared by the other test_groups_* modules -----------------------------------------------------------
 
@@ -51,7 +47,7 @@ def scim_users(tenant_id: int, count: int, prefix: str = "bulk") -> list[str]:
 
 
 def patch(*operations: dict) -> dict:
-    return {"schemas": [PATCH], "Operations": list(operations)}
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def member_ids(group: dict) -> list[str]:

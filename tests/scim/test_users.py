@@ -8,10 +8,7 @@ from sqlalchemy import select
 from models import Role, ScimRequest, User, db
 from services import members, tenants
 from tests.conftest import scim_error, statements
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import ENTERPRISE, PATCH_OP, USER
 
 
 def new_user(user_name="Ada.Lovelace@example.com", **extra) -> dict:
@@ -62,7 +59,7 @@ def test_r1_created_users_are_scim_managed_members(scim):
 def test_r2_active_false_bans_and_user_stays_readable(scim):
     body = create(scim)
     response = scim.patch(
-        f"/Users/{body['id']}", {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+        f"/Users/{body['id']}", {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
     )
     assert response.status_code == 200
     assert response.get_json()["active"] is False
@@ -78,7 +75,7 @@ def test_r2_active_true_reactivates(scim):
     assert stored(body["id"]).role == Role.BANNED
     response = scim.patch(
         f"/Users/{body['id']}",
-        {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]},
     )
     assert response.get_json()["active"] is True
     assert stored(body["id"]).role == Role.MEMBER
@@ -92,11 +89,11 @@ def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
     unknown = scim.get("/Users/010101001010101011001010101011")
     for method in ("get", "put", "patch", "delete"):
         call = getattr(scim, method)
-        args = () if method in ("get", "delete") else ({"schemas": [PATCH], "Operations": []},)
+        args = () if method in ("get", "delete") else ({"schemas": [PATCH_OP], "Operations": []},)
         if method == "put":
             args = (new_user(),)
         if method == "patch":
-            args = ({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},)
+            args = ({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},)
         hidden = call(f"/Users/{body['id']}", *args)
         never = call("/Users/010101001010101011001010101011", *args)
         scim_error(hidden, 404)
@@ -125,7 +122,7 @@ def test_r4_created_unverified_and_email_change_unverifies(scim):
     scim.put(f"/Users/{body['id']}", same)
     assert stored(body["id"]).email_verified_at is not None
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "someone.else@example.com"}],
     }
     response = scim.patch(f"/Users/{body['id']}", patch)
@@ -167,7 +164,7 @@ def test_r5_rename_onto_taken_username_is_409(scim):
     create(scim)
     other = create(scim, user_name="grace@example.com")
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "Replace", "path": "userName", "value": "ada.lovelace@EXAMPLE.com"}],
     }
     scim_error(scim.patch(f"/Users/{other['id']}", patch), 409, "uniqueness")
@@ -226,7 +223,7 @@ def test_enterprise_extension_and_manager_shape(scim):
     assert ext["manager"] == {"value": "boss-id"}
     assert ENTERPRISE in body["schemas"]
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "add", "path": f"{ENTERPRISE}:manager", "value": "new-boss"}],
     }
     assert scim.patch(f"/Users/{body['id']}", patch).get_json()[ENTERPRISE]["manager"] == {"value": "new-boss"}
@@ -417,7 +414,7 @@ def test_email_values_must_be_one_mailbox_without_whitespace(scim, value):
 def test_email_value_injected_by_patch_is_refused_and_nothing_changes(scim):
     body = create(scim)
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "v@x.t\r\nBcc: spy@evil.t"}],
     }
     scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, "invalidValue")
@@ -461,5 +458,5 @@ def test_hostile_patch_paths_are_400_not_500(scim):
     body = create(scim)
     deep = "emails[" + "(" * 400 + 'type eq "work"' + ")" * 400 + "].value"
     for path, scim_type in ((deep, "invalidFilter"), ("emails[value eq " + "1" * 5000 + "]", "invalidPath")):
-        patch = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": path}]}
+        patch = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": path}]}
         scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, scim_type)
