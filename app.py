@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -11,11 +10,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
-from flask_wtf.csrf import CSRFProtect
-from htmx_flask import Htmx
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -24,39 +18,30 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import logsafe
+import nul_guard
 import outages
-import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
+import request_scope
+import security_headers
+from admin import bp as admin_bp
+from admin.limits import init_app as init_sign_in_protection
+from api import bp as api_bp
+from api import init_app as init_api
+from api import is_api_path
+from api.problems import from_http_error, problem_response
+from cli import register as register_cli
+from converters import init_app as init_converters
+from extensions import csrf, htmx, limiter, migrate
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
+from scim import bp as scim_bp
+from scim import init_app as init_scim
+from scim import is_scim_path
+from scim.errors import error_response
 from services import database
 
 # The app is Flask(__name__) below, so this is app.logger too: the one that escapes what a client wrote (logsafe).
 log = logsafe.logger(__name__)
-
-csrf = CSRFProtect()
-migrate = Migrate()
-htmx = Htmx()
-# One limiter for both interfaces (failed sign-ins, SCIM requests per credential); its storage is
-# RATELIMIT_STORAGE_URI: memory:// counts per process, redis:// shares counts across workers and hosts.
-limiter = Limiter(key_func=get_remote_address)
-# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
-IPV6_BLOCK = 64
-
-
-def client_key(address: str | None) -> str:
-    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
-    return str(ip)
 
 
 # htmx is served from the PyPI package that ships it, from our own origin (no CDN, no copied file).
@@ -87,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
 
+    request_scope.init_app(app)  # first: every other request hook finds an empty `g`
     init_log_escaping(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_root() / "migrations"))
@@ -97,24 +83,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             database.restore_full_sync(db.engine)
 
-    from admin import bp as admin_bp
-    from admin.limits import init_app as init_sign_in_protection
-    from api import bp as api_bp
-    from api import init_app as init_api
-    from cli import register as register_cli
-    from converters import init_app as init_converters
-    from scim import bp as scim_bp
-    from scim import init_app as init_scim
-    from security_headers import init_app as init_security_headers
-
     init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
     init_api(app)
     # After the SCIM and API hooks: a throttled request is authenticated first, so the log names its credential
     # and a tenant without SCIM answers 404 rather than 429.
     limiter.init_app(app)
-    init_sign_in_protection(app)  # session cookie Secure flag and __Host- name
-    init_security_headers(app)
+    init_sign_in_protection(app, sessionless=is_scim_path)  # session cookie Secure flag and __Host- name
+    security_headers.init_app(app)
+    nul_guard.init_app(app)  # after the limiter: a refused request still counts against its limits
     csrf.exempt(scim_bp)  # bearer-token APIs: no cookies, so no CSRF
     csrf.exempt(api_bp)
     app.register_blueprint(scim_bp)
@@ -150,14 +127,10 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def _is_scim() -> bool:
-    from scim import is_scim_path
-
     return is_scim_path(request.path)
 
 
 def _is_api() -> bool:
-    from api import is_api_path
-
     return is_api_path(request.path)
 
 
@@ -172,12 +145,8 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     if isinstance(error, SecurityError):
         return _unserved_host()
     if _is_api():
-        from api.problems import from_http_error
-
         return from_http_error(error)
     if _is_scim():
-        from scim.errors import error_response
-
         detail = {
             404: "no such SCIM endpoint",
             405: f"method {request.method} is not allowed here",
@@ -200,12 +169,8 @@ def _unserved_host() -> Response:
     No template either: the error page builds links, and there is no URL adapter for a refused host.
     """
     if _is_scim():
-        from scim.errors import error_response
-
         return error_response(400, UNSERVED_HOST, failure="unserved_host")
     if _is_api():
-        from api.problems import problem_response
-
         return problem_response(400, UNSERVED_HOST)
     return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 

@@ -3,17 +3,28 @@
 Every absolute link that leaves a request (mailed verification and set-password links, the setup link
 printed on the console, the SCIM base URL an admin copies into an IdP) is built from configuration,
 never from the Host or X-Forwarded-Host header: whoever sends a request chooses those, and a link built
-from them would carry a live token to their server. The same configuration gives Flask's TRUSTED_HOSTS,
-so a request for a host the install does not serve is refused with a 400 before any view runs.
+from them would carry a live token to their server (`mail_link` builds the mailed ones). The same configuration
+gives Flask's TRUSTED_HOSTS, so a request for a host the install does not serve is refused with a 400 before
+any view runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from flask import current_app, url_for
+
+import logsafe
+from services.errors import DomainError
+
+if TYPE_CHECKING:  # config.py imports this module: it need not load the models
+    from models import Tenant
+
 SLUG = "{slug}"
+
+log = logsafe.logger(__name__)
 
 
 def check_public_url(value: object) -> str | None:
@@ -82,3 +93,33 @@ def _listed(value: object) -> list[str]:
     if not isinstance(value, list | tuple | set) or not all(isinstance(item, str) for item in value):
         raise ValueError("TRUSTED_HOSTS must be a list of host names, or one string of names separated by commas")
     return [item.strip() for item in value if item.strip()]
+
+
+class NoLinkOrigin(DomainError):
+    """Nothing in the configuration says where the dashboard is reached, so no link can be mailed."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_ORIGIN)
+
+
+NO_ORIGIN = "this server's public address is not configured (PUBLIC_URL), so it cannot mail links"
+
+
+def link_origin(tenant: Tenant) -> str | None:
+    """Return the origin of `tenant`'s mailed links, or None, saying so in the log for the operator."""
+    origin = public_origin(current_app.config, tenant.slug)
+    if origin is None:
+        log.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
+    return origin
+
+
+def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+    """Build the absolute link for a mail from configuration, never from the request.
+
+    The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a
+    public form would otherwise mail a live token to someone else's server.
+    """
+    origin = link_origin(tenant)
+    if origin is None:
+        raise NoLinkOrigin()
+    return origin + url_for(endpoint, **values)

@@ -18,6 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import logsafe
 from models import db
+from scim import is_scim_path
+from scim.definitions import ERROR
+from scim.errors import error_response
 from services import database
 
 if TYPE_CHECKING:
@@ -53,9 +56,6 @@ def init_app(app: Flask) -> None:
 
 def unavailable_response() -> Response:
     """Answer 503 with Retry-After: a SCIM Error body on /scim/v2, a plain page elsewhere (no template, no query)."""
-    from scim import is_scim_path
-    from scim.errors import error_response
-
     if is_scim_path(request.path):
         response = error_response(503, UNAVAILABLE_DETAIL, failure="database_unavailable")
     else:
@@ -117,9 +117,6 @@ class LastResort:
 
     @staticmethod
     def _answer(environ: WSGIEnvironment, start_response: StartResponse, error: Exception) -> list[bytes]:
-        from scim import is_scim_path
-        from scim.definitions import ERROR
-
         status = 503 if database.unavailable(error) else 500
         scim = is_scim_path(environ.get("PATH_INFO", ""))
         # The type and frames only: the message may quote SQL parameters, and paths may carry link tokens.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from flask.wrappers import Response
 
+from scim import is_scim_path
+
 # Everything the dashboard loads comes from its own origin (htmx included, under /static/vendor), and it
 # needs no inline script, no eval and no inline style (templates/base.html configures htmx for that).
 DASHBOARD_CSP = "; ".join(
@@ -40,8 +42,6 @@ def served_over_https() -> bool:
 
 
 def _add_headers(response: Response) -> Response:
-    from scim import is_scim_path
-
     headers = response.headers
     # Never guess a type: a SCIM body that quotes client text must not become HTML or script.
     headers.setdefault("X-Content-Type-Options", "nosniff")

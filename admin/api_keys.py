@@ -8,8 +8,8 @@ from flask import Response, abort, url_for
 from flask.typing import ResponseReturnValue
 
 from admin import bp
-from admin.context import current_admin, current_tenant
-from admin.credentials import scim_view
+from admin.context import current_tenant, require_admin
+from admin.guards import scim_feature
 from admin.log_forms import IssueApiKeyForm
 from admin.pages import form_status, redirect_after_post, render_page, sentence, shown_once
 from services import api_keys
@@ -19,20 +19,20 @@ INDEX = "admin/api_keys/index.html"
 
 
 @bp.get("/learn/api-keys")
-@scim_view
+@scim_feature
 def api_keys_index() -> Response:
     """List the tenant's API keys and offer to issue one."""
     return _index_page(IssueApiKeyForm())
 
 
 @bp.post("/learn/api-keys")
-@scim_view
+@scim_feature
 def api_keys_issue() -> Response:
     """Issue a key and show it this once."""
     form = IssueApiKeyForm()
     if form.validate_on_submit():
         try:
-            key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=current_admin())
+            key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=require_admin())
         except InvalidInput as error:
             form.form_errors.append(sentence(error.message))
         else:
@@ -42,7 +42,7 @@ def api_keys_issue() -> Response:
 
 
 @bp.post("/learn/api-keys/<id:key_id>/revoke")
-@scim_view
+@scim_feature
 def api_keys_revoke(key_id: int) -> ResponseReturnValue:
     """Revoke a key for good: its next request answers 401."""
     try:

@@ -10,9 +10,11 @@ import bcrypt
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
+import request_scope
 from admin import bp, lockout
-from admin.context import after_response, current_admin, current_tenant, login_required, start_session
+from admin.context import current_admin, current_tenant, start_session
 from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
+from admin.guards import public
 from admin.limits import (
     ACCOUNT,
     breaches,
@@ -25,7 +27,8 @@ from admin.limits import (
 from admin.member_forms import ResendForm
 from admin.pages import form_status, render_form, render_page
 from models import User
-from services import accounts, setup, tenants
+from request_scope import after_response
+from services import accounts, setup
 from services.errors import DomainError, NotFound
 from services.validation import EMAIL_MAX_LENGTH
 
@@ -44,14 +47,13 @@ ACCOUNT_PAUSED = (
 @bp.app_context_processor
 def _navigation() -> dict:
     """Give base.html the signed-in admin and the SCIM switch, also on error pages of unknown hosts."""
-    tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    tenant = request_scope.tenant()
     if tenant is None:
         return {"nav_admin": None, "nav_scim": False}
     return {"nav_admin": current_admin(), "nav_scim": tenant.learn_scim}
 
 
 @bp.get("/")
-@login_required
 def index():
     """Land on the credentials page where SCIM is on, else on users."""
     if current_tenant().learn_scim:
@@ -60,6 +62,7 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @throttle_address
 @throttle_email
 @throttle_account
@@ -91,6 +94,7 @@ def login():
 
 
 @bp.post("/logout")
+@public
 def logout():
     """Sign out: end every session of the account (also copies of this cookie) and forget this one."""
     admin = current_admin()
@@ -102,6 +106,7 @@ def logout():
 
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
+@public
 def setup_account(token: str):
     """Create the tenant's first super-admin through the one-time link `flask bootstrap` printed."""
     tenant = current_tenant()

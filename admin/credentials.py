@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from flask import Response, abort, current_app, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,8 +12,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 import origins
 from admin import bp, sync_status
-from admin.context import current_admin, current_tenant, login_required
+from admin.context import current_tenant, require_admin
 from admin.forms import IssueCredentialForm
+from admin.guards import scim_feature
+from admin.offboarding import attention_context
 from admin.pages import redirect_after_post, render_form, render_page, sentence, shown_once
 from models import ScimCredential, utcnow
 from services import credentials, histogram, rollups
@@ -34,43 +35,23 @@ STATE_CHANGE_GRACE = timedelta(minutes=2)
 # Where polling() keeps its answer for the rest of the request (the page asks once per widget).
 POLLING_KEY = "mobieuslearn.credential_polling"
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def scim_feature(view: Callable[P, R]) -> Callable[P, R]:
-    """Answer 404 where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
-
-    @wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not current_tenant().learn_scim:
-            abort(404)
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def scim_view(view: Callable[P, R]) -> Callable[P, R]:
-    """Guard a view of the SCIM screens: absent where the feature is off (R10), else for signed-in admins."""
-    return scim_feature(login_required(view))
-
 
 @bp.get("/learn/scim-credentials")
-@scim_view
+@scim_feature
 def credentials_index() -> Response:
     """List the tenant's credentials with their state and traffic, and offer to issue one."""
     return _index_page(IssueCredentialForm())
 
 
 @bp.post("/learn/scim-credentials")
-@scim_view
+@scim_feature
 def credentials_issue() -> Response:
     """Issue a credential and show its token this once, on the new credential's live page."""
     form = IssueCredentialForm()
     if form.validate_on_submit():
         try:
             credential, token = credentials.issue(
-                current_tenant(), form.name.data, form.slug.data or None, created_by=current_admin()
+                current_tenant(), form.name.data, form.slug.data or None, created_by=require_admin()
             )
         except Conflict:
             form.slug.errors.append("Another credential of this tenant already has this slug.")
@@ -84,7 +65,7 @@ def credentials_issue() -> Response:
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>")
-@scim_view
+@scim_feature
 def credentials_show(credential_id: int) -> Response:
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
     credential = _credential(credential_id)
@@ -92,7 +73,7 @@ def credentials_show(credential_id: int) -> Response:
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests")
-@scim_view
+@scim_feature
 def credentials_requests(credential_id: int) -> Response:
     """Render the request log widget (polled by htmx)."""
     credential = _credential(credential_id)
@@ -100,7 +81,7 @@ def credentials_requests(credential_id: int) -> Response:
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/histogram")
-@scim_view
+@scim_feature
 def credentials_histogram(credential_id: int) -> Response:
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
     credential = _credential(credential_id)
@@ -109,7 +90,7 @@ def credentials_histogram(credential_id: int) -> Response:
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/checklist")
-@scim_view
+@scim_feature
 def credentials_checklist(credential_id: int) -> Response:
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
     credential = _credential(credential_id)
@@ -117,21 +98,21 @@ def credentials_checklist(credential_id: int) -> Response:
 
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/disable")
-@scim_view
+@scim_feature
 def credentials_disable(credential_id: int) -> ResponseReturnValue:
     """Disable a credential: its next request answers 401 until it is enabled again."""
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
 
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/enable")
-@scim_view
+@scim_feature
 def credentials_enable(credential_id: int) -> ResponseReturnValue:
     """Enable a disabled credential again."""
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
 
 
 @bp.post("/learn/scim-credentials/<id:credential_id>/revoke")
-@scim_view
+@scim_feature
 def credentials_revoke(credential_id: int) -> ResponseReturnValue:
     """Revoke a credential for good: its next request answers 401."""
     return _change_state(credential_id, credentials.revoke, "revoked; its next request answers 401")
@@ -167,8 +148,6 @@ def _index_page(form: IssueCredentialForm) -> Response:
     # The last 24 hourly rollups, the current hour included: one grouped query over a few rows each.
     since = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=LIST_COUNTS_HOURS - 1)
     counts = rollups.counts_for(ids, since)
-    from admin.offboarding import attention_context  # it imports this module for scim_feature
-
     return render_form(INDEX, form, credentials=rows, last_used=used, counts=counts, **attention_context())
 
 

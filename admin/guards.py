@@ -1,29 +1,69 @@
-"""App-wide input guards for the pages (SCIM paths answer their own way and are left alone)."""
+"""The sign-in guard: every dashboard view needs a signed-in admin of the tenant, unless it is marked public.
+
+It is the admin blueprint's own before_request, so it sees dashboard views only: SCIM and the API never
+reach it. Views opt out with @public (signing in, links from mails) and declare the SCIM feature with
+@scim_feature; the guard reads both marks, so a view protected by it can call require_admin().
+"""
 
 from __future__ import annotations
 
-from flask import abort, request
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, redirect, request, url_for
+from htmx_flask import request as htmx_request
 
 from admin import bp
-
-NUL = "\x00"
-
-
-def _is_scim(path: str) -> bool:
-    return path == "/scim" or path.startswith("/scim/")
+from admin.context import current_admin, current_tenant
 
 
-@bp.before_app_request
-def _refuse_nul_bytes() -> None:
-    """Answer 400 when the path, the query or a form value holds a NUL byte.
+def public(view: Callable) -> Callable:
+    """Mark a view anyone may reach: signing in, signing out, and the pages behind links in mails."""
+    view.public = True
+    return view
 
-    No page needs one, and PostgreSQL refuses them in text, which would turn a typo or a probe into a 500.
+
+def scim_feature(view: Callable) -> Callable:
+    """Mark a view absent (404) where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
+    view.scim_feature = True
+    return view
+
+
+@bp.before_request
+def _guard():
+    """Answer 404 for a SCIM screen the tenant lacks, then send anonymous visitors to the sign-in page.
+
+    In that order: a tenant without SCIM has no such screen, whoever asks.
     """
-    if _is_scim(request.path):
-        return
-    values = [request.path]
-    values.extend(part for pair in request.args.items(multi=True) for part in pair)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        values.extend(part for pair in request.form.items(multi=True) for part in pair)
-    if any(NUL in value for value in values):
-        abort(400, description="The request contains a NUL character, which no page accepts.")
+    rule = request.url_rule
+    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return None  # Flask answers it with the allowed methods; no view runs
+    view = current_app.view_functions[request.endpoint]
+    if getattr(view, "scim_feature", False) and not current_tenant().learn_scim:
+        abort(404)
+    if getattr(view, "public", False) or current_admin() is not None:
+        return None
+    if htmx_request.htmx:
+        # A polled or swapped fragment is no page to come back to: return to the page it sits on.
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = url_for("admin.login", next=_page_of_fragment())
+        return response
+    return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+
+
+def _page_of_fragment() -> str | None:
+    """Return the path and query of the page an htmx request came from, when it is on this site; else None.
+
+    htmx names it in HX-Current-URL; the Referer is the fallback. Another host's page is never a target.
+    """
+    for candidate in (request.headers.get("HX-Current-URL"), request.referrer):
+        if not candidate:
+            continue
+        parts = urlsplit(candidate)
+        if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+            continue
+        path = parts.path or "/"
+        if not path.startswith("/") or path.startswith("//") or "\\" in path:
+            continue
+        return path + (f"?{parts.query}" if parts.query else "")
+    return None

@@ -8,7 +8,7 @@ from flask import request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
-from admin.context import current_tenant, login_required
+from admin.context import current_tenant
 from admin.member_forms import ActionForm
 from admin.pages import redirect_after_post, sentence
 from services import handover
@@ -22,7 +22,6 @@ def duplicates_context() -> dict[str, Any]:
 
 
 @bp.post("/users/merge")
-@login_required
 def users_merge() -> BaseResponse:
     """Merge a SCIM twin into the local account it duplicates; the local account keeps its id and history."""
     form = ActionForm()

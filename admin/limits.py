@@ -12,8 +12,7 @@ from flask.wrappers import Response
 from flask_limiter import RequestLimit
 from limits import parse_many
 
-# client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
-from app import client_key, limiter
+from extensions import client_key, limiter
 from services.identifiers import fold
 
 
@@ -127,15 +126,17 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
     HttpOnly and SameSite=Lax come from the config defaults.
     """
 
+    def __init__(self, sessionless: Callable[[str], bool] = lambda _path: False) -> None:
+        super().__init__()
+        self.sessionless = sessionless
+
     def open_session(self, app: Flask, request):
-        """Leave the cookie unread on SCIM paths: a SCIM request proves itself with its bearer token only.
+        """Leave the cookie unread on sessionless paths (SCIM's: a request proves itself with its bearer token).
 
         Verifying and decoding a signed cookie that nothing reads cost every SCIM request; the empty session
         given instead is never modified there, so no cookie is set or removed in the answer either.
         """
-        from scim import is_scim_path
-
-        if is_scim_path(request.path):
+        if self.sessionless(request.path):
             return self.session_class()
         return super().open_session(app, request)
 
@@ -154,6 +155,7 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
         return name
 
 
-def init_app(app: Flask) -> None:
-    """Install the hardened session cookie (the limiter itself is bound in create_app)."""
-    app.session_interface = HardenedSessionInterface()
+def init_app(app: Flask, sessionless: Callable[[str], bool]) -> None:
+    """Install the hardened session cookie, left unread on the paths `sessionless` names (the limiter is bound in
+    create_app)."""
+    app.session_interface = HardenedSessionInterface(sessionless)

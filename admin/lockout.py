@@ -16,12 +16,13 @@ from limits import RateLimitItemPerSecond
 
 from admin import bp
 from admin.context import current_admin, current_tenant, start_session
+from admin.guards import public
 from admin.limits import account_window, note_failed_sign_in, throttle_link
 from admin.member_forms import ConfirmForm
 from admin.pages import render_form, render_page
-from admin.verification import link_origin, mail_link
-from app import limiter
+from extensions import limiter
 from models import Tenant, User, db, utcnow
+from origins import link_origin, mail_link
 from services import accounts, lockout, mail, verification
 from services.errors import DomainError
 from services.verification import SIGN_IN, InvalidLink
@@ -98,6 +99,7 @@ def _account(tenant_id: int, email: str) -> User | None:
 
 
 @bp.route("/sign-in/<token>", methods=["GET", "POST"])
+@public
 @throttle_link
 def sign_in_link(token: str) -> ResponseReturnValue:
     """Show the sign-in button of a mailed link; on POST use the link up and start a fresh session."""

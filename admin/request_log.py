@@ -9,7 +9,8 @@ from flask import Response, abort, current_app, request, stream_with_context, ur
 from sqlalchemy import select
 
 from admin import bp, sync_status
-from admin.credentials import _credential, polling, scim_view
+from admin.credentials import _credential, polling
+from admin.guards import scim_feature
 from admin.log_forms import LogFilterForm
 from admin.pages import render_page
 from models import Cohort, ScimCredential, User, db, utcnow
@@ -46,7 +47,7 @@ def log_context(credential: ScimCredential) -> dict[str, Any]:
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests.csv")
-@scim_view
+@scim_feature
 def credentials_requests_csv(credential_id: int) -> Response:
     """Download the credential's requests the filters select, oldest first: the rows the API gives."""
     credential = _credential(credential_id)
@@ -75,7 +76,7 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
 
 
 @bp.get("/learn/scim-credentials/<id:credential_id>/requests/<id:request_id>")
-@scim_view
+@scim_feature
 def credentials_request(credential_id: int, request_id: int) -> Response:
     """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
     credential = _credential(credential_id)  # of this tenant, else 404

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required
+from admin.context import current_tenant, require_admin
 from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
 from admin.pages import redirect_after_post, render_form, render_page
@@ -53,10 +53,9 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
 
 
 @bp.get("/users")
-@login_required
 def users_index() -> Response:
     """List the tenant's users; htmx searches get only the results fragment."""
-    tenant, admin = current_tenant(), current_admin()
+    tenant, admin = current_tenant(), require_admin()
     form, filters, active = _filters()
     page = directory.search_users(tenant.id, filters, request.args.get("page", 1, type=int))
     super_admins = roles.count_super_admins(tenant.id)
@@ -101,7 +100,7 @@ def _answer(
 ) -> ResponseReturnValue:
     """Answer a row action: the re-rendered row for htmx, a flash and a redirect for a plain form."""
     if htmx_request.htmx:
-        admin = current_admin()
+        admin = require_admin()
         context = _row_context(admin, user, roles.count_super_admins(user.tenant_id))
         return render_page(
             "admin/users/_row.html",
@@ -131,14 +130,13 @@ def _act(user_id: int, form: ActionForm | RoleForm, change: Callable[[User], str
 
 
 @bp.post("/users/<id:user_id>/role")
-@login_required
 def users_role(user_id: int) -> ResponseReturnValue:
     """Promote or demote a user (R4: past member only with a verified email)."""
     form = RoleForm()
 
     def change(user: User) -> str:
         before = user.role
-        roles.change_role(current_admin(), user, form.role.data)
+        roles.change_role(require_admin(), user, form.role.data)
         if user.role == before:
             return f"Role unchanged ({before.label})."
         verb = "Promoted" if user.role > before else "Demoted"
@@ -148,31 +146,28 @@ def users_role(user_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/users/<id:user_id>/ban")
-@login_required
 def users_ban(user_id: int) -> ResponseReturnValue:
     """Ban a local user."""
 
     def change(user: User) -> str:
-        roles.ban(current_admin(), user)
+        roles.ban(require_admin(), user)
         return "Banned."
 
     return _act(user_id, ActionForm(), change)
 
 
 @bp.post("/users/<id:user_id>/unban")
-@login_required
 def users_unban(user_id: int) -> ResponseReturnValue:
     """Lift a local user's ban."""
 
     def change(user: User) -> str:
-        roles.unban(current_admin(), user)
+        roles.unban(require_admin(), user)
         return "Ban lifted: member again."
 
     return _act(user_id, ActionForm(), change)
 
 
 @bp.post("/users/<id:user_id>/adopt")
-@login_required
 def users_adopt(user_id: int) -> ResponseReturnValue:
     """Hand a local member to the identity provider (userName = their email), keeping the account."""
 
@@ -184,7 +179,6 @@ def users_adopt(user_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/users/<id:user_id>/resend")
-@login_required
 def users_resend(user_id: int) -> ResponseReturnValue:
     """Mail the user a fresh verification (or set-password) link."""
 
@@ -192,7 +186,7 @@ def users_resend(user_id: int) -> ResponseReturnValue:
         purpose = verification.link_purpose(user)
         if purpose is None:
             return "Nothing to send: the email is already verified."
-        outbox = send_link(user, purpose, invited_by=current_admin())
+        outbox = send_link(user, purpose, invited_by=require_admin())
         what = "Set-password link" if purpose == verification.SET_PASSWORD else "Verification link"
         return f"{what} sent to {user.email}." + (_OUTBOX_NOTE if outbox else "")
 
@@ -203,10 +197,9 @@ _OUTBOX_NOTE = " Mail is not set up on this server, so it was saved to the serve
 
 
 @bp.route("/users/invite", methods=["GET", "POST"])
-@login_required
 def users_invite() -> ResponseReturnValue:
     """Invite someone as a local member and mail them a set-password link."""
-    tenant, admin = current_tenant(), current_admin()
+    tenant, admin = current_tenant(), require_admin()
     form = InviteForm()
     if form.validate_on_submit():
         try:

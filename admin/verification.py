@@ -9,23 +9,21 @@ from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, current_app, render_template, request
 
-import logsafe
-import origins
 from admin import bp
-from admin.context import after_response, current_tenant
+from admin.context import current_tenant
+from admin.guards import public
 from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
 from admin.pages import render_form, render_page
 from models import Tenant, User, db, utcnow
+from origins import NO_ORIGIN, NoLinkOrigin, link_origin, mail_link  # noqa: F401 - send_link raises NoLinkOrigin: callers catch it from here
+from request_scope import after_response
 from services import accounts, mail, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
-
-log = logsafe.logger(__name__)
 
 SUBJECTS = {
     VERIFY: "Confirm your email address",
@@ -51,41 +49,12 @@ def send_link(user: User, purpose: str, *, invited_by: User | None = None) -> Pa
     return mail.send(user.email, SUBJECTS[purpose], body)
 
 
-class NoLinkOrigin(DomainError):
-    """Nothing in the configuration says where the dashboard is reached, so no link can be mailed."""
-
-    def __init__(self) -> None:
-        super().__init__(NO_ORIGIN)
-
-
-NO_ORIGIN = "this server's public address is not configured (PUBLIC_URL), so it cannot mail links"
-
-
-def link_origin(tenant: Tenant) -> str | None:
-    """Return the origin of `tenant`'s mailed links, or None, saying so in the log for the operator."""
-    origin = origins.public_origin(current_app.config, tenant.slug)
-    if origin is None:
-        log.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
-    return origin
-
-
-def mail_link(tenant: Tenant, endpoint: str, **values: Any) -> str:
-    """Build the absolute link for a mail from configuration, never from the request.
-
-    The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a
-    public form would otherwise mail a live token to someone else's server.
-    """
-    origin = link_origin(tenant)
-    if origin is None:
-        raise NoLinkOrigin()
-    return origin + url_for(endpoint, **values)
-
-
 def _invalid_link() -> Response:
     return render_page("admin/verify/invalid.html", status=400, private=True)
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
+@public
 def verify_email(token: str) -> Response:
     """Show the confirm button for a verification link, and use the link up on POST."""
     tenant = current_tenant()
@@ -101,6 +70,7 @@ def verify_email(token: str) -> Response:
 
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
+@public
 @throttle_resend
 def verify_resend() -> Response:
     """Let someone ask for a new link; the answer is the same whether or not the address is known."""
@@ -135,6 +105,7 @@ def _resend_link(tenant_id: int, email: str) -> None:
 
 
 @bp.route("/password/<token>", methods=["GET", "POST"])
+@public
 def password_set(token: str) -> Response:
     """Let an invited user choose a password; doing so also verifies their email."""
     tenant = current_tenant()

@@ -10,6 +10,8 @@ import hashlib
 from flask import Blueprint, Flask, current_app, request
 
 from api import problems
+from api.auth import PUBLIC_ENDPOINTS, authenticate, bearer_token
+from extensions import limiter
 
 PREFIX = "/api/v1"
 
@@ -29,16 +31,11 @@ def init_app(app: Flask) -> None:
     """
     app.before_request(_before_api_request)
     app.register_error_handler(problems.ApiProblem, problems.render)
-    from api import openapi, views  # noqa: F401 - route registration
-    from app import limiter
-
     limiter.shared_limit(_rate_limit, scope="api", key_func=_key, exempt_when=_unlimited)(bp)
 
 
 def _before_api_request() -> None:
     if is_api_path(request.path):
-        from api.auth import authenticate
-
         authenticate()
 
 
@@ -47,8 +44,6 @@ def _rate_limit() -> str:
 
 
 def _unlimited() -> bool:
-    from api.auth import PUBLIC_ENDPOINTS
-
     return (
         not current_app.config.get("RATELIMIT_ENABLED", True)
         or not current_app.config["API_RATE_LIMIT"]
@@ -58,6 +53,8 @@ def _unlimited() -> bool:
 
 def _key() -> str:
     """Key the limit by the presented key (hashed): one runaway script cannot starve another."""
-    from api.auth import bearer_token
-
     return "api:" + hashlib.sha256(bearer_token().encode("utf-8", "replace")).hexdigest()[:16]
+
+
+# Last: the view modules register their routes on `bp`, defined above.
+from api import openapi, views  # noqa: E402, F401

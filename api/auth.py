@@ -6,10 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
+import request_scope
 from api.problems import ApiProblem
-from services import api_keys, tenants
+from services import api_keys
 
 REALM = "mobieusLearn API"
 # Needs no key: the document says what the API is, nothing about a tenant.
@@ -25,8 +26,7 @@ def authenticate() -> None:
     A tenant without the SCIM feature answers 404 on every path, with a valid key too (R10); only then is the
     key checked. SCIM credentials are not API keys: `api_keys.find` looks up `ms_api_` tokens only.
     """
-    g.api_tenant = g.api_key = None
-    tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    tenant = request_scope.tenant()
     if tenant is None or not tenant.learn_scim:
         raise ApiProblem(404, "the request-log API is not enabled for this tenant")
     g.api_tenant = tenant

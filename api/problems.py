@@ -8,6 +8,8 @@ from flask import Response, json, make_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from extensions import limiter
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -65,8 +67,6 @@ def from_http_error(error: HTTPException) -> Response:
 
 def _retry_after(error: HTTPException) -> int:
     """Seconds until the key's window resets (an integer, as clients sleep on it), at least 1."""
-    from app import limiter
-
     current = limiter.current_limit
     if current is not None and current.breached:
         return max(1, int(current.reset_at - time.time()))

@@ -8,7 +8,11 @@ import time
 from flask import Blueprint, Flask, g, request
 from limits import parse_many
 
+from extensions import limiter
 from scim import errors
+from scim.audit import record_request
+from scim.auth import authenticate
+from scim.throttle import check_rate_limit
 
 PREFIX = "/scim/v2"
 
@@ -62,8 +66,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
     app.register_error_handler(errors.ScimError, errors.render)
-    from app import limiter
-    from scim import discovery, groups, search, users  # noqa: F401 - route registration
 
     # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants. Counted by
     # scim.throttle in the hook below; Flask-Limiter's own per-request check skips SCIM paths. The limiter is
@@ -85,15 +87,6 @@ def _before_scim_request() -> None:
     if not is_scim_path(request.path):
         return
     g.scim_started = time.perf_counter()
-    # Reset per request: an app context (and its `g`) can outlive one request, as in tests.
-    g.scim_tenant = g.scim_credential = g.scim_operation = g.scim_failure = g.scim_reason = None
-    g.scim_counted = False
-    g.scim_skipped_members = None
-    g.scim_token_digest = None
-    g.scim_link_prefixes = {}  # links are built per host (scim.users._link): never reuse another request's
-    from scim.auth import authenticate
-    from scim.throttle import check_rate_limit
-
     authenticate()
     if _CONTROL.search(request.path):
         # No id holds a control character, and PostgreSQL cannot even compare one with NUL: answer exactly as
@@ -105,8 +98,6 @@ def _before_scim_request() -> None:
 
 def _after_scim_request(response):
     if is_scim_path(request.path):
-        from scim.audit import record_request
-
         if request.method == "OPTIONS" and response.status_code == 200 and _automatic_options():
             _answer_options(response)
         record_request(response)
@@ -129,3 +120,7 @@ def _answer_options(response) -> None:
     response.set_data(b"")
     response.headers.remove("Content-Type")
     response.headers.remove("Content-Length")
+
+
+# Last: the view modules register their routes on `bp`, defined above.
+from scim import discovery, groups, search, users  # noqa: E402, F401

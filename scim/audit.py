@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, g, request
 from sqlalchemy import inspect
 
-from app import client_key
+from extensions import client_key
 from services import audit
 
 

@@ -15,9 +15,10 @@ from flask import current_app, g, request
 from limits import RateLimitItem, parse_many
 
 import logsafe
-from app import client_key, limiter
+import request_scope
+from extensions import client_key, limiter
 from scim.errors import NotFound, TooManyFailures, Unauthorized
-from services import credentials, tenants
+from services import credentials
 
 log = logsafe.logger(__name__)
 
@@ -30,12 +31,14 @@ def authenticate() -> None:
     Order matters: an unknown tenant, or one without the SCIM feature, answers 404 on every
     path even with a valid token (R10); only then is the token checked.
     """
-    slug = tenants.host_slug(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
+    slug = request_scope.host_slug()
     g.scim_token_digest = digest = credentials.token_digest(bearer_token())
     # One query finds the credential and its tenant together; only a request without a valid token of
     # this tenant pays a second one, for the tenant alone.
     credential = credentials.find_on_host(slug, digest) if slug is not None else None
-    tenant = credential.tenant if credential is not None else _tenant(slug)
+    if credential is not None:
+        request_scope.keep_tenant(credential.tenant)
+    tenant = request_scope.tenant()
     if tenant is None or not tenant.learn_scim:
         g.scim_counted = True  # no tenant to show it to: counted per address and minute, not a row each
         raise NotFound("SCIM is not enabled for this tenant")
@@ -51,10 +54,6 @@ def authenticate() -> None:
         g.scim_counted = True
         raise Unauthorized("the bearer token is missing, wrong, disabled or revoked")
     raise Unauthorized(f"this credential is {credential.state}", failure=f"credential_{credential.state}")
-
-
-def _tenant(slug: str | None):
-    return None if slug is None else tenants.find_by_slug(slug)
 
 
 def bearer_token() -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from flask import g
 
 from models import User
+from offboarding_notice import notify_super_admins
+from request_scope import after_response
 from scim import errors
 from scim.definitions import USER_RESOURCE
 from scim.patch import apply_patch
@@ -34,14 +36,12 @@ def noticed(scim_id: str, intent: Callable[[User], str | None]) -> Iterator[None
 
 
 def _record(scim_id: str, intent: Callable[[User], str | None]) -> None:
-    from admin.context import after_response  # the mail goes out after the answer, as the dashboard's do
-    from admin.offboarding import notify_super_admins
-
     credential = g.get("scim_credential")
     opened = offboarding.note_refused(
         g.scim_tenant.id, scim_id, _quiet(intent), credential.id if credential is not None else None
     )
     if opened is not None:
+        # The mail goes out after the answer, as the dashboard's do.
         after_response(partial(notify_super_admins, opened))
 
 

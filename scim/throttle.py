@@ -9,15 +9,16 @@ paths (app.py). Counts live where every other limit's do (memory:// per process,
 from __future__ import annotations
 
 import hashlib
-import logging
 from functools import lru_cache
 
 from flask import current_app, g, request
 from limits import RateLimitItem, parse_many
 
+import logsafe
+from extensions import limiter
 from scim.errors import ScimError
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 _SCOPE = "scim"
 
@@ -42,7 +43,6 @@ def check_rate_limit() -> None:
     setting = config["SCIM_RATE_LIMIT"]
     if not setting or not config.get("RATELIMIT_ENABLED", True) or request.blueprint != "scim":
         return  # off, or a path no SCIM view answers (404, 405): not counted, as before
-    from app import limiter
 
     prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
     keys = [part for part in (prefix, _SCOPE, credential_key()) if part]

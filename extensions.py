@@ -1,0 +1,45 @@
+"""The Flask extensions both interfaces share, created unbound here and bound to the app in create_app.
+
+Kept apart from app.py so that scim/, admin/ and api/ can import them at module level without importing
+the application factory (which imports them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+
+import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
+
+csrf = CSRFProtect()
+migrate = Migrate()
+htmx = Htmx()
+# One limiter for both interfaces (failed sign-ins, SCIM requests per credential); its storage is
+# RATELIMIT_STORAGE_URI: memory:// counts per process, redis:// shares counts across workers and hosts.
+limiter = Limiter(key_func=get_remote_address)
+# The block one IPv6 subscriber usually gets: a client can rotate addresses inside it at will.
+IPV6_BLOCK = 64
+
+
+def client_key(address: str | None) -> str:
+    """Return the throttle key of a client address: IPv4 as is, IPv6 by its /64.
+
+    Beside the limiter because both interfaces key by it: failed sign-ins, failed SCIM authentications,
+    and the request log's per-address counts.
+    """
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_BLOCK), strict=False))
+    return str(ip)
