@@ -40,23 +40,26 @@ def accounts(start: int, visible: int, tenant_id: int, other_id: int):
         elif i % 20 == 13:
             kind = "deprovisioned"
         name = f"user{i}@example.com"
-        yield {
-            "tenant_id": other_id if kind == "other tenant" else tenant_id,
-            "scim_managed": kind != "local",
-            "role": Role.ADMIN if kind == "promoted" else Role.MEMBER,
-            "deprovisioned_at": utcnow() if kind == "deprovisioned" else None,
-            "user_name": name if kind != "local" else None,
-            "user_name_ci": name if kind != "local" else None,
-            "external_id": f"ext-{i}" if kind != "local" else None,
-            "email": name,
-            "email_ci": name,
-            "given_name": "User",
-            "given_name_ci": "user",
-            "family_name": str(i),
-            "family_name_ci": str(i),
-            "profile": {"name": {"givenName": "User", "familyName": str(i)}},
-            "profile_ci": {"name.givenname": "user", "name.familyname": str(i)},
-        }, kind == "member"
+        yield (
+            {
+                "tenant_id": other_id if kind == "other tenant" else tenant_id,
+                "scim_managed": kind != "local",
+                "role": Role.ADMIN if kind == "promoted" else Role.MEMBER,
+                "deprovisioned_at": utcnow() if kind == "deprovisioned" else None,
+                "user_name": name if kind != "local" else None,
+                "user_name_ci": name if kind != "local" else None,
+                "external_id": f"ext-{i}" if kind != "local" else None,
+                "email": name,
+                "email_ci": name,
+                "given_name": "User",
+                "given_name_ci": "user",
+                "family_name": str(i),
+                "family_name_ci": str(i),
+                "profile": {"name": {"givenName": "User", "familyName": str(i)}},
+                "profile_ci": {"name.givenname": "user", "name.familyname": str(i)},
+            },
+            kind == "member",
+        )
         shown += kind == "member"
         i += 1
 
@@ -72,14 +75,32 @@ def grow(tenant_id: int, other_id: int, have: int, want: int, next_index: int) -
     ).all()
     db.session.execute(
         insert(UserEmail),
-        [{"user_id": u.id, "position": 0, "value": u.email, "value_ci": u.email, "type": "work", "type_ci": "work",
-          "primary": True} for u in new],  # fmt: skip
+        [
+            {
+                "user_id": u.id,
+                "position": 0,
+                "value": u.email,
+                "value_ci": u.email,
+                "type": "work",
+                "type_ci": "work",
+                "primary": True,
+            }
+            for u in new
+        ],  # fmt: skip
     )
     groups = want // GROUP_SIZE - have // GROUP_SIZE
     db.session.execute(
         insert(Cohort),
-        [{"tenant_id": tenant_id, "name": f"Group {g}", "name_ci": f"group {g}", "external_id": f"g-{g}",
-          "scim_managed": True} for g in range(have // GROUP_SIZE, want // GROUP_SIZE)],  # fmt: skip
+        [
+            {
+                "tenant_id": tenant_id,
+                "name": f"Group {g}",
+                "name_ci": f"group {g}",
+                "external_id": f"g-{g}",
+                "scim_managed": True,
+            }
+            for g in range(have // GROUP_SIZE, want // GROUP_SIZE)
+        ],  # fmt: skip
     )
     cohort_ids = db.session.scalars(select(Cohort.id).where(Cohort.tenant_id == tenant_id).order_by(Cohort.id)).all()
     fresh = cohort_ids[-groups:] if groups else cohort_ids
@@ -95,14 +116,15 @@ def grow(tenant_id: int, other_id: int, have: int, want: int, next_index: int) -
 
 
 def cases(n: int, groups: int, name: str) -> list[tuple[str, str]]:
-    deep, middle = n - 2 * PAGE + 1, n // 2
+    deep, middle, groups_deep = n - 2 * PAGE + 1, n // 2, max(groups - 2 * PAGE + 1, 1)
+    bare = "excludedAttributes=members"
     return [
         ("Users first page", f"/scim/v2/Users?count={PAGE}"),
         ("Users deep page", f"/scim/v2/Users?startIndex={deep}&count={PAGE}"),
         ("Users middle page", f"/scim/v2/Users?startIndex={middle}&count={PAGE}"),
         ("Users userName eq", f'/scim/v2/Users?filter=userName eq "{name.upper()}"'),
-        ("Groups first page", f"/scim/v2/Groups?count={PAGE}&excludedAttributes=members"),
-        ("Groups deep page", f"/scim/v2/Groups?startIndex={max(groups - 2 * PAGE + 1, 1)}&count={PAGE}&excludedAttributes=members"),
+        ("Groups first page", f"/scim/v2/Groups?count={PAGE}&{bare}"),
+        ("Groups deep page", f"/scim/v2/Groups?startIndex={groups_deep}&count={PAGE}&{bare}"),
         ("Groups displayName eq", f'/scim/v2/Groups?filter=displayName eq "group {groups // 2}"'),
     ]
 
