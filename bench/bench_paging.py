@@ -1,20 +1,25 @@
 """Time /Users and /Groups paging as the tenant grows: first page, a deep page, a middle page, an `eq` filter.
 
 Run: .venv/bin/python bench/bench_paging.py [--users 1000,100000] [--database sqlite|postgresql://…] [--explain]
-One database (a temporary SQLite file, or a throwaway schema of the PostgreSQL database given) grows step by
-step to each size in --users: each step bulk-inserts SCIM-visible members (one work email each, every member in
+One database (a temporary SQLite file, or a throwaway schema of the PostgreSQL database given) holds one tenant
+per size in --users, each bulk-filled with that many SCIM-visible members (one work email each, every member in
 one of size/10 SCIM groups) interleaved with accounts SCIM may not see: about 1 in 20 a local account, 1 in 50
 promoted past member, 1 in 20 deprovisioned, and 1 in 10 of another tenant. On PostgreSQL `VACUUM ANALYZE` runs
-after each step, as autovacuum would soon do: an index-only scan needs the visibility map it sets.
-Every request goes through the Flask test client with a SCIM token; each cell is the median of --runs
-requests, with the SQL statements one request runs and the median ms spent in them.
+before the timing, as autovacuum would soon do: an index-only scan needs the visibility map it sets.
+The request of each size takes turns with the others, so a busy moment of a shared machine falls on all alike.
+Every request goes through the Flask test client with a SCIM token; each cell is the median ms of --runs
+requests, then the median CPU ms of the app and its database (this process, with SQLite in it; on PostgreSQL
+also the backends serving its connections, read from /proc, parallel workers not counted: CPU time is steadier
+than wall time on a busy machine), the SQL statements one request runs and the median ms spent in them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from pathlib import Path
 
 import bench_request_log as log_bench  # first: it puts this checkout on sys.path
 from sqlalchemy import event, insert, select, text
@@ -24,6 +29,8 @@ from services import credentials, members, tenants
 
 PAGE = 100
 GROUP_SIZE = 10  # members per SCIM group
+TICKS = os.sysconf("SC_CLK_TCK")
+DOMAIN = "bench.test"  # tenant t1000 answers on t1000.bench.test
 
 
 def accounts(start: int, visible: int, tenant_id: int, other_id: int):
@@ -109,9 +116,6 @@ def grow(tenant_id: int, other_id: int, have: int, want: int, next_index: int) -
         insert(CohortMember), [{"cohort_id": fresh[k % len(fresh)], "user_id": uid} for k, uid in enumerate(mine)]
     )
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
     return next_index + len(rows)
 
 
@@ -129,9 +133,29 @@ def cases(n: int, groups: int, name: str) -> list[tuple[str, str]]:
     ]
 
 
-def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int, float]:
-    """Return the median ms of `runs` requests, the statements one runs and the median ms spent in them."""
+def server_cpu(pids: set[int]) -> float:
+    """Return the CPU seconds (user + system) the PostgreSQL backends `pids` have used, read from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def measure(client, calls: list[tuple[str, dict]], runs: int) -> list[tuple[float, float, int, float]]:
+    """Send the requests of `calls` (url, headers) in turn, `runs` rounds; per call return its median ms, the
+    median CPU ms of the app and its database, the statements one runs and the median ms spent in them.
+    The calls take turns, so a busy moment of a shared machine falls on every one alike.
+    """
     spent: list[float] = []
+    backends: set[int] = set()
+
+    def checkout(dbapi_connection, *_args) -> None:
+        if db.engine.dialect.name == "postgresql":
+            backends.add(dbapi_connection.info.backend_pid)
 
     def before(conn, *_args) -> None:
         conn.info["bench_started"] = time.perf_counter()
@@ -139,25 +163,35 @@ def measure(client, url: str, headers: dict, runs: int) -> tuple[float, int, flo
     def after(conn, *_args) -> None:
         spent.append(time.perf_counter() - conn.info.pop("bench_started"))
 
-    response = client.get(url, headers=headers)  # warms caches, and checks the answer
-    assert response.status_code == 200, (url, response.get_data(as_text=True))
-    body = response.get_json()
-    assert body["Resources"], (url, body)
+    for url, headers in calls:
+        response = client.get(url, headers=headers)  # warms caches, and checks the answer
+        assert response.status_code == 200, (url, response.get_data(as_text=True))
+        assert response.get_json()["Resources"], url
+    samples: list[list[tuple[float, float, int, float]]] = [[] for _ in calls]
+    event.listen(db.engine, "checkout", checkout)
     event.listen(db.engine, "before_cursor_execute", before)
     event.listen(db.engine, "after_cursor_execute", after)
     try:
-        samples, in_sql, count = [], [], 0
         for _ in range(runs):
-            spent.clear()
-            started = time.perf_counter()
-            client.get(url, headers=headers).get_data()
-            samples.append((time.perf_counter() - started) * 1000)
-            in_sql.append(sum(spent) * 1000)
-            count = len(spent)
+            for (url, headers), taken in zip(calls, samples, strict=True):
+                spent.clear()
+                started, cpu = time.perf_counter(), time.process_time() + server_cpu(backends)
+                client.get(url, headers=headers).get_data()
+                wall, cpu = time.perf_counter() - started, time.process_time() + server_cpu(backends) - cpu
+                taken.append((wall * 1000, cpu * 1000, len(spent), sum(spent) * 1000))
     finally:
+        event.remove(db.engine, "checkout", checkout)
         event.remove(db.engine, "before_cursor_execute", before)
         event.remove(db.engine, "after_cursor_execute", after)
-    return statistics.median(samples), count, statistics.median(in_sql)
+    return [
+        (
+            statistics.median(t[0] for t in taken),
+            statistics.median(t[1] for t in taken),
+            taken[-1][2],
+            statistics.median(t[3] for t in taken),
+        )
+        for taken in samples
+    ]
 
 
 def explain(client, url: str, headers: dict) -> None:
@@ -180,38 +214,48 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.users.split(",")]
 
-    with log_bench.bench_app(args.database, "bench_paging") as app, app.app_context():
+    with log_bench.bench_app(args.database, "bench_paging", TENANT_BASE_DOMAIN=DOMAIN) as app, app.app_context():
         db.create_all()
-        tenant, _ = tenants.ensure_default()
         other = tenants.create_tenant("other")
-        _, token = credentials.issue(tenant, "bench")
         client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}"}
-        have, index, table = 0, 0, []
-        for size in sizes:
+        index, tenants_by_size = 0, []
+        for size in sizes:  # one tenant per size, in one database: the requests of each size take turns
+            tenant = tenants.create_tenant(f"t{size}", learn_scim=True)
+            _, token = credentials.issue(tenant, "bench")
             started = time.perf_counter()
-            index = grow(tenant.id, other.id, have, size, index)
-            have = size
-            print(f"{db.engine.dialect.name}: {size:,} visible members ({index:,} accounts) "
+            index = grow(tenant.id, other.id, 0, size, index)
+            print(f"{db.engine.dialect.name}: tenant of {size:,} visible members ({index:,} accounts in all) "
                   f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-            row = []
             visible = members.scim_visible(tenant.id)
             someone = db.session.scalar(select(User.user_name).where(visible).order_by(User.id).offset(size // 3))
-            for name, url in cases(size, size // GROUP_SIZE, someone):
-                row.append((name, measure(client, url, headers, args.runs)))
-                if args.explain:
-                    explain(client, url, headers)
-            table.append((size, row))
+            tenants_by_size.append(
+                (
+                    cases(size, size // GROUP_SIZE, someone),
+                    {"Authorization": f"Bearer {token}", "Host": f"t{size}.{DOMAIN}"},
+                )
+            )
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE"))
 
-        names = [name for name, _ in table[0][1]]
-        print(f"\n| {db.engine.dialect.name}, visible members | " + " | ".join(names) + " |")
+        names = [name for name, _ in tenants_by_size[0][0]]
+        table = [[] for _ in sizes]
+        for k in range(len(names)):
+            calls = [(listed[k][1], headers) for listed, headers in tenants_by_size]
+            for row, figures in zip(table, measure(client, calls, args.runs), strict=True):
+                row.append(figures)
+            if args.explain:
+                for url, headers in calls:
+                    explain(client, url, headers)
+
+        print(f"\n{db.engine.dialect.name}: median ms (app CPU ms, statements, ms in SQL) of {args.runs} requests")
+        print("| visible members | " + " | ".join(names) + " |")
         print("|---" * (len(names) + 1) + "|")
-        for size, row in table:
-            cells = [f"{ms:.1f} ({count}, {sql:.1f})" for _, (ms, count, sql) in row]
+        for size, row in zip(sizes, table, strict=True):
+            cells = [f"{ms:.1f} ({cpu:.1f}, {count}, {sql:.1f})" for ms, cpu, count, sql in row]
             print(f"| {size:,} | " + " | ".join(cells) + " |")
         if len(table) > 1:
-            first, last = table[0][1], table[-1][1]
-            ratios = [f"{b[1][0] / a[1][0]:.2f}×" for a, b in zip(first, last, strict=True)]
+            ratios = [f"{b[0] / a[0]:.2f}× ({b[1] / a[1]:.2f}×)" for a, b in zip(table[0], table[-1], strict=True)]
             print(f"| ratio {sizes[-1]:,} / {sizes[0]:,} | " + " | ".join(ratios) + " |")
 
 
