@@ -7,7 +7,8 @@ PostgreSQL database. The log is bulk-filled (bench/bench_request_log.py's filler
 --rows rows spread over 100 days, so `prune-log --days 10` deletes about 90 % of them. --clients threads send
 GET /Users/{id} and GET /Users?filter=userName eq on keep-alive connections (each one also writes its log row)
 for --seconds, then while the prune runs, then for --seconds again. Prints requests/s of each period, the
-ratio during/before, and the prune's wall time and CPU time (its own process: user + system).
+ratio during/before and during/(the mean of before and after: the machine's other load moves both), and the
+prune's wall time and CPU time (its own process: user + system).
 """
 
 from __future__ import annotations
@@ -153,10 +154,11 @@ def main() -> None:
             during = load.rate(prune_start, prune_end)
             after = load.rate(prune_end, after_end)
         print(f"prune-log: {output}")
-        print("| database | GET/s before | GET/s during prune | GET/s after | during/before | prune wall | prune CPU |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| {url.split(':')[0]} | {before:.0f} | {during:.0f} | {after:.0f} | {during / before:.0%} | "
-              f"{wall:.1f} s | {cpu:.1f} s |")  # fmt: skip
+        print("| database | GET/s before | during prune | after | during ÷ before | during ÷ mean(before, after) "
+              "| prune wall | prune CPU |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| {url.split(':')[0]} | {before:.0f} | {during:.0f} | {after:.0f} | {during / before:.0%} "
+              f"| {during / ((before + after) / 2):.0%} | {wall:.1f} s | {cpu:.1f} s |")  # fmt: skip
         if load.errors:
             print(f"non-200 answers: {load.errors}")
 
