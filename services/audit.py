@@ -203,7 +203,7 @@ def prune(before: datetime, batch: int = 500, pause: float = 0.02, rest: float =
     """Delete request-log rows older than `before` in small server-side batches; return how many.
 
     Each batch is one `DELETE ... WHERE id IN (SELECT id ... ORDER BY id LIMIT n)` in a transaction of its own,
-    so no id list travels to the client and the write lock is held for one batch only (on SQLite, about 15 ms for
+    so no id list travels to the client and the write lock is held for one batch only (on SQLite, a few ms for
     500 rows with the log's eight indexes). The oldest rows have the lowest ids, so each batch walks the primary
     key from its start. Between batches the pruner rests `rest` times as long as the batch took (at least `pause`
     seconds): SCIM requests, whose log rows need that lock, get the database at least three quarters of the time.
