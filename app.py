@@ -85,10 +85,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from api import bp as api_bp
     from api import init_app as init_api
     from cli import register as register_cli
+    from converters import init_app as init_converters
     from scim import bp as scim_bp
     from scim import init_app as init_scim
     from security_headers import init_app as init_security_headers
 
+    init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
     init_api(app)
     # After the SCIM and API hooks: a throttled request is authenticated first, so the log names its credential
@@ -192,9 +194,10 @@ def _unserved_host():
 
 
 def _unexpected_error(error: Exception):
-    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals."""
-    if isinstance(error, HTTPException):
-        return _http_error(error)
+    """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals.
+
+    Flask hands HTTPExceptions to `_http_error`, the handler of the closer class, never to this one.
+    """
     database.discard()  # a plain rollback raises again on a connection the server ended
     route = request.url_rule.rule if request.url_rule else "(no route)"
     if database.unavailable(error):

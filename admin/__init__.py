@@ -2,7 +2,11 @@
 
 from flask import Blueprint
 
+from models import Role
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Templates compare roles by name (`user.role >= Role.ADMIN`), never by number.
+bp.add_app_template_global(Role, "Role")
 
 from admin import (  # noqa: E402, F401 - route registration
     api_keys,

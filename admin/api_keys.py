@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, url_for
+from flask import abort, url_for
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
-from admin.credentials import scim_feature
+from admin.context import current_admin, current_tenant
+from admin.credentials import scim_view
 from admin.log_forms import IssueApiKeyForm
+from admin.pages import form_status, redirect_after_post, render_page, sentence, shown_once
 from services import api_keys
 from services.errors import InvalidInput, NotFound
 
@@ -15,16 +16,14 @@ INDEX = "admin/api_keys/index.html"
 
 
 @bp.get("/learn/api-keys")
-@scim_feature
-@login_required
+@scim_view
 def api_keys_index():
     """List the tenant's API keys and offer to issue one."""
     return _index_page(IssueApiKeyForm())
 
 
 @bp.post("/learn/api-keys")
-@scim_feature
-@login_required
+@scim_view
 def api_keys_issue():
     """Issue a key and show it this once."""
     form = IssueApiKeyForm()
@@ -32,19 +31,15 @@ def api_keys_issue():
         try:
             key, token = api_keys.issue(current_tenant(), form.name.data, form.expires.data, created_by=current_admin())
         except InvalidInput as error:
-            form.form_errors.append(error.message[:1].upper() + error.message[1:] + ".")
+            form.form_errors.append(sentence(error.message))
         else:
-            response = _index_page(IssueApiKeyForm(formdata=None), status=201, new_key=key, token=token)
-            # Neither the browser cache nor a reload may bring the key back.
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["HX-Push-Url"] = url_for("admin.api_keys_index")
-            return response
-    return _index_page(form, status=422)
+            page = _index_page(IssueApiKeyForm(formdata=None), status=201, new_key=key, token=token)
+            return shown_once(page, url_for("admin.api_keys_index"))
+    return _index_page(form)
 
 
-@bp.post("/learn/api-keys/<int(max=2147483647):key_id>/revoke")
-@scim_feature
-@login_required
+@bp.post("/learn/api-keys/<id:key_id>/revoke")
+@scim_view
 def api_keys_revoke(key_id: int):
     """Revoke a key for good: its next request answers 401."""
     try:
@@ -52,11 +47,12 @@ def api_keys_revoke(key_id: int):
     except NotFound:
         abort(404)
     api_keys.revoke(key)
-    flash(f"API key “{key.name}” revoked; its next request answers 401.", "ok")
-    return redirect(url_for("admin.api_keys_index"), code=303)
+    message = f"API key “{key.name}” revoked; its next request answers 401."
+    return redirect_after_post(url_for("admin.api_keys_index"), message=message)
 
 
-def _index_page(form: IssueApiKeyForm, status: int = 200, **extra):
+def _index_page(form: IssueApiKeyForm, status: int | None = None, **extra):
+    """Render the page with the tenant's keys and `form`; its status follows the form unless given."""
     keys = api_keys.for_tenant(current_tenant())
-    page = render_page(INDEX, form=form, keys=keys, scopes=api_keys.SCOPES, **{"new_key": None, "token": None, **extra})
-    return make_response(page, status)
+    context = {"keys": keys, "scopes": api_keys.SCOPES, "new_key": None, "token": None, **extra}
+    return render_page(INDEX, form=form, status=status or form_status(form), **context)

@@ -7,11 +7,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
 from admin import bp, lockout
-from admin.context import after_response, current_admin, current_tenant, login_required, private_page, start_session
+from admin.context import after_response, current_admin, current_tenant, login_required, start_session
 from admin.forms import BCRYPT_MAX_BYTES, LoginForm, SetupForm
 from admin.limits import (
     ACCOUNT,
@@ -23,12 +23,13 @@ from admin.limits import (
     throttle_email,
 )
 from admin.member_forms import ResendForm
+from admin.pages import form_status, render_form, render_page
 from models import User
 from services import members, setup, tenants
 from services.errors import DomainError, NotFound
+from services.validation import EMAIL_MAX_LENGTH
 
 LOGIN = "admin/login/index.html"
-MAX_EMAIL = 320
 SETUP = "admin/setup/index.html"
 # One message for every refusal, so the form never tells which emails have accounts or which role they hold.
 SIGN_IN_REFUSED = "That email and password do not match an admin account of this tenant."
@@ -69,7 +70,7 @@ def login():
         return redirect(_next_url())
     form = LoginForm()
     if not form.validate_on_submit():
-        return _login_page(form, status=400 if form.is_submitted() else 200)
+        return _login_page(form, status=form_status(form, on_errors=400))
 
     user = members.find_by_email(tenant, form.email.data)
     password_ok = _password_matches(user, form.password.data)
@@ -106,20 +107,20 @@ def setup_account(token: str):
     tenant = current_tenant()
     store = _setup_store()
     if not setup.is_valid(tenant, token, store):
-        return private_page(render_template(SETUP, form=None, invalid=True), 404)
+        return _invalid_setup_link()
     form = SetupForm()
     if form.validate_on_submit():
         try:
             user = setup.create_first_admin(tenant, token, store, form.email.data, form.password.data)
         except NotFound:
-            return private_page(render_template(SETUP, form=None, invalid=True), 404)
+            return _invalid_setup_link()
         except DomainError as error:
             form.form_errors.append(error.message)
         else:
             start_session(user)
             flash("Your super-admin account is ready, and the setup link no longer works.", "ok")
             return redirect(url_for("admin.index"))
-    return private_page(render_template(SETUP, form=form, invalid=False), 422 if form.is_submitted() else 200)
+    return render_form(SETUP, form, invalid=False, private=True)
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -131,14 +132,14 @@ def _too_many_attempts(error: RateLimitExceeded):
             f"Too many requests for new links from your network (at most {error.description}). "
             "Wait a while, then try again."
         )
-        return render_template("admin/verify/resend.html", form=form), 429
+        return render_page("admin/verify/resend.html", form=form, status=429)
     if request.endpoint != "admin.login":
-        return render_template("errors/error.html", error=error), 429
+        return render_page("errors/error.html", error=error, status=429)
     form = LoginForm()
     email = request.form.get("email", "")
     # Only the account's own limit refused this attempt, not a per-address one: its owner gets a
     # way in. The answer is the same for every email; the lookup and the mail come after it.
-    if breaches() == {ACCOUNT} and 0 < len(email) <= MAX_EMAIL:
+    if breaches() == {ACCOUNT} and 0 < len(email) <= EMAIL_MAX_LENGTH:
         after_response(partial(lockout.mail_sign_in_link, current_tenant().id, email))
         form.form_errors.append(ACCOUNT_PAUSED.format(limit=error.description, minutes=lockout.link_minutes()))
     else:
@@ -152,8 +153,11 @@ def _too_many_attempts(error: RateLimitExceeded):
 
 
 def _login_page(form: LoginForm, status: int):
-    page = render_template(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()))
-    return make_response(page, status)
+    return render_page(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()), status=status)
+
+
+def _invalid_setup_link():
+    return render_page(SETUP, form=None, invalid=True, status=404, private=True)
 
 
 def _password_matches(user: User | None, password: str) -> bool:

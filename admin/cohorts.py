@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, request
 
 from admin import bp
-from admin.context import current_tenant, login_required, render_page
-from models import Role
+from admin.context import current_tenant, login_required
+from admin.pages import render_page
 from services import directory
 from services.errors import NotFound
 
@@ -20,7 +20,7 @@ def cohorts_index():
     return render_page("admin/cohorts/index.html", tenant=tenant, page=page)
 
 
-@bp.get("/cohorts/<int(max=2147483647):cohort_id>")
+@bp.get("/cohorts/<id:cohort_id>")
 @login_required
 def cohorts_show(cohort_id: int):
     """Show one cohort and a page of its members."""
@@ -30,4 +30,4 @@ def cohorts_show(cohort_id: int):
     except NotFound:
         abort(404)
     page = directory.cohort_members(tenant.id, cohort_id, request.args.get("page", 1, type=int))
-    return render_page("admin/cohorts/show.html", tenant=tenant, row=row, page=page, role_names=Role.NAMES)
+    return render_page("admin/cohorts/show.html", tenant=tenant, row=row, page=page)

@@ -1,4 +1,4 @@
-"""Who is signed in, for which tenant, and how a page answers htmx versus a full load."""
+"""Who is signed in, for which tenant, and work that runs after the response (pages: admin/pages.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from flask import (
     copy_current_request_context,
     current_app,
     redirect,
-    render_template,
     request,
     session,
     url_for,
@@ -123,22 +122,6 @@ def _page_of_fragment() -> str | None:
             continue
         return path + (f"?{parts.query}" if parts.query else "")
     return None
-
-
-def render_page(template: str, fragment: str | None = None, **context):
-    """Render the full page, or only `fragment` when htmx asks for a partial swap."""
-    if fragment is not None and htmx_request.htmx and not htmx_request.htmx.boosted:
-        return render_template(fragment, **context)
-    return render_template(template, **context)
-
-
-def private_page(body, status: int = 200):
-    """Answer a page whose URL holds a token: never cached, never sent to another site as a Referer."""
-    response = current_app.make_response((body, status))
-    response.headers["Cache-Control"] = "no-store"
-    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts to our own origin.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
 
 
 def after_response(work: Callable[[], None]) -> None:

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, request, url_for
 
 import origins
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.context import current_admin, current_tenant, login_required
 from admin.forms import IssueCredentialForm
+from admin.pages import redirect_after_post, render_form, render_page, sentence, shown_once
 from models import ScimCredential, utcnow
 from services import credentials, histogram, rollups, sync_status
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -41,17 +42,20 @@ def scim_feature(view: Callable) -> Callable:
     return wrapped
 
 
+def scim_view(view: Callable) -> Callable:
+    """Guard a view of the SCIM screens: absent where the feature is off (R10), else for signed-in admins."""
+    return scim_feature(login_required(view))
+
+
 @bp.get("/learn/scim-credentials")
-@scim_feature
-@login_required
+@scim_view
 def credentials_index():
     """List the tenant's credentials with their state and traffic, and offer to issue one."""
     return _index_page(IssueCredentialForm())
 
 
 @bp.post("/learn/scim-credentials")
-@scim_feature
-@login_required
+@scim_view
 def credentials_issue():
     """Issue a credential and show its token this once, on the new credential's live page."""
     form = IssueCredentialForm()
@@ -65,73 +69,61 @@ def credentials_issue():
         except InvalidInput as error:
             form.form_errors.append(error.message)
         else:
-            page = render_page(SHOW, **_show_context(credential, "hour"), token=token)
-            response = make_response(page, 201)
-            # Neither the browser cache nor a reload may bring the token back: the address bar
-            # moves to the credential's page (htmx), and nothing stores this response.
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["HX-Push-Url"] = url_for("admin.credentials_show", credential_id=credential.id)
-            return response
-    return _index_page(form, status=422)
+            # A reload shows the credential's page, never the token again.
+            page = render_page(SHOW, **_show_context(credential, "hour"), token=token, status=201)
+            return shown_once(page, url_for("admin.credentials_show", credential_id=credential.id))
+    return _index_page(form)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>")
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>")
+@scim_view
 def credentials_show(credential_id: int):
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
     credential = _credential(credential_id)
     return render_page(SHOW, **_show_context(credential, _window()), token=None)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests")
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>/requests")
+@scim_view
 def credentials_requests(credential_id: int):
     """Render the request log widget (polled by htmx)."""
     credential = _credential(credential_id)
-    return render_template("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
+    return render_page("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/histogram")
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>/histogram")
+@scim_view
 def credentials_histogram(credential_id: int):
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
     credential = _credential(credential_id)
-    return render_template(
-        "admin/credentials/_histogram.html", credential=credential, **_histogram_context(credential, _window())
-    )
+    context = _histogram_context(credential, _window())
+    return render_page("admin/credentials/_histogram.html", credential=credential, **context)
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/checklist")
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>/checklist")
+@scim_view
 def credentials_checklist(credential_id: int):
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
     credential = _credential(credential_id)
-    return render_template("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
+    return render_page("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/disable")
-@scim_feature
-@login_required
+@bp.post("/learn/scim-credentials/<id:credential_id>/disable")
+@scim_view
 def credentials_disable(credential_id: int):
     """Disable a credential: its next request answers 401 until it is enabled again."""
     return _change_state(credential_id, credentials.disable, "disabled; its requests now answer 401 until enabled")
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/enable")
-@scim_feature
-@login_required
+@bp.post("/learn/scim-credentials/<id:credential_id>/enable")
+@scim_view
 def credentials_enable(credential_id: int):
     """Enable a disabled credential again."""
     return _change_state(credential_id, credentials.enable, "enabled; it is accepted again from the next request")
 
 
-@bp.post("/learn/scim-credentials/<int(max=2147483647):credential_id>/revoke")
-@scim_feature
-@login_required
+@bp.post("/learn/scim-credentials/<id:credential_id>/revoke")
+@scim_view
 def credentials_revoke(credential_id: int):
     """Revoke a credential for good: its next request answers 401."""
     return _change_state(credential_id, credentials.revoke, "revoked; its next request answers 401")
@@ -139,13 +131,12 @@ def credentials_revoke(credential_id: int):
 
 def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str):
     credential = _credential(credential_id)
+    back = url_for("admin.credentials_show", credential_id=credential.id)
     try:
         action(credential)
     except DomainError as error:
-        flash(error.message[:1].upper() + error.message[1:] + ".", "error")
-    else:
-        flash(f"“{credential.name}” {done}.", "ok")
-    return redirect(url_for("admin.credentials_show", credential_id=credential.id), code=303)
+        return redirect_after_post(back, error=sentence(error.message))
+    return redirect_after_post(back, message=f"“{credential.name}” {done}.")
 
 
 def _credential(credential_id: int) -> ScimCredential:
@@ -160,7 +151,7 @@ def _window() -> str:
     return window if window in WINDOWS else "hour"
 
 
-def _index_page(form: IssueCredentialForm, status: int = 200):
+def _index_page(form: IssueCredentialForm):
     tenant = current_tenant()
     rows = credentials.for_tenant(tenant)
     ids = [c.id for c in rows]
@@ -170,8 +161,7 @@ def _index_page(form: IssueCredentialForm, status: int = 200):
     counts = rollups.counts_for(ids, since)
     from admin.offboarding import attention_context  # it imports this module for scim_feature
 
-    page = render_page(INDEX, form=form, credentials=rows, last_used=used, counts=counts, **attention_context())
-    return make_response(page, status)
+    return render_form(INDEX, form, credentials=rows, last_used=used, counts=counts, **attention_context())
 
 
 def _scim_base_url() -> str | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 
 from admin import bp
 from admin.context import current_tenant, login_required
 from admin.member_forms import ActionForm
+from admin.pages import redirect_after_post, sentence
 from services import handover
 from services.errors import DomainError
 
@@ -24,13 +25,12 @@ def users_merge():
     form = ActionForm()
     scim_user_id = request.form.get("scim_user", type=int)
     local_user_id = request.form.get("local_user", type=int)
+    back = url_for("admin.users_index") + "#duplicates"
     if not form.validate_on_submit() or scim_user_id is None or local_user_id is None:
-        flash("That choice is not available; reload the page and try again.", "error")
-    else:
-        try:
-            user = handover.merge(current_tenant(), scim_user_id, local_user_id)
-        except DomainError as error:
-            flash(error.message[:1].upper() + error.message[1:] + ".", "error")
-        else:
-            flash(f"{user.label}: merged; the identity provider now manages this account as {user.user_name}.", "ok")
-    return redirect(url_for("admin.users_index") + "#duplicates", code=303)
+        return redirect_after_post(back, error="That choice is not available; reload the page and try again.")
+    try:
+        user = handover.merge(current_tenant(), scim_user_id, local_user_id)
+    except DomainError as error:
+        return redirect_after_post(back, error=sentence(error.message))
+    message = f"{user.label}: merged; the identity provider now manages this account as {user.user_name}."
+    return redirect_after_post(back, message=message)

@@ -14,11 +14,15 @@ from limits import parse_many
 
 # client_key lives beside the limiter: the SCIM side keys its failed-authentication limit the same way.
 from app import client_key, limiter
+from services.identifiers import fold
 
 
 def email_key(email: str | None) -> str:
-    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log."""
-    normalised = (email or "").strip().lower()
+    """Return the throttle key of an email: a short hash, so the address never reaches the limiter's log.
+
+    Folded as accounts are looked up (services.identifiers.fold), so no spelling of one address gets a fresh count.
+    """
+    normalised = fold((email or "").strip())
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
 
 
@@ -87,42 +91,24 @@ def _limits_off() -> bool:
     return not current_app.config.get("RATELIMIT_ENABLED", True)
 
 
-throttle_email = limiter.limit(
-    _login_limit,
-    key_func=_client_and_email,
-    methods=["POST"],
-    deduct_when=_sign_in_failed,
-    exempt_when=_limits_off,
-    scope=ADDRESS_AND_EMAIL,
-    on_breach=_noting_breach(ADDRESS_AND_EMAIL),
-)
-throttle_address = limiter.limit(
-    _address_limit,
-    key_func=_client,
-    methods=["POST"],
-    deduct_when=_sign_in_failed,
-    exempt_when=_limits_off,
-    scope=ADDRESS,
-    on_breach=_noting_breach(ADDRESS),
-)
-throttle_account = limiter.limit(
-    _account_limit,
-    key_func=_email,
-    methods=["POST"],
-    deduct_when=_sign_in_failed,
-    exempt_when=_limits_off,
-    scope=ACCOUNT,
-    on_breach=_noting_breach(ACCOUNT),
-)
+def _sign_in_throttle(limit: Callable[[], str], key: Callable[[], str], scope: str, *, noted: bool = True):
+    """Throttle failed sign-ins (POSTs only) under `scope`; `noted` records a breach for the answer (breaches())."""
+    return limiter.limit(
+        limit,
+        key_func=key,
+        methods=["POST"],
+        deduct_when=_sign_in_failed,
+        exempt_when=_limits_off,
+        scope=scope,
+        on_breach=_noting_breach(scope) if noted else None,
+    )
+
+
+throttle_email = _sign_in_throttle(_login_limit, _client_and_email, ADDRESS_AND_EMAIL)
+throttle_address = _sign_in_throttle(_address_limit, _client, ADDRESS)
+throttle_account = _sign_in_throttle(_account_limit, _email, ACCOUNT)
 # A mailed sign-in link is still a sign-in: failed uses count against the per-address limit.
-throttle_link = limiter.limit(
-    _address_limit,
-    key_func=_client,
-    methods=["POST"],
-    deduct_when=_sign_in_failed,
-    exempt_when=_limits_off,
-    scope="sign-in-link",
-)
+throttle_link = _sign_in_throttle(_address_limit, _client, "sign-in-link", noted=False)
 # Every request for a new link counts, known address or not, so the answer never depends on it.
 throttle_resend = limiter.limit(
     _resend_limit, key_func=_client, methods=["POST"], exempt_when=_limits_off, scope="verify-resend"

@@ -14,9 +14,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from limits import RateLimitItemPerSecond
 
 from admin import bp
-from admin.context import current_admin, current_tenant, private_page, start_session
+from admin.context import current_admin, current_tenant, start_session
 from admin.limits import account_window, note_failed_sign_in, throttle_link
 from admin.member_forms import ConfirmForm
+from admin.pages import render_form, render_page
 from admin.verification import link_origin, mail_link
 from app import limiter
 from models import Tenant, User, db, utcnow
@@ -112,9 +113,9 @@ def sign_in_link(token: str):
     except InvalidLink:
         if request.method == "POST":
             note_failed_sign_in()
-        return private_page(render_template(INVALID, minutes=link_minutes()), 400)
-    status = 400 if form.is_submitted() else 200  # a POST without a valid CSRF token
-    return private_page(render_template(CONFIRM, form=form, user=user, token=token), status)
+        return render_page(INVALID, minutes=link_minutes(), status=400, private=True)
+    # A POST without a valid CSRF token: 400, as on the sign-in form.
+    return render_form(CONFIRM, form, on_errors=400, user=user, token=token, private=True)
 
 
 def _what_happened(user: User) -> str:

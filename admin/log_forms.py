@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import DateField, DateTimeLocalField, SelectChoice, SelectField
+from wtforms.validators import Optional, ValidationError
+
+from admin.forms import name_field
 
 STATUS_CHOICES = [("", "Any status"), ("2xx", "2xx success"), ("4xx", "4xx client error"), ("5xx", "5xx server error")]
 METHOD_CHOICES = [("", "Any method")] + [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
 
 
 class IssueApiKeyForm(FlaskForm):
-    name = StringField(
-        "Name",
-        validators=[DataRequired(message="Give the key a name."), Length(max=100)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-    )
+    name = name_field("Give the key a name.")
     expires = DateField(
         "Expires on (optional)",
         validators=[Optional()],

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from admin.forms import email_address, new_password
 from models import Role
+from services.validation import EMAIL_MAX_LENGTH
 
 
 def _choices(pairs) -> list[SelectChoice]:
@@ -21,7 +22,7 @@ class UserFilterForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=_choices([("", "Any role")] + [(str(r), n) for r, n in Role.NAMES.items()]))
+    role = SelectField("Role", choices=_choices([("", "Any role")] + [(str(r.value), r.label) for r in Role]))
     scim = SelectField("Source", choices=_choices([("", "Any source"), ("yes", "SCIM"), ("no", "Local")]))
     verified = SelectField("Email", choices=_choices([("", "Any email"), ("yes", "Verified"), ("no", "Not verified")]))
 
@@ -30,7 +31,7 @@ class RoleForm(FlaskForm):
     """Change one user's role."""
 
     # Banning is its own button; the select only moves between member and super-admin.
-    role = SelectField("Role", coerce=int, choices=_choices((r, n) for r, n in Role.NAMES.items() if r > Role.BANNED))
+    role = SelectField("Role", coerce=int, choices=_choices((r.value, r.label) for r in Role if r > Role.BANNED))
     next = HiddenField()
 
 
@@ -43,14 +44,18 @@ class ActionForm(FlaskForm):
 class InviteForm(FlaskForm):
     """Invite someone as a local member; they get a link to choose a password."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
+    email = StringField(
+        "Email", validators=[DataRequired("Enter an email address."), Length(max=EMAIL_MAX_LENGTH), email_address]
+    )
     display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
 
 
 class ResendForm(FlaskForm):
     """Ask for a new verification link."""
 
-    email = StringField("Email", validators=[DataRequired("Enter an email address."), Length(max=320), email_address])
+    email = StringField(
+        "Email", validators=[DataRequired("Enter an email address."), Length(max=EMAIL_MAX_LENGTH), email_address]
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from htmx_flask import request as htmx_request
 from sqlalchemy import select
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required
-from admin.credentials import scim_feature
+from admin.context import current_admin, current_tenant
+from admin.credentials import scim_view
 from admin.member_forms import ActionForm
+from admin.pages import redirect_after_post, render_page
 from admin.verification import link_origin, mail_link
 from models import Role, User, db
 from services import mail, members, offboarding, offboarding_settle
@@ -28,20 +29,18 @@ SUBJECT = "Your identity provider offboarded someone mobieusLearn could not"
 
 def attention_context() -> dict:
     """Return what the panel shows: the tenant's open items, oldest first."""
-    return {"attention": offboarding.open_requests(current_tenant().id), "role_names": Role.NAMES}
+    return {"attention": offboarding.open_requests(current_tenant().id)}
 
 
-@bp.post("/learn/scim-credentials/attention/<int(max=2147483647):user_id>/ban")
-@scim_feature
-@login_required
+@bp.post("/learn/scim-credentials/attention/<id:user_id>/ban")
+@scim_view
 def attention_ban(user_id: int):
     """Ban the person, as their IdP asked (a deletion also deprovisions them, R8)."""
     return _settle(user_id, Role.BANNED, "banned")
 
 
-@bp.post("/learn/scim-credentials/attention/<int(max=2147483647):user_id>/member")
-@scim_feature
-@login_required
+@bp.post("/learn/scim-credentials/attention/<id:user_id>/member")
+@scim_view
 def attention_member(user_id: int):
     """Demote the person to member: SCIM sees them again (R1) and the IdP's next deactivation applies."""
     return _settle(user_id, Role.MEMBER, "demoted to member; your identity provider can deactivate them now")
@@ -64,9 +63,8 @@ def _settle(user_id: int, role: int, done: str):
         else:
             message = f"{label}: {done}."
     if htmx_request.htmx:
-        return render_template(PANEL, **attention_context(), message=message, error=error)
-    flash(error or message, "error" if error else "ok")
-    return redirect(url_for("admin.credentials_index") + "#attention", code=303)
+        return render_page(PANEL, **attention_context(), message=message, error=error)
+    return redirect_after_post(url_for("admin.credentials_index") + "#attention", message=message, error=error)
 
 
 def notify_super_admins(request_id: int) -> None:
@@ -89,6 +87,6 @@ def notify_super_admins(request_id: int) -> None:
     )
     for admin in recipients:
         context = {"admin": admin, "user": user, "tenant": tenant, "row": row, "link": link}
-        body = render_template("mail/offboarding.txt", **context, role_name=Role.NAMES[user.role])
+        body = render_template("mail/offboarding.txt", **context, role_name=user.role.label)
         with suppress(DomainError):  # an address a mail header cannot carry: the others still get theirs
             mail.send(admin.email, SUBJECT, body)

@@ -8,9 +8,9 @@ from flask import Response, abort, current_app, request, stream_with_context, ur
 from sqlalchemy import select
 
 from admin import bp
-from admin.context import login_required, render_page
-from admin.credentials import _credential, polling, scim_feature
+from admin.credentials import _credential, polling, scim_view
 from admin.log_forms import LogFilterForm
+from admin.pages import render_page
 from models import Cohort, ScimCredential, User, db, utcnow
 from services import request_log, sync_status
 from services.request_log_export import csv_chunks
@@ -44,9 +44,8 @@ def log_context(credential: ScimCredential) -> dict:
     }
 
 
-@bp.get("/learn/scim-credentials/<int(max=2147483647):credential_id>/requests.csv")
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>/requests.csv")
+@scim_view
 def credentials_requests_csv(credential_id: int):
     """Download the credential's requests the filters select, oldest first: the rows the API gives."""
     credential = _credential(credential_id)
@@ -74,11 +73,8 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
     )
 
 
-@bp.get(
-    "/learn/scim-credentials/<int(max=2147483647):credential_id>/requests/<int(max=9223372036854775807):request_id>"
-)
-@scim_feature
-@login_required
+@bp.get("/learn/scim-credentials/<id:credential_id>/requests/<id:request_id>")
+@scim_view
 def credentials_request(credential_id: int, request_id: int):
     """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
     credential = _credential(credential_id)  # of this tenant, else 404
@@ -102,22 +98,13 @@ def _target(tenant_id: int, path: str) -> dict | None:
     if named is None:
         return None
     kind, scim_id = named
+    label = url = None
     if kind == "User":
         user = db.session.scalar(select(User).where(User.tenant_id == tenant_id, User.scim_id == scim_id))
-        if user is None:
-            return {"kind": kind, "scim_id": scim_id, "label": None, "url": None}
-        return {
-            "kind": kind,
-            "scim_id": scim_id,
-            "label": user.label,
-            "url": url_for("admin.users_index", q=user.email or user.user_name),
-        }
-    cohort = db.session.scalar(select(Cohort).where(Cohort.tenant_id == tenant_id, Cohort.scim_id == scim_id))
-    if cohort is None:
-        return {"kind": kind, "scim_id": scim_id, "label": None, "url": None}
-    return {
-        "kind": kind,
-        "scim_id": scim_id,
-        "label": cohort.name,
-        "url": url_for("admin.cohorts_show", cohort_id=cohort.id),
-    }
+        if user is not None:
+            label, url = user.label, url_for("admin.users_index", q=user.email or user.user_name)
+    else:
+        cohort = db.session.scalar(select(Cohort).where(Cohort.tenant_id == tenant_id, Cohort.scim_id == scim_id))
+        if cohort is not None:
+            label, url = cohort.name, url_for("admin.cohorts_show", cohort_id=cohort.id)
+    return {"kind": kind, "scim_id": scim_id, "label": label, "url": url}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, request, url_for
 from htmx_flask import request as htmx_request
 
 from admin import bp
-from admin.context import current_admin, current_tenant, login_required, render_page
+from admin.context import current_admin, current_tenant, login_required
 from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
+from admin.pages import redirect_after_post, render_form, render_page
 from admin.verification import send_link
 from models import Role, User
 from services import directory, handover, members, offboarding, verification
@@ -26,7 +27,7 @@ def _filters() -> tuple[UserFilterForm, directory.UserFilter, dict[str, str]]:
     role = args.get("role", "")
     filters = directory.UserFilter(
         q=args.get("q", "")[:200].strip(),
-        role=int(role) if role in {str(r) for r in Role.NAMES} else None,
+        role=Role(int(role)) if role in {str(r.value) for r in Role} else None,
         scim=YES_NO.get(args.get("scim", "")),
         verified=YES_NO.get(args.get("verified", "")),
     )
@@ -44,7 +45,6 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
         "user": user,
         "actions": directory.row_actions(admin, user, super_admins),
         "purpose": verification.link_purpose(user),
-        "role_names": Role.NAMES,
     }
 
 
@@ -59,26 +59,18 @@ def users_index():
     flagged = offboarding.flagged(tenant.id, [user.id for user in page.items])  # one query for the page
     rows = [_row_context(admin, user, super_admins, flagged) for user in page.items]
     here = url_for("admin.users_index", **active, page=page.page if page.page > 1 else None)
-    # A history restore after hx-push-url asks with HX-Request too, but needs the whole page.
-    fragment = None if request.headers.get("HX-History-Restore-Request") else "admin/users/_table.html"
-    response = make_response(
-        render_page(
-            "admin/users/index.html",
-            fragment,
-            tenant=tenant,
-            admin=admin,
-            form=form,
-            page=page,
-            rows=rows,
-            role_names=Role.NAMES,
-            active=active,
-            next_url=here,
-            **duplicates_context(),
-        )
+    return render_page(
+        "admin/users/index.html",
+        "admin/users/_table.html",
+        tenant=tenant,
+        admin=admin,
+        form=form,
+        page=page,
+        rows=rows,
+        active=active,
+        next_url=here,
+        **duplicates_context(),
     )
-    # The same URL answers a fragment or a page: caches must keep them apart.
-    response.vary.add("HX-Request")
-    return response
 
 
 def _safe_next(value: str | None) -> str:
@@ -103,7 +95,7 @@ def _answer(user: User, form, *, message: str | None = None, error: str | None =
     if htmx_request.htmx:
         admin = current_admin()
         context = _row_context(admin, user, directory.count_super_admins(user.tenant_id))
-        return render_template(
+        return render_page(
             "admin/users/_row.html",
             **context,
             admin=admin,
@@ -111,11 +103,11 @@ def _answer(user: User, form, *, message: str | None = None, error: str | None =
             message=message,
             error=error,
         )
-    if error:
-        flash(f"{user.label}: {error}", "error")
-    elif message:
-        flash(f"{user.label}: {message}", "ok")
-    return redirect(_safe_next(form.next.data), code=303)
+    return redirect_after_post(
+        _safe_next(form.next.data),
+        message=message and f"{user.label}: {message}",
+        error=error and f"{user.label}: {error}",
+    )
 
 
 def _act(user_id: int, form, change):
@@ -130,7 +122,7 @@ def _act(user_id: int, form, change):
     return _answer(user, form, message=message)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 @login_required
 def users_role(user_id: int):
     """Promote or demote a user (R4: past member only with a verified email)."""
@@ -140,14 +132,14 @@ def users_role(user_id: int):
         before = user.role
         directory.change_role(current_admin(), user, form.role.data)
         if user.role == before:
-            return f"Role unchanged ({Role.NAMES[before]})."
+            return f"Role unchanged ({before.label})."
         verb = "Promoted" if user.role > before else "Demoted"
-        return f"{verb} to {Role.NAMES[user.role]}."
+        return f"{verb} to {user.role.label}."
 
     return _act(user_id, form, change)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/ban")
+@bp.post("/users/<id:user_id>/ban")
 @login_required
 def users_ban(user_id: int):
     """Ban a local user."""
@@ -159,7 +151,7 @@ def users_ban(user_id: int):
     return _act(user_id, ActionForm(), change)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/unban")
+@bp.post("/users/<id:user_id>/unban")
 @login_required
 def users_unban(user_id: int):
     """Lift a local user's ban."""
@@ -171,7 +163,7 @@ def users_unban(user_id: int):
     return _act(user_id, ActionForm(), change)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/adopt")
+@bp.post("/users/<id:user_id>/adopt")
 @login_required
 def users_adopt(user_id: int):
     """Hand a local member to the identity provider (userName = their email), keeping the account."""
@@ -183,7 +175,7 @@ def users_adopt(user_id: int):
     return _act(user_id, ActionForm(), change)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/resend")
+@bp.post("/users/<id:user_id>/resend")
 @login_required
 def users_resend(user_id: int):
     """Mail the user a fresh verification (or set-password) link."""
@@ -218,13 +210,13 @@ def users_invite():
         except DomainError as exc:
             form.email.errors.append(exc.message)
         else:
+            members_page = url_for("admin.users_index")
             try:
                 outbox = send_link(user, verification.SET_PASSWORD, invited_by=admin)
             except DomainError as exc:
-                flash(f"{user.email}: invited, but no mail was sent ({exc.message}).", "error")
-            else:
-                flash(f"Invitation sent to {user.email}." + (_OUTBOX_NOTE if outbox else ""), "ok")
-            return redirect(url_for("admin.users_index"), code=303)
-    status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
+                error = f"{user.email}: invited, but no mail was sent ({exc.message})."
+                return redirect_after_post(members_page, error=error)
+            message = f"Invitation sent to {user.email}." + (_OUTBOX_NOTE if outbox else "")
+            return redirect_after_post(members_page, message=message)
     hours = current_app.config.get("VERIFY_LINK_HOURS") or 48
-    return render_template("admin/users/invite.html", form=form, tenant=tenant, link_hours=hours), status
+    return render_form("admin/users/invite.html", form, tenant=tenant, link_hours=hours)

@@ -14,9 +14,10 @@ from flask import current_app, render_template, request, url_for
 
 import origins
 from admin import bp
-from admin.context import after_response, current_tenant, private_page
+from admin.context import after_response, current_tenant
 from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
+from admin.pages import render_form, render_page
 from models import Tenant, User, db, utcnow
 from services import mail, members, verification
 from services.errors import DomainError
@@ -76,7 +77,7 @@ def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
 
 
 def _invalid_link():
-    return private_page(render_template("admin/verify/invalid.html"), 400)
+    return render_page("admin/verify/invalid.html", status=400, private=True)
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
@@ -88,10 +89,10 @@ def verify_email(token: str):
         user = verification.peek(tenant, token, VERIFY)
         if form.validate_on_submit():
             user = verification.verify_email(tenant, token)
-            return private_page(render_template("admin/verify/verified.html", user=user))
+            return render_page("admin/verify/verified.html", user=user, private=True)
     except InvalidLink:
         return _invalid_link()
-    return private_page(render_template("admin/verify/confirm.html", form=form, user=user, token=token))
+    return render_page("admin/verify/confirm.html", form=form, user=user, token=token, private=True)
 
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
@@ -103,14 +104,13 @@ def verify_resend():
     if request.method == "POST" and link_origin(tenant) is None:
         # Said before the address is even read: the answer is the same for every address.
         form.form_errors.append(f"No link can be sent: {NO_ORIGIN}. Please tell the administrator.")
-        return render_template("admin/verify/resend.html", form=form), 503
+        return render_page("admin/verify/resend.html", form=form, status=503)
     if not form.validate_on_submit():
-        status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
-        return render_template("admin/verify/resend.html", form=form), status
+        return render_form("admin/verify/resend.html", form)
     # Everything that depends on the address (lookup, new link, mail) runs after the answer has gone
     # out, so neither the answer nor how long it takes tells whether the address has an account.
     after_response(partial(_resend_link, tenant.id, form.email.data))
-    return render_template("admin/verify/resend_sent.html", email=form.email.data)
+    return render_page("admin/verify/resend_sent.html", email=form.email.data)
 
 
 def _resend_link(tenant_id: int, email: str) -> None:
@@ -136,8 +136,7 @@ def password_set(token: str):
         user = verification.peek(tenant, token, SET_PASSWORD)
         if form.validate_on_submit():
             user = verification.set_password(tenant, token, members.hash_password(form.password.data))
-            return private_page(render_template("admin/verify/password_done.html", user=user))
+            return render_page("admin/verify/password_done.html", user=user, private=True)
     except InvalidLink:
         return _invalid_link()
-    status = 422 if form.errors else 200  # a form with errors, as everywhere in the dashboard
-    return private_page(render_template("admin/verify/password.html", form=form, user=user, token=token), status)
+    return render_form("admin/verify/password.html", form, user=user, token=token, private=True)

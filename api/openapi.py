@@ -68,7 +68,12 @@ OPERATIONS = {
         "operationId": "listCredentialRequests",
         "security": _SCOPED,
         "parameters": [
-            {"in": "path", "name": "credential_id", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {
+                "in": "path",
+                "name": "credential_id",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+            },
             *_LOG_PARAMETERS,
         ],
         "responses": {"200": _LOG_RESPONSE},

@@ -45,7 +45,7 @@ def list_requests():
     return _request_log(credential_id=None)
 
 
-@bp.get("/scim-credentials/<int(max=2147483647):credential_id>/requests")
+@bp.get("/scim-credentials/<id:credential_id>/requests")
 @requires(api_keys.READ_REQUEST_LOG)
 def list_credential_requests(credential_id: int):
     """Page through the SCIM requests made with one credential of the tenant."""

@@ -6,6 +6,7 @@ input coercion, so what we publish is exactly what we implement.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -13,7 +14,6 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SERVICE_PROVIDER_CONFIG_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -97,6 +97,24 @@ class ResourceType:
         """Return the extension schema with this URN (case-insensitive), if any."""
         lowered = urn.lower()
         return next((s for s in self.extensions if s.id.lower() == lowered), None)
+
+
+def split_urn(text: str, schemas: Iterable[Schema]) -> tuple[Schema | None, str | None]:
+    """Split `[URN ":"] attr[.sub]` into the schema its URN names and the rest as sent (RFC 7644 §3.10).
+
+    A URN holds ':' and '.' itself (`...:extension:enterprise:2.0:User:manager.value`), so the longest URN of
+    `schemas` that prefixes the text, in any case, wins and the rest is what follows its ':' (pitfall 6 of
+    docs/idp-behaviour.md §2). Text that is a URN alone gives `(schema, None)`; text that starts with none of the
+    URNs gives `(None, text)`, which each caller judges (an unqualified name, or a URN it does not know).
+    """
+    lowered = text.lower()
+    for schema in sorted(schemas, key=lambda s: len(s.id), reverse=True):
+        urn = schema.id.lower()
+        if lowered == urn:
+            return schema, None
+        if lowered.startswith(urn + ":"):
+            return schema, text[len(urn) + 1 :]
+    return None, text
 
 
 def _typed(*values: str) -> Attribute:

@@ -13,7 +13,7 @@ from scim.definitions import (
     SERVICE_PROVIDER_CONFIG_SCHEMA,
 )
 from scim.errors import NotFound
-from scim.http import list_response, scim_response
+from scim.wire import list_response, scim_response
 
 
 @bp.get("/ServiceProviderConfig", strict_slashes=False)

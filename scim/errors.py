@@ -36,12 +36,6 @@ class InvalidFilter(ScimError):
     scim_type = "invalidFilter"
 
 
-class TooMany(ScimError):
-    """The request would return more results than allowed."""
-
-    scim_type = "tooMany"
-
-
 class Uniqueness(ScimError):
     """A unique attribute clashes with another resource (409)."""
 
@@ -106,12 +100,6 @@ class Unavailable(ScimError):
     """The service cannot do this now (503)."""
 
     status = 503
-
-
-class NotImplementedFeature(ScimError):
-    """A feature we do not offer (501), which conformance testers treat as SKIPPED."""
-
-    status = 501
 
 
 def error_response(status: int, detail: str, scim_type: str | None = None, *, failure: str | None = None):

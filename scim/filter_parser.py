@@ -11,15 +11,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from scim.definitions import SCHEMAS
+from scim.definitions import SCHEMAS, split_urn
 from scim.errors import InvalidFilter
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 20
 COMPARISON_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 
-# Longest first, so a URN that prefixes another can never steal its attributes (pitfall 6).
-_KNOWN_URNS = tuple(sorted((schema.id for schema in SCHEMAS), key=len, reverse=True))
 # Everything up to whitespace, a bracket or a quote is one word; what it means is decided in context.
 _WORD = re.compile(r'[^\s()\[\]"]+')
 _NAME = re.compile(r"\$ref|[A-Za-z][A-Za-z0-9_-]*")  # RFC 7644 ATTRNAME, plus `$ref`
@@ -276,15 +274,10 @@ class _Parser:
 
 def _parse_path(token: _Token, inside: bool) -> AttrPath:
     """Split `[URN:]attr[.sub]`; the URN holds ':' and '.', so strip a known URN before splitting."""
-    text, uri = token.text, None
-    lowered = text.lower()
-    for urn in _KNOWN_URNS:
-        if lowered.startswith(urn.lower() + ":"):
-            text, uri = text[len(urn) + 1 :], urn
-            break
-    else:
-        if ":" in text:
-            raise InvalidFilter(f"Unknown schema URN in attribute path {snippet(token.text)}.")
+    schema, text = split_urn(token.text, SCHEMAS)
+    if text is None or (schema is None and ":" in text):
+        raise InvalidFilter(f"Unknown schema URN in attribute path {snippet(token.text)}.")
+    uri = schema.id if schema is not None else None
     parts = text.split(".")
     if len(parts) > 2 or not all(_NAME.fullmatch(part) for part in parts):
         raise InvalidFilter(f"Invalid attribute path {snippet(token.text)} at position {token.pos + 1}.")

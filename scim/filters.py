@@ -25,6 +25,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from scim.definitions import GROUP_RESOURCE, USER_RESOURCE, Attribute, ResourceType
 from scim.errors import InvalidFilter
 from scim.filter_parser import And, AttrPath, Compare, Node, Not, Or, Value, ValuePath, parse_filter, snippet
+from scim.schemas import as_boolean
 from services.identifiers import fold
 
 # Public API; parse_filter and Node are re-exported so callers need only this module. The maps for our two
@@ -228,11 +229,10 @@ def _coerce(name: str, kind: str, value: Value) -> Any:
     if kind == "string" and isinstance(value, str):
         return value
     if kind == "boolean":
-        if isinstance(value, bool):
-            return value
         # Entra sends booleans as "True"/"False" strings elsewhere (pitfall 2); accept them here too.
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
+        flag = as_boolean(value)
+        if flag is not None:
+            return flag
     if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if kind == "datetime" and isinstance(value, str):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scim.definitions import GROUP_RESOURCE
-from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, ScimError
-from scim.patch import Path, parse_path
-from scim.paths import equality_template
+from scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget, ScimError
+from scim.patch_message import read_operation
+from scim.paths import Path, equality_template, parse_path
 from services.cohort_members import MembershipChange
 
 Members = list[tuple[str, str]]  # (user scim id, display), as services.cohort_members returns them
@@ -42,15 +42,11 @@ def split_operations(operations: list, load_members: Callable[[], Members]) -> t
     """
     others: list = []
     change: MembershipChange | None = None
-    for operation in operations:
-        if not isinstance(operation, dict):
-            raise InvalidSyntax("Each item of 'Operations' must be an object.")
-        given = {str(k).lower(): v for k, v in operation.items()}
-        op, text, value = given.get("op"), given.get("path"), given.get("value")
-        op = op.lower() if isinstance(op, str) else op
-        path = _members_path(text)
-        pathless = not (isinstance(text, str) and text.strip())
-        if pathless and op in ("add", "replace") and isinstance(value, dict):
+    for item in operations:
+        operation = read_operation(item)
+        op, value = operation.op, operation.value
+        path = _members_path(operation.path)
+        if operation.pathless and op in ("add", "replace") and isinstance(value, dict):
             # `{"op": "replace", "value": {"members": [...], "displayName": ...}}`: the members are peeled off.
             key = next((k for k in value if isinstance(k, str) and k.lower() == "members"), None)
             if key is not None:
@@ -61,12 +57,9 @@ def split_operations(operations: list, load_members: Callable[[], Members]) -> t
                     others.append({"op": op, "value": rest})
                 continue
         if path is None:
-            others.append(operation)
+            others.append(item)
             continue
-        if op not in ("add", "replace", "remove"):
-            raise InvalidSyntax(f"Unsupported PATCH op {op!r}; expected add, replace or remove.")
-        if op != "remove" and "value" not in given:
-            raise InvalidValue(f"The '{op}' operation requires a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3).")
+        operation.check()
         change = change or MembershipChange()
         _fold(change, op, path, value, load_members)
     return others, change

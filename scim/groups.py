@@ -16,24 +16,24 @@ from sqlalchemy import func, select
 from models import Cohort, db
 from scim import bp
 from scim.commits import answered_at_commit
-from scim.definitions import GROUP_RESOURCE, GROUP_SCHEMA
+from scim.definitions import GROUP_RESOURCE, GROUP_SCHEMA, split_urn
 from scim.filter_maps import GROUP_FILTERS
 from scim.filters import compile_filter
 from scim.group_patch import Members, member_ids, split_operations
-from scim.http import (
+from scim.patch import apply_patch
+from scim.patch_message import patch_operations
+from scim.projection import project, wanted
+from scim.schemas import GroupSchema, load
+from scim.translate import domain_errors, iso
+from scim.wire import (
     Query,
     attribute_params,
     list_page,
-    patch_operations,
     query_from_args,
     query_from_body,
     request_body,
     scim_response,
 )
-from scim.patch import apply_patch
-from scim.projection import project, wanted
-from scim.schemas import GroupSchema, load
-from scim.translate import domain_errors, iso
 from services import cohort_members, cohorts
 from services.cohort_members import MembershipChange, MembershipResult
 
@@ -68,8 +68,13 @@ def group_resource(cohort: Cohort, members: Members | None, *, display: bool = F
 
 
 def _display_requested(attributes: list[str]) -> bool:
-    names = ("members.display", f"{GROUP_SCHEMA}:members.display".lower())
-    return any(path.strip().lower() in names for path in attributes)
+    return any(_names_member_display(path) for path in attributes)
+
+
+def _names_member_display(path: str) -> bool:
+    """Whether an `attributes` entry names `members.display`, plain or qualified by the core schema's URN."""
+    schema, rest = split_urn(path.strip(), GROUP_RESOURCE.schemas())
+    return (schema is None or schema is GROUP_RESOURCE.schema) and (rest or "").lower() == "members.display"
 
 
 def _render(cohort: Cohort) -> dict:

@@ -38,7 +38,7 @@ def visible_users(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
     return and_(
         User.tenant_id == tenant_id,
         managed.is_(True),
-        role.in_([literal_column(str(rung)) for rung in Role.SCIM_RUNG]),
+        role.in_([literal_column(str(int(rung))) for rung in Role.SCIM_RUNG]),
         User.deprovisioned_at.is_(None),
     )
 

@@ -11,13 +11,11 @@ import copy
 
 from scim.definitions import Attribute, ResourceType
 from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from scim.patch_message import read_operation
 from scim.paths import Path, equality_template, parse_path
-from scim.schemas import MAX_VALUES
+from scim.schemas import MAX_VALUES, as_boolean
 from services.identifiers import fold
 
-__all__ = ["Path", "apply_patch", "parse_path"]
-
-_OPS = ("add", "replace", "remove")
 # Echoed by clients in path-less values (Okta group rename, Entra create-shaped bodies); never patchable.
 _IGNORED_KEYS = frozenset({"schemas", "meta"})
 _UNASSIGNED = (None, [], {})
@@ -32,9 +30,11 @@ def apply_patch(resource: dict, operations: list, resource_type: ResourceType) -
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("'Operations' must be a non-empty list of PATCH operations (RFC 7644 §3.5.2).")
     result = copy.deepcopy(resource)
-    for operation in operations:
-        op, path, value = _read_operation(operation)
-        if path is None:
+    for item in operations:
+        operation = read_operation(item)
+        operation.check()
+        op, path, value = operation.op, operation.path, operation.value
+        if operation.pathless:
             _apply_without_path(result, op, value, resource_type)
         elif path.split(".", 1)[0].split("[", 1)[0].lower() == "meta":
             raise Mutability("'meta' is readOnly and cannot be patched.")
@@ -42,23 +42,6 @@ def apply_patch(resource: dict, operations: list, resource_type: ResourceType) -
             _apply(result, op, parse_path(path, resource_type), value, resource_type)
     _sync_schemas(result, resource_type)
     return result
-
-
-def _read_operation(operation: object) -> tuple[str, str | None, object]:
-    if not isinstance(operation, dict):
-        raise InvalidSyntax("Each item of 'Operations' must be an object.")
-    fields = {str(key).lower(): value for key, value in operation.items()}
-    op = fields.get("op")
-    # Entra sends `Add`/`Replace`/`Remove` (pitfall 1).
-    if not isinstance(op, str) or op.lower() not in _OPS:
-        raise InvalidSyntax(f"Unsupported PATCH op {op!r}; expected add, replace or remove.")
-    op = op.lower()
-    path = fields.get("path")
-    if path is not None and not isinstance(path, str):
-        raise InvalidPath("'path' must be a string.")
-    if op != "remove" and "value" not in fields:
-        raise InvalidValue(f"The '{op}' operation requires a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3).")
-    return op, (path if path and path.strip() else None), fields.get("value")
 
 
 def _apply_without_path(result: dict, op: str, value: object, resource_type: ResourceType) -> None:
@@ -281,12 +264,11 @@ def _normalize(attribute: Attribute, value: object, *, element: bool = False) ->
                 result[sub.name] = _normalize(sub, item)
         return result
     if attribute.type == "boolean":
-        # Entra sends "True"/"False" strings (pitfall 2).
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if not isinstance(value, bool):
+        flag = as_boolean(value)  # Entra sends "True"/"False" strings (pitfall 2).
+        if flag is None:
             raise InvalidValue(f"'{attribute.name}' must be a boolean, got {value!r}.")
-    elif isinstance(value, (dict, list)):
+        return flag
+    if isinstance(value, (dict, list)):
         raise InvalidValue(f"'{attribute.name}' must be a single {attribute.type} value.")
     return value
 

@@ -11,7 +11,7 @@ import operator
 import re
 from dataclasses import dataclass
 
-from scim.definitions import Attribute, ResourceType, Schema
+from scim.definitions import Attribute, ResourceType, Schema, split_urn
 from scim.errors import InvalidFilter, InvalidPath
 from scim.filter_parser import MAX_LENGTH, And, Compare, Node, Not, Or, parse_filter
 from services.identifiers import fold
@@ -155,14 +155,10 @@ def parse_path(text: str, resource_type: ResourceType) -> Path:
 
 
 def _split_urn(text: str, resource_type: ResourceType) -> tuple[Schema, str | None]:
-    lowered = text.lower()
-    for schema in sorted(resource_type.schemas(), key=lambda s: len(s.id), reverse=True):
-        urn = schema.id.lower()
-        if lowered == urn:
-            return schema, None
-        if lowered.startswith(urn + ":"):
-            return schema, text[len(urn) + 1 :]
-    if lowered.startswith("urn:"):
+    schema, rest = split_urn(text, resource_type.schemas())
+    if schema is not None:
+        return schema, rest
+    if text.lower().startswith("urn:"):
         raise InvalidPath(f"Path {text!r} uses a schema URN this resource type does not have.")
     return resource_type.schema, text
 

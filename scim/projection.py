@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scim.definitions import ResourceType
+from scim.definitions import ResourceType, split_urn
 from scim.errors import InvalidValue
 
 _ALWAYS = {"id", "schemas"}
@@ -27,16 +27,11 @@ def project(resource: dict, resource_type: ResourceType, attributes: list[str], 
 
 def _split(resource_type: ResourceType, path: str) -> tuple[str | None, str, str | None]:
     """Split `urn:...:attr.sub` into (extension URN or None, attr, sub), all lowercased."""
-    lowered = path.strip().lower()
-    urn = None
-    for schema in sorted(resource_type.schemas(), key=lambda s: -len(s.id)):
-        prefix = schema.id.lower()
-        if lowered == prefix:
-            return (prefix if schema is not resource_type.schema else None), "", None
-        if lowered.startswith(prefix + ":"):
-            urn = prefix if schema is not resource_type.schema else None
-            lowered = lowered[len(prefix) + 1 :]
-            break
+    schema, rest = split_urn(path.strip(), resource_type.schemas())
+    urn = schema.id.lower() if schema is not None and schema is not resource_type.schema else None
+    if rest is None:
+        return urn, "", None
+    lowered = rest.lower()
     if not lowered or any(c in lowered for c in "[] "):
         raise InvalidValue(f"'{path}' is not an attribute path")
     attr, _, sub = lowered.partition(".")

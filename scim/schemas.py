@@ -14,17 +14,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 
 from scim.definitions import ENTERPRISE_USER_SCHEMA
 from scim.errors import InvalidValue
+from services.validation import EMAIL_MAX_LENGTH, is_email
 
 # C0 controls, DEL and C1 controls (U+009B is a terminal's CSI). Names, ids and titles are shown in the dashboard,
 # exported, and put into mail, where a CR/LF or a terminal escape sequence does damage; no IdP has a reason to send one.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # RFC 7643 §4.1.2 lets formatted and streetAddress carry line breaks; the other controls stay out there too.
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# An email value is kept as sent (no RFC 5322 check: IdPs hold addresses we could not parse, and a full check would
-# refuse them), but it must be one mailbox: exactly one "@" with text on both sides, so the verification mail (R4)
-# has somewhere to go, and no whitespace or control character, so a value like "a@x.t\r\nBcc: b@y.t" can never
-# become a mail header. Quoted local parts holding "@" are legal but no IdP sends them.
-_MAILBOX = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
 def _no_control(value: str) -> None:
@@ -38,7 +34,8 @@ def _no_control_but_newlines(value: str) -> None:
 
 
 def _mailbox(value: str) -> None:
-    if value and not _MAILBOX.fullmatch(value):  # "" names no address, as before; nothing is mailed to it
+    # Kept as sent, but one mailbox (services.validation.is_email). "" names no address; nothing is mailed to it.
+    if value and not is_email(value):
         raise ValidationError(
             "must be one email address: a single '@' with text on both sides, no whitespace or control characters"
         )
@@ -56,15 +53,26 @@ _SHORT = 255
 MAX_VALUES = 100
 
 
+def as_boolean(value: object) -> bool | None:
+    """Read a boolean, or a "True"/"false" string in any case as Entra sends them (pitfall 2); None for anything else.
+
+    The one reading of booleans for bodies (`ScimBoolean`), PATCH values (`scim.patch`) and filters (`scim.filters`).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 class ScimBoolean(fields.Boolean):
     """A boolean that also takes "True"/"false" strings in any case, as Entra sends them."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if isinstance(value, bool):
-            return value
-        raise self.make_error("invalid")
+        flag = as_boolean(value)
+        if flag is None:
+            raise self.make_error("invalid")
+        return flag
 
 
 class ScimSchema(Schema):
@@ -102,7 +110,7 @@ class MultiValueSchema(ScimSchema):
 
 
 class EmailSchema(MultiValueSchema):
-    value = fields.String(validate=[validate.Length(max=320), _mailbox])
+    value = fields.String(validate=[validate.Length(max=EMAIL_MAX_LENGTH), _mailbox])
 
 
 class AddressSchema(ScimSchema):

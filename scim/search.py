@@ -7,8 +7,8 @@ from flask import g
 from scim import bp
 from scim.errors import InvalidFilter
 from scim.groups import find_groups
-from scim.http import list_response, query_from_body, scim_response
 from scim.users import find_users
+from scim.wire import list_response, query_from_body, scim_response
 
 
 @bp.post("/.search", strict_slashes=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import g, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -11,30 +9,29 @@ from sqlalchemy.orm import selectinload
 from models import User, db
 from scim import bp, paging
 from scim.commits import answered_at_commit
-from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA
+from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA, split_urn
 from scim.errors import InvalidValue
 from scim.filter_maps import USER_FILTERS
 from scim.filters import compile_filter
-from scim.http import (
+from scim.patch import apply_patch
+from scim.patch_message import patch_operations, read_operation
+from scim.projection import project
+from scim.refused import deletion, from_active, noticed, patch_intent
+from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
+from scim.translate import domain_errors, iso
+from scim.wire import (
+    PLAIN_NAME,
     Query,
     attribute_params,
     list_page,
-    patch_operations,
     query_from_args,
     query_from_body,
     request_body,
     scim_response,
 )
-from scim.patch import apply_patch
-from scim.projection import project
-from scim.refused import deletion, from_active, noticed, patch_intent
-from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
-from scim.translate import domain_errors, iso
 from services import cohorts, members
 
 _user_schema = UserSchema()
-# A PATCH path or key that may be quoted in an error: it is client text, so only when it looks like a name.
-_PLAIN = re.compile(r"[A-Za-z0-9$_.:-]{1,100}")
 
 
 def user_resource(user: User, groups: list) -> dict:
@@ -109,12 +106,12 @@ def _patch_body() -> dict:
         for operation in patch_operations(body):
             if not isinstance(operation, dict):
                 continue  # apply_patch reports it
-            fields = {str(k).lower(): v for k, v in operation.items()}
-            value = fields.get("value")
-            named = [(fields.get("path"), value)] + (list(value.items()) if isinstance(value, dict) else [])
+            read = read_operation(operation)
+            value = read.value
+            named = [(read.path, value)] + (list(value.items()) if isinstance(value, dict) else [])
             for name, item in named:
                 if isinstance(item, list) and len(item) > MAX_VALUES:
-                    where = repr(name) if isinstance(name, str) and _PLAIN.fullmatch(name) else "a value"
+                    where = repr(name) if isinstance(name, str) and PLAIN_NAME.fullmatch(name) else "a value"
                     raise InvalidValue(f"{where} holds {len(item)} values; at most {MAX_VALUES} are accepted")
 
     return request_body(precheck)
@@ -248,18 +245,23 @@ def _without_password(operations: list) -> list:
         if not isinstance(operation, dict):
             kept.append(operation)  # apply_patch reports the malformed operation
             continue
-        keys = {str(k).lower(): k for k in operation}
-        path = operation.get(keys.get("path", "path"))
-        if isinstance(path, str) and path.strip().lower() in ("password", f"{USER_SCHEMA.lower()}:password"):
+        read = read_operation(operation)
+        path, value = read.path, read.value
+        if isinstance(path, str) and _names_password(path):
             continue
-        value = operation.get(keys.get("value", "value"))
         if path is None and isinstance(value, dict):
             value = {k: v for k, v in value.items() if str(k).lower() != "password"}
             if not value:
                 continue
-            operation = {**operation, keys.get("value", "value"): value}
+            operation = {**{k: v for k, v in operation.items() if str(k).lower() != "value"}, "value": value}
         kept.append(operation)
     return kept
+
+
+def _names_password(path: str) -> bool:
+    """Whether a PATCH path names `password`, plain or qualified by the core schema's URN."""
+    schema, rest = split_urn(path.strip(), USER_RESOURCE.schemas())
+    return (schema is None or schema is USER_RESOURCE.schema) and (rest or "").lower() == "password"
 
 
 @bp.delete("/Users/<scim_id>", strict_slashes=False)

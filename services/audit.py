@@ -170,18 +170,6 @@ def _text(value: str | None, limit: int) -> str:
     return (value or "").replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
-def recent(credential: ScimCredential, limit: int = 25) -> list[ScimRequest]:
-    """Return the credential's latest requests, newest first (an index range scan)."""
-    return list(
-        db.session.scalars(
-            select(ScimRequest)
-            .where(ScimRequest.credential_id == credential.id)
-            .order_by(ScimRequest.at.desc(), ScimRequest.id.desc())
-            .limit(limit)
-        )
-    )
-
-
 def status_counts(credential: ScimCredential, since: datetime) -> dict[str, int]:
     """Count the credential's requests since `since` by status class: 2xx, 4xx, 5xx (counted rows by `count`)."""
     klass = case(

@@ -16,8 +16,6 @@ from services.validation import LINE_BREAKING, SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
-# The stored form of a token (docs/design.md §9); the name callers of this module already use.
-hash_token = tokens.digest
 
 
 def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
@@ -91,12 +89,6 @@ def find_on_host(slug: str, digest: str | None) -> ScimCredential | None:
 def token_digest(token: str) -> str | None:
     """Return the digest to look a presented token up by, or None when it cannot be one of ours."""
     return tokens.digest(token) if token and len(token) <= 200 else None
-
-
-def authenticate(tenant: Tenant, token: str) -> ScimCredential | None:
-    """Return the tenant's active credential for this token, or None (R9)."""
-    credential = find(tenant, token)
-    return credential if credential is not None and credential.state == "active" else None
 
 
 def for_tenant(tenant: Tenant) -> list[ScimCredential]:

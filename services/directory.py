@@ -228,7 +228,7 @@ def role_problems(actor: User, user: User, role: int, super_admins: int) -> list
 class RowActions:
     """What the dashboard offers on one user's row, and why anything is missing."""
 
-    roles: list[int] = field(default_factory=list)  # choices for the role select, current one included
+    roles: list[Role] = field(default_factory=list)  # choices for the role select, current one included
     can_ban: bool = False
     can_unban: bool = False
     notes: list[str] = field(default_factory=list)
@@ -246,7 +246,7 @@ def row_actions(actor: User, user: User, super_admins: int) -> RowActions:
     if user.role == Role.BANNED:
         return RowActions(can_unban=allowed(Role.MEMBER), notes=notes)
     # Banning is its own button, so the select offers member and up only.
-    roles = [r for r in range(Role.MEMBER, Role.SUPER_ADMIN + 1) if r == user.role or allowed(r)]
+    roles = [r for r in Role if r > Role.BANNED and (r == user.role or allowed(r))]
     can_ban = allowed(Role.BANNED)
     return RowActions(roles=roles if len(roles) > 1 else [], can_ban=can_ban, notes=notes)
 
@@ -257,7 +257,7 @@ def change_role(actor: User, user: User, role: int) -> User:
     The page the admin acted on may be old, and another admin may be acting at the same moment: the rules are
     checked again on both accounts as they are now, with the tenant's role changes held (services.roles).
     """
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     tenant_id, user_id = user.tenant_id, user.id
     with write_transaction():

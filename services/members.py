@@ -18,6 +18,7 @@ from services.errors import ConcurrentChange, Conflict, EmailNotVerified, Invali
 from services.identifiers import check_identifier, fold
 from services.roles import lock_accounts, set_role  # noqa: F401 - set_role: callers know it as members.set_role
 from services.transactions import for_write, write_transaction
+from services.validation import EMAIL_MAX_LENGTH, is_email
 
 
 @dataclass(frozen=True)
@@ -267,9 +268,9 @@ def create_local_user(
 ) -> User:
     """Create a local account; R4 holds: an unverified one cannot be above role 2."""
     email = (email or "").strip()
-    if "@" not in email or len(email) > 320:
+    if len(email) > EMAIL_MAX_LENGTH or not is_email(email):
         raise InvalidInput("a valid email address is required")
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     if role > Role.MEMBER and not verified:
         raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")

@@ -52,7 +52,7 @@ def set_role(user: User, role: int) -> User:
     The rules are checked on the rows as they are now, under the tenant's lock: two super-admins demoting
     each other at the same moment cannot both succeed.
     """
-    if role not in Role.NAMES:
+    if not Role.known(role):
         raise InvalidInput("role must be 1 to 5")
     tenant_id, user_id = user.tenant_id, user.id
     try:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimCredential, Tenant, User, db
-from services import credentials, members
+from services import members, tokens
 from services.errors import InvalidInput
 from tests.conftest import SCIM, scim_error
 
@@ -255,6 +255,12 @@ def test_users_errors_exit_non_zero_with_one_line(app, tenant, args, message, ex
     assert user_row("m@example.com").role == Role.MEMBER
 
 
+@pytest.mark.parametrize("email", ["a b@example.com", "a@b@example.com", "a@example.com\r\nBcc: b@example.com"])
+def test_users_create_wants_one_mailbox(app, tenant, email):
+    fails(run(app, "users", "create", "--tenant", "default", "--email", email, "--role", "2"), "valid email", 1)
+    assert db.session.scalars(select(User.email)).all() == []
+
+
 def test_users_of_another_tenant_are_not_found(app, tenant):
     ok(run(app, "tenants", "create", "acme"))
     ok(run(app, "users", "create", "--tenant", "acme", "--email", "m@example.com", "--role", "2"))
@@ -279,7 +285,7 @@ def test_scim_issue_prints_the_token_alone_on_the_last_line_and_it_authenticates
         f"credential {credential.id} issued for tenant default; store the token now, it is not shown again:"
     )
     assert (credential.tenant_id, credential.name, credential.slug) == (tenant.id, "Okta production", "okta")
-    assert credential.token_hash == credentials.hash_token(token) and credential.token_hint == token[-4:]
+    assert credential.token_hash == tokens.digest(token) and credential.token_hint == token[-4:]
     assert credential.state == "active"
 
     assert_authenticates(client, token)

@@ -445,6 +445,13 @@ def test_email_keys_are_short_hashes_of_the_normalised_email():
     assert "owner" not in key
 
 
+def test_email_keys_fold_as_accounts_are_looked_up():
+    """Every spelling that finds one account (services.identifiers.fold) shares its throttle count."""
+    same = {email_key("STRASSE@example.com"), email_key("straße@example.com"), email_key("ＳＴＲＡＳＳＥ@example.com")}
+    assert len(same) == 1
+    assert email_key("strasse@example.com") != email_key("strase@example.com")
+
+
 # --- NUL bytes ------------------------------------------------------------------------------------------
 
 

@@ -206,7 +206,8 @@ def test_issuing_shows_the_token_once_on_the_new_credentials_page(admin, tenant,
     assert (credential.name, credential.slug) == ("Okta production", "okta-prod")
     assert credential.created_by_id == super_admin.id
     assert credential.token_hash != token and token not in credential.token_hash
-    assert credentials.authenticate(tenant, token).id == credential.id
+    found = credentials.find(tenant, token)
+    assert (found.id, found.state) == (credential.id, "active")
     assert response.headers["HX-Push-Url"] == f"{BASE}/{credential.id}"
 
     # Reloading (or coming back) never shows it again.
@@ -474,7 +475,7 @@ def test_buttons_are_named_for_what_they_do(admin, credential):
 
 def test_disable_then_enable_switches_scim_access_off_and_on(admin, client, credential, tenant):
     token = credentials.issue(tenant, "With a known token")[1]
-    mine = credentials.authenticate(tenant, token)
+    mine = credentials.find(tenant, token)
     scim = {"Authorization": f"Bearer {token}"}
     assert client.get("/scim/v2/ServiceProviderConfig", headers=scim).status_code == 200
 

@@ -124,7 +124,9 @@ def test_first_sync_shows_live_and_revoke_refuses(page: Page, base_url: str, sup
     page.set_viewport_size({"width": 1280, "height": 900})
 
     _sign_in(page)
-    assert page.evaluate("window.htmx && htmx.version").startswith("2.")
+    # htmx is a deferred script: the page has navigated before it has run.
+    page.wait_for_function("window.htmx !== undefined")
+    assert page.evaluate("htmx.version").startswith("2.")
     assert page.evaluate("htmx.config.allowEval") is False
     token = _issue(page)
     assert token.startswith("ms_scim_")

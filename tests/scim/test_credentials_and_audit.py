@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from models import ScimCredential, ScimRequest, db
-from services import audit, credentials, tenants
+from services import audit, credentials, tenants, tokens
 from tests.conftest import ScimClient, scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -25,7 +25,7 @@ def test_r9_token_format_and_only_a_hash_is_stored(tenant):
     stored = db.session.get(ScimCredential, credential.id)
     columns = [str(getattr(stored, c.key)) for c in ScimCredential.__table__.columns]
     assert all(token not in value for value in columns)
-    assert stored.token_hash == credentials.hash_token(token)
+    assert stored.token_hash == tokens.digest(token)
     assert stored.token_hint == token[-4:]
 
 

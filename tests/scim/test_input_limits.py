@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models import User, db
-from scim import http, schemas
+from scim import schemas, wire
+from scim.patch_message import MAX_OPERATIONS
 from tests.conftest import scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -55,7 +56,7 @@ def _walks_refused(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the whole body was walked before the refusal")
 
-    monkeypatch.setattr(http, "_check_strings", forbidden)
+    monkeypatch.setattr(wire, "_check_strings", forbidden)
     monkeypatch.setattr(schemas.UserSchema, "load", forbidden)
 
 
@@ -96,11 +97,11 @@ def test_many_one_value_operations_cannot_grow_a_list_past_the_cap(scim):
 def test_a_patch_holds_at_most_max_operations(scim, super_admin):
     created = scim.post("/Users", {"userName": "ada"}).get_json()
     group = scim.post("/Groups", {"displayName": "g"}).get_json()
-    operations = [{"op": "replace", "path": "displayName", "value": "x"}] * (http.MAX_OPERATIONS + 1)
+    operations = [{"op": "replace", "path": "displayName", "value": "x"}] * (MAX_OPERATIONS + 1)
     for path in (f"/Users/{created['id']}", f"/Groups/{group['id']}"):
         error = scim_error(scim.patch(path, patch(*operations)), 400, "invalidValue")
-        assert f"at most {http.MAX_OPERATIONS} operations" in error["detail"]
-    assert scim.patch(f"/Groups/{group['id']}", patch(*operations[: http.MAX_OPERATIONS])).status_code == 200
+        assert f"at most {MAX_OPERATIONS} operations" in error["detail"]
+    assert scim.patch(f"/Groups/{group['id']}", patch(*operations[:MAX_OPERATIONS])).status_code == 200
 
 
 def test_group_members_are_not_capped_like_user_attributes(scim, super_admin):

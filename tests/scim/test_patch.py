@@ -22,7 +22,8 @@ from scim.definitions import (
     Schema,
 )
 from scim.errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
-from scim.patch import apply_patch, parse_path
+from scim.patch import apply_patch
+from scim.paths import parse_path
 
 ENT = ENTERPRISE_USER_SCHEMA
 USER_ID = "23a35c27-23d3-4c03-b4c5-6443c09e7173"

@@ -17,9 +17,9 @@ from scim.errors import InvalidFilter, InvalidValue, ScimError
 from scim.filter_maps import GROUP_FILTERS, USER_FILTERS
 from scim.filter_parser import parse_filter
 from scim.filters import compile_filter
-from scim.http import _integer
 from scim.patch import apply_patch
 from scim.schemas import GroupSchema, UserSchema, load
+from scim.wire import _integer
 from services.errors import InvalidInput
 from services.identifiers import check_identifier, fold
 from tests.scim import strategies as gen
