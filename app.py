@@ -6,24 +6,33 @@ import ipaddress
 import traceback
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+import logsafe
 import outages
 import ratelimit_storage  # noqa: F401 - registers the memory:// store the limiter uses
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
 from services import database
+
+# The app is Flask(__name__) below, so this is app.logger too: the one that escapes what a client wrote (logsafe).
+log = logsafe.logger(__name__)
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -59,16 +68,24 @@ vendor = Blueprint(
 )
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+class _InOrderJSON(DefaultJSONProvider):
+    """Flask's JSON with keys in the order the code writes them: "schemas" and "id" first, as SCIM examples read."""
+
+    sort_keys = False
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the app."""
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path(test_config))
     config.load(app, test_config)
-    app.json.sort_keys = False  # keep "schemas" and "id" first, as SCIM examples read
+    app.json = _InOrderJSON(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         # Behind TLS-terminating proxies: trust their X-Forwarded-* so links say https, the right
         # host, and the request log keeps the client's address rather than the proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented middleware hook
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     init_log_escaping(app)
     db.init_app(app)
@@ -110,7 +127,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected_error)
 
     @app.get("/")
-    def home():
+    def home() -> ResponseReturnValue:
         return redirect(url_for("admin.index"))
 
     outages.init_app(app)  # last: its teardown runs first, its WSGI guard wraps everything
@@ -121,7 +138,7 @@ def _root() -> Path:
     return Path(__file__).resolve().parent
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     """WAL and a busy timeout let several workers share one SQLite file; enforce foreign keys."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -150,7 +167,7 @@ UNSERVED_HOST_PAGE = (
 )
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     """Answer Flask's own errors in the protocol of the path: SCIM JSON, problem details, or an HTML page."""
     if isinstance(error, SecurityError):
         return _unserved_host()
@@ -177,7 +194,7 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", error=error), error.code or 500
 
 
-def _unserved_host():
+def _unserved_host() -> Response:
     """Answer a Host outside TRUSTED_HOSTS with a 400 that does not echo it.
 
     No template either: the error page builds links, and there is no URL adapter for a refused host.
@@ -193,7 +210,7 @@ def _unserved_host():
     return current_app.response_class(UNSERVED_HOST_PAGE, status=400, mimetype="text/html")
 
 
-def _unexpected_error(error: Exception):
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
     """Roll back, log, and answer 500 (503 when the database is unavailable) without leaking internals.
 
     Flask hands HTTPExceptions to `_http_error`, the handler of the closer class, never to this one.
@@ -201,10 +218,10 @@ def _unexpected_error(error: Exception):
     database.discard()  # a plain rollback raises again on a connection the server ended
     route = request.url_rule.rule if request.url_rule else "(no route)"
     if database.unavailable(error):
-        current_app.logger.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
+        log.warning("database unavailable (%s) on %s %s", type(error).__name__, request.method, route)
         return outages.unavailable_response()
     # The frames help an operator; the exception's message may quote personal data, so it stays out.
     frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
     # The route's pattern, not the path: paths can carry ids and single-use tokens.
-    current_app.logger.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
+    log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, route, frames)
     return _http_error(InternalServerError())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -70,13 +71,13 @@ class Defaults:
     SETUP_TOKEN_FILE: str | None = None  # default instance/setup-token.json
 
 
-def instance_path(test_config: dict | None) -> str | None:
+def instance_path(test_config: dict[str, Any] | None) -> str | None:
     """Return the instance folder named by test_config or INSTANCE_PATH, or None for Flask's default."""
     path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     return str(Path(path).resolve()) if path else None
 
 
-def load(app: Flask, test_config: dict | None) -> None:
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config from every source, later ones winning."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
@@ -120,7 +121,7 @@ def load(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
 
-def _database_alias(config: dict) -> None:
+def _database_alias(config: dict[str, Any]) -> None:
     """Treat DATABASE_URL as SQLALCHEMY_DATABASE_URI, so whichever source comes later wins."""
     if config.get("DATABASE_URL"):
         config["SQLALCHEMY_DATABASE_URI"] = config.pop("DATABASE_URL")

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # gunicorn.conf.py imports this module too, without the app
+    from flask import Flask
 
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the backslash (so that an
 # escape in the log always means an escaped character, never text the client typed as `\x0a`).
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 
 
-def _escape(match: re.Match) -> str:
+def _escape(match: re.Match[str]) -> str:
     char = match.group()
     if char == "\\":
         return "\\\\"
     return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
 
 
-def printable(value):
+def printable(value: object) -> object:
     """Return a string with its control characters escaped as \\xNN; other values unchanged."""
     return _UNPRINTABLE.sub(_escape, value) if isinstance(value, str) else value
 
@@ -54,6 +58,17 @@ def install(logger: logging.Logger, log_filter: logging.Filter) -> None:
         logger.addFilter(log_filter)
 
 
-def init_app(app) -> None:
+def logger(name: str) -> logging.Logger:
+    """Return the logger `name` with the escaping filter: how every module of the project gets its logger.
+
+    A filter on a logger sees only the records logged on that very logger, not its children's, so each
+    module's logger carries one (`log = logsafe.logger(__name__)`).
+    """
+    found = logging.getLogger(name)
+    install(found, PrintableArgs())
+    return found
+
+
+def init_app(app: Flask) -> None:
     """Escape the arguments of every line the app logs (request method, anything a client chose)."""
     install(app.logger, PrintableArgs())

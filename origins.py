@@ -10,6 +10,7 @@ so a request for a host the install does not serve is refused with a 400 before 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 SLUG = "{slug}"
@@ -33,12 +34,12 @@ def check_public_url(value: object) -> str | None:
     return url
 
 
-def base_domain(config: Mapping) -> str | None:
+def base_domain(config: Mapping[str, Any]) -> str | None:
     """Return TENANT_BASE_DOMAIN without surrounding dots, or None."""
     return (config.get("TENANT_BASE_DOMAIN") or "").strip().strip(".").lower() or None
 
 
-def public_origin(config: Mapping, slug: str) -> str | None:
+def public_origin(config: Mapping[str, Any], slug: str) -> str | None:
     """Return the origin tenant `slug` is reached at, from configuration only; None when nothing says.
 
     PUBLIC_URL wins (`{slug}` in it stands for the tenant's slug); else, with TENANT_BASE_DOMAIN, the
@@ -53,7 +54,7 @@ def public_origin(config: Mapping, slug: str) -> str | None:
     return None
 
 
-def trusted_hosts(config: Mapping) -> list[str] | None:
+def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
     """Return the Host names to accept: TRUSTED_HOSTS plus those PUBLIC_URL and TENANT_BASE_DOMAIN imply.
 
     A leading dot accepts the name and every subdomain of it (werkzeug's rule). None, when nothing is

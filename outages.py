@@ -9,16 +9,26 @@ print the request URI, query string included, in its error log.
 from __future__ import annotations
 
 import json
-import logging
 import traceback
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
+import logsafe
 from models import db
 from services import database
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
+
+    # start_response's arguments, held until the app has returned.
+    _Start = tuple[str, list[tuple[str, str]], OptExcInfo | None]
+
+log = logsafe.logger(__name__)
 
 # Seconds an IdP should wait, as an integer (the form Okta reads): long enough for a pool to reconnect
 # or a failover to finish, short enough that a sync is not held up.
@@ -38,7 +48,7 @@ def init_app(app: Flask) -> None:
     teardowns in reverse order of registration), and the WSGI guard must wrap every other middleware.
     """
     app.teardown_appcontext(_release_session)
-    app.wsgi_app = LastResort(app.wsgi_app)
+    app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented middleware hook
 
 
 def unavailable_response() -> Response:
@@ -72,14 +82,16 @@ class LastResort:
     teardown runs, and an error there must still be able to replace them.
     """
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ, start_response):
-        held: list[tuple] = []
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        held: list[_Start] = []
         returned = False
 
-        def hold(status, headers, exc_info=None):
+        def hold(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             if returned:  # an app that starts its response lazily, from its iterable
                 return start_response(status, headers, exc_info)
             held[:] = [(status, headers, exc_info)]
@@ -95,7 +107,7 @@ class LastResort:
         return body
 
     @staticmethod
-    def _late_write(start_response, held: list[tuple], data: bytes) -> None:
+    def _late_write(start_response: StartResponse, held: list[_Start], data: bytes) -> None:
         """Serve the old-style write() callable: start the response first if it is still held."""
         if held:
             write = start_response(*held.pop())
@@ -104,7 +116,7 @@ class LastResort:
         raise RuntimeError("write() after the response was started elsewhere")
 
     @staticmethod
-    def _answer(environ, start_response, error: Exception):
+    def _answer(environ: WSGIEnvironment, start_response: StartResponse, error: Exception) -> list[bytes]:
         from scim import is_scim_path
         from scim.definitions import ERROR
 

@@ -28,6 +28,8 @@ class SweptMemoryStorage(MemoryStorage):
             return
         self._next_sweep = now + SWEEP_EVERY
         if not self.timer.is_alive():
-            self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)
+            # MemoryStorage's private __expire_events; mypy does not model name mangling, so it sees no such attribute.
+            expire = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+            self.timer = threading.Timer(0.01, expire)
             self.timer.daemon = True
             self.timer.start()

@@ -25,7 +25,7 @@ from admin.limits import (
 from admin.member_forms import ResendForm
 from admin.pages import form_status, render_form, render_page
 from models import User
-from services import members, setup, tenants
+from services import accounts, setup, tenants
 from services.errors import DomainError, NotFound
 from services.validation import EMAIL_MAX_LENGTH
 
@@ -72,7 +72,7 @@ def login():
     if not form.validate_on_submit():
         return _login_page(form, status=form_status(form, on_errors=400))
 
-    user = members.find_by_email(tenant, form.email.data)
+    user = accounts.find_by_email(tenant, form.email.data)
     password_ok = _password_matches(user, form.password.data)
     # A fresh session on every attempt: nothing from before signing in survives it.
     session.clear()
@@ -95,7 +95,7 @@ def logout():
     """Sign out: end every session of the account (also copies of this cookie) and forget this one."""
     admin = current_admin()
     if admin is not None:
-        members.end_sessions(admin)
+        accounts.end_sessions(admin)
     session.clear()
     flash("You are signed out.", "ok")
     return redirect(url_for("admin.login"))
@@ -165,7 +165,7 @@ def _password_matches(user: User | None, password: str) -> bool:
     # bcrypt refuses passwords over 72 bytes, so no stored hash can match one; answer it like a wrong password.
     fits = len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES
     if user is not None and user.password_hash and fits:
-        return members.check_password(user, password)
+        return accounts.check_password(user, password)
     bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
     return False
 

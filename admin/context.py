@@ -20,9 +20,12 @@ from flask import (
 )
 from htmx_flask import request as htmx_request
 
+import logsafe
 from logsafe import Traceback
 from models import Role, Tenant, User, db
 from services import tenants
+
+log = logsafe.logger(__name__)
 
 
 def current_tenant() -> Tenant:
@@ -140,7 +143,7 @@ def after_response(work: Callable[[], None]) -> None:
         except Exception as error:  # noqa: BLE001 - the response is gone; there is no one left to tell
             db.session.rollback()
             frames = Traceback("".join(traceback.format_tb(error.__traceback__)))
-            current_app.logger.error("after-response work failed: %s\n%s", type(error).__name__, frames)
+            log.error("after-response work failed: %s\n%s", type(error).__name__, frames)
 
     run = copy_current_request_context(guarded)
 

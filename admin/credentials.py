@@ -9,12 +9,12 @@ from functools import wraps
 from flask import abort, current_app, request, url_for
 
 import origins
-from admin import bp
+from admin import bp, sync_status
 from admin.context import current_admin, current_tenant, login_required
 from admin.forms import IssueCredentialForm
 from admin.pages import redirect_after_post, render_form, render_page, sentence, shown_once
 from models import ScimCredential, utcnow
-from services import credentials, histogram, rollups, sync_status
+from services import credentials, histogram, rollups
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
 
 INDEX = "admin/credentials/index.html"

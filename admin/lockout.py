@@ -21,7 +21,7 @@ from admin.pages import render_form, render_page
 from admin.verification import link_origin, mail_link
 from app import limiter
 from models import Tenant, User, db, utcnow
-from services import lockout, mail, members, verification
+from services import accounts, lockout, mail, verification
 from services.errors import DomainError
 from services.verification import SIGN_IN, InvalidLink
 
@@ -92,7 +92,7 @@ def mail_sign_in_link(tenant_id: int, email: str) -> None:
 
 def _account(tenant_id: int, email: str) -> User | None:
     tenant = db.session.get(Tenant, tenant_id)
-    return members.find_by_email(tenant, email) if tenant is not None else None
+    return accounts.find_by_email(tenant, email) if tenant is not None else None
 
 
 @bp.route("/sign-in/<token>", methods=["GET", "POST"])

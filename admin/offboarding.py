@@ -20,7 +20,7 @@ from admin.member_forms import ActionForm
 from admin.pages import redirect_after_post, render_page
 from admin.verification import link_origin, mail_link
 from models import Role, User, db
-from services import mail, members, offboarding, offboarding_settle
+from services import accounts, mail, offboarding, offboarding_settle
 from services.errors import DomainError, NotFound
 
 PANEL = "admin/credentials/_attention.html"
@@ -48,7 +48,7 @@ def attention_member(user_id: int):
 
 def _settle(user_id: int, role: int, done: str):
     try:
-        user = members.get_user(current_tenant(), user_id)
+        user = accounts.get_user(current_tenant(), user_id)
     except NotFound:
         abort(404)
     label = user.label

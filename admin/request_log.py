@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import Response, abort, current_app, request, stream_with_context, url_for
 from sqlalchemy import select
 
-from admin import bp
+from admin import bp, sync_status
 from admin.credentials import _credential, polling, scim_view
 from admin.log_forms import LogFilterForm
 from admin.pages import render_page
 from models import Cohort, ScimCredential, User, db, utcnow
-from services import request_log, sync_status
+from services import first_sync, request_log
 from services.request_log_export import csv_chunks
 
 LOG_ROWS = 25
@@ -33,7 +33,7 @@ def log_context(credential: ScimCredential) -> dict:
     return {
         "entries": entries,
         "clients": sync_status.clients_seen(entry.request for entry in entries),
-        "refusals": sync_status.refusals(credential.tenant_id, since),
+        "refusals": first_sync.refusals(credential.tenant_id, since),
         "log_form": form,
         "log_args": args,
         "before": before,

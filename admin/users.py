@@ -12,9 +12,10 @@ from admin.context import current_admin, current_tenant, login_required
 from admin.handover import duplicates_context
 from admin.member_forms import ActionForm, InviteForm, RoleForm, UserFilterForm
 from admin.pages import redirect_after_post, render_form, render_page
+from admin.row_actions import row_actions
 from admin.verification import send_link
 from models import Role, User
-from services import directory, handover, members, offboarding, verification
+from services import accounts, directory, handover, offboarding, roles, verification
 from services.errors import Conflict, DomainError, NotFound
 
 YES_NO = {"yes": True, "no": False}
@@ -43,7 +44,7 @@ def _row_context(admin: User, user: User, super_admins: int, flagged: set[int] |
         "idp_deprovisioned": user.id in flagged,
         "can_adopt": handover.can_adopt(user),
         "user": user,
-        "actions": directory.row_actions(admin, user, super_admins),
+        "actions": row_actions(admin, user, super_admins),
         "purpose": verification.link_purpose(user),
     }
 
@@ -55,7 +56,7 @@ def users_index():
     tenant, admin = current_tenant(), current_admin()
     form, filters, active = _filters()
     page = directory.search_users(tenant.id, filters, request.args.get("page", 1, type=int))
-    super_admins = directory.count_super_admins(tenant.id)
+    super_admins = roles.count_super_admins(tenant.id)
     flagged = offboarding.flagged(tenant.id, [user.id for user in page.items])  # one query for the page
     rows = [_row_context(admin, user, super_admins, flagged) for user in page.items]
     here = url_for("admin.users_index", **active, page=page.page if page.page > 1 else None)
@@ -85,7 +86,7 @@ def _safe_next(value: str | None) -> str:
 
 def _target(user_id: int) -> User:
     try:
-        return members.get_user(current_tenant(), user_id)
+        return accounts.get_user(current_tenant(), user_id)
     except NotFound:
         abort(404)
 
@@ -94,7 +95,7 @@ def _answer(user: User, form, *, message: str | None = None, error: str | None =
     """Answer a row action: the re-rendered row for htmx, a flash and a redirect for a plain form."""
     if htmx_request.htmx:
         admin = current_admin()
-        context = _row_context(admin, user, directory.count_super_admins(user.tenant_id))
+        context = _row_context(admin, user, roles.count_super_admins(user.tenant_id))
         return render_page(
             "admin/users/_row.html",
             **context,
@@ -130,7 +131,7 @@ def users_role(user_id: int):
 
     def change(user: User) -> str:
         before = user.role
-        directory.change_role(current_admin(), user, form.role.data)
+        roles.change_role(current_admin(), user, form.role.data)
         if user.role == before:
             return f"Role unchanged ({before.label})."
         verb = "Promoted" if user.role > before else "Demoted"
@@ -145,7 +146,7 @@ def users_ban(user_id: int):
     """Ban a local user."""
 
     def change(user: User) -> str:
-        directory.ban(current_admin(), user)
+        roles.ban(current_admin(), user)
         return "Banned."
 
     return _act(user_id, ActionForm(), change)
@@ -157,7 +158,7 @@ def users_unban(user_id: int):
     """Lift a local user's ban."""
 
     def change(user: User) -> str:
-        directory.unban(current_admin(), user)
+        roles.unban(current_admin(), user)
         return "Ban lifted: member again."
 
     return _act(user_id, ActionForm(), change)
@@ -202,7 +203,7 @@ def users_invite():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            user = members.create_local_user(
+            user = accounts.create_local_user(
                 tenant, form.email.data, Role.MEMBER, display_name=(form.display_name.data or "").strip() or None
             )
         except Conflict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import current_app, render_template, request, url_for
 
+import logsafe
 import origins
 from admin import bp
 from admin.context import after_response, current_tenant
@@ -19,9 +20,11 @@ from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
 from admin.pages import render_form, render_page
 from models import Tenant, User, db, utcnow
-from services import mail, members, verification
+from services import accounts, mail, verification
 from services.errors import DomainError
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
+
+log = logsafe.logger(__name__)
 
 SUBJECTS = {
     VERIFY: "Confirm your email address",
@@ -60,7 +63,7 @@ def link_origin(tenant: Tenant) -> str | None:
     """Return the origin of `tenant`'s mailed links, or None, saying so in the log for the operator."""
     origin = origins.public_origin(current_app.config, tenant.slug)
     if origin is None:
-        current_app.logger.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
+        log.warning("mail: no link sent: set PUBLIC_URL (or TENANT_BASE_DOMAIN) to the public address")
     return origin
 
 
@@ -116,7 +119,7 @@ def verify_resend():
 def _resend_link(tenant_id: int, email: str) -> None:
     """Mail a new link if the account needs one and has not had too many (limits kept in the database)."""
     tenant = db.session.get(Tenant, tenant_id)
-    user = members.find_by_email(tenant, email) if tenant is not None else None
+    user = accounts.find_by_email(tenant, email) if tenant is not None else None
     purpose = verification.link_purpose(user) if user is not None else None
     if purpose is None or verification.recently_issued(user, purpose):
         return
@@ -135,7 +138,7 @@ def password_set(token: str):
     try:
         user = verification.peek(tenant, token, SET_PASSWORD)
         if form.validate_on_submit():
-            user = verification.set_password(tenant, token, members.hash_password(form.password.data))
+            user = verification.set_password(tenant, token, accounts.hash_password(form.password.data))
             return render_page("admin/verify/password_done.html", user=user, private=True)
     except InvalidLink:
         return _invalid_link()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from flask import current_app, g, request
 
@@ -13,6 +14,9 @@ from services import api_keys, tenants
 REALM = "mobieusLearn API"
 # Needs no key: the document says what the API is, nothing about a tenant.
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def authenticate() -> None:
@@ -44,12 +48,12 @@ def bearer_token() -> str:
     return rest.strip() if scheme.lower() == "bearer" else ""
 
 
-def requires(scope: str) -> Callable:
+def requires(scope: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Let a view run only for keys that carry `scope` (403 insufficient_scope otherwise)."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @wraps(view)
-        def wrapped(*args, **kwargs):
+        def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             key = g.get("api_key")
             if key is None or scope not in key.scope_list:
                 challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
@@ -61,7 +65,6 @@ def requires(scope: str) -> Callable:
                 )
             return view(*args, **kwargs)
 
-        wrapped.required_scope = scope  # read by the OpenAPI document
         return wrapped
 
     return decorate

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
 
 from api import PREFIX, bp, schemas
 from services import api_keys
@@ -45,11 +46,11 @@ _LOG_RESPONSE = {
 _SCOPED = [{"apiKey": [api_keys.READ_REQUEST_LOG]}]
 
 
-def _json(schema: str | dict) -> dict:
+def _json(schema: str | dict[str, str]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-OPERATIONS = {
+OPERATIONS: dict[str, dict[str, Any]] = {
     "api.list_credentials": {
         "summary": "List the tenant's SCIM credentials (never a token)",
         "operationId": "listCredentials",
@@ -96,7 +97,7 @@ are held back for a few seconds so that none is ever skipped. Errors are RFC 945
 
 
 @cache
-def document(rules: tuple[tuple[str, str, frozenset[str]], ...]) -> dict:
+def document(rules: tuple[tuple[str, str, frozenset[str]], ...]) -> dict[str, Any]:
     """Build the document for the API's routes: (rule, endpoint, methods) triples."""
     spec = APISpec(
         title="mobieusLearn request-log API",
@@ -123,14 +124,15 @@ def document(rules: tuple[tuple[str, str, frozenset[str]], ...]) -> dict:
                 responses[status]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         path = _CONVERTER.sub(r"{\1}", rule.removeprefix(PREFIX))
         spec.path(path=path, operations={m.lower(): {**operation, "responses": responses} for m in methods})
-    return spec.to_dict()
+    built: dict[str, Any] = spec.to_dict()
+    return built
 
 
 @bp.get("/openapi.json")
-def openapi_document():
+def openapi_document() -> Response:
     """Serve the OpenAPI 3.1 document of this API (no key needed)."""
     rules = tuple(
-        (rule.rule, rule.endpoint, frozenset(rule.methods - {"HEAD", "OPTIONS"}))
+        (rule.rule, rule.endpoint, frozenset((rule.methods or set()) - {"HEAD", "OPTIONS"}))
         for rule in current_app.url_map.iter_rules()
         if rule.endpoint.startswith("api.")
     )

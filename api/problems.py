@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import json, make_response
+from flask import Response, json, make_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -14,7 +14,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 class ApiProblem(Exception):
     """An error the client caused or must know about; `extensions` become extra members of the body."""
 
-    def __init__(self, status: int, detail: str, *, headers: dict | None = None, **extensions) -> None:
+    def __init__(
+        self, status: int, detail: str, *, headers: dict[str, str] | None = None, **extensions: object
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -22,10 +24,15 @@ class ApiProblem(Exception):
         self.extensions = extensions
 
 
-def problem_response(status: int, detail: str, headers: dict | None = None, **extensions):
+def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extensions: object) -> Response:
     """Build a problem details response: RFC 9457 §3.1's members, then any extension members."""
     # "about:blank" says the status code is the whole story; `detail` says what happened this time.
-    body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"), "status": status, "detail": detail}
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
     body.update(extensions)
     response = make_response(json.dumps(body), status)
     response.mimetype = PROBLEM_MEDIA_TYPE
@@ -33,12 +40,12 @@ def problem_response(status: int, detail: str, headers: dict | None = None, **ex
     return response
 
 
-def render(error: ApiProblem):
+def render(error: ApiProblem) -> Response:
     """Render an ApiProblem raised anywhere under /api/v1."""
     return problem_response(error.status, error.detail, error.headers, **error.extensions)
 
 
-def from_http_error(error: HTTPException):
+def from_http_error(error: HTTPException) -> Response:
     """Answer Flask's own errors (404, 405, 429, 500 ...) on /api/v1 as problem details."""
     status = error.code or 500
     detail = {
@@ -47,7 +54,7 @@ def from_http_error(error: HTTPException):
         429: "too many requests with this API key; retry after Retry-After seconds",
         500: "the request failed on our side",
     }.get(status, error.description or HTTP_STATUS_CODES.get(status, "request failed"))
-    headers = {}
+    headers: dict[str, str] = {}
     allowed = getattr(error, "valid_methods", None)
     if status == 405 and allowed:
         headers["Allow"] = ", ".join(sorted(allowed))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
@@ -22,13 +24,18 @@ def encode_cursor(after: int) -> str:
     return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after}".encode()).decode().rstrip("=")
 
 
-class Cursor(fields.String):
-    """An opaque cursor from a `next` link; it decodes to the id of the last row a page held."""
+class Cursor(fields.Field[int]):
+    """An opaque cursor from a `next` link; it decodes to the id of the last row a page held.
 
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        text = super()._deserialize(value, attr, data, **kwargs)
+    A string on the wire (its metadata tells the OpenAPI document), an int once loaded: not a fields.String, which
+    loads a str.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
+        if not isinstance(value, str):  # a query parameter always is one
+            raise ValidationError("not a cursor from a next link")
         try:
-            decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+            decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ValidationError("not a cursor from a next link") from None
         number = decoded.removeprefix(_CURSOR_PREFIX)
@@ -40,7 +47,7 @@ class Cursor(fields.String):
 class UtcDateTime(fields.AwareDateTime):
     """An RFC 3339 date-time with an offset, loaded as naive UTC (how the log stores times)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
             utc = moment.astimezone(UTC).replace(tzinfo=None)
@@ -74,7 +81,9 @@ class RequestLogQuery(Schema):
         validate=validate.Range(1, request_log.MAX_LIMIT),
         metadata={"description": f"Rows per page, at most {request_log.MAX_LIMIT}. For CSV: the most rows to export."},
     )
-    after = Cursor(metadata={"description": "Opaque cursor; take it from a next link, never build it."})
+    after = Cursor(
+        metadata={"type": "string", "description": "Opaque cursor; take it from a next link, never build it."}
+    )
     status = fields.List(
         fields.String(validate=validate.Regexp(_STATUS, error="must be a class such as 4xx or a code such as 404")),
         load_default=list,
@@ -92,7 +101,7 @@ class RequestLogQuery(Schema):
     )
 
     @post_load
-    def _check_range(self, data: dict, **_kwargs) -> dict:
+    def _check_range(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise ValidationError("must be later than since", "until")
         return data

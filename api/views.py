@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from marshmallow import ValidationError
 
 from api import bp
@@ -21,7 +22,7 @@ CSV = "text/csv"
 
 @bp.get("/scim-credentials")
 @requires(api_keys.READ_REQUEST_LOG)
-def list_credentials():
+def list_credentials() -> Response:
     """List the tenant's SCIM credentials (never a token), oldest first."""
     rows = request_log.credentials_with_last_use(g.api_tenant.id)
     data = [
@@ -40,14 +41,14 @@ def list_credentials():
 
 @bp.get("/scim-requests")
 @requires(api_keys.READ_REQUEST_LOG)
-def list_requests():
+def list_requests() -> Response:
     """Page through every SCIM request of the tenant."""
     return _request_log(credential_id=None)
 
 
 @bp.get("/scim-credentials/<id:credential_id>/requests")
 @requires(api_keys.READ_REQUEST_LOG)
-def list_credential_requests(credential_id: int):
+def list_credential_requests(credential_id: int) -> Response:
     """Page through the SCIM requests made with one credential of the tenant."""
     try:
         credential = credentials.get(g.api_tenant, credential_id)  # another tenant's id is a 404 (R12)
@@ -56,7 +57,7 @@ def list_credential_requests(credential_id: int):
     return _request_log(credential_id=credential.id)
 
 
-def _request_log(credential_id: int | None):
+def _request_log(credential_id: int | None) -> Response:
     wants_csv = _wants_csv()
     params = _parameters()
     filters = request_log.Filters(
@@ -91,10 +92,10 @@ def _wants_csv() -> bool:
     return best == CSV
 
 
-def _parameters() -> dict:
+def _parameters() -> dict[str, Any]:
     """Load the query string, or raise a 400 problem naming every parameter that is wrong."""
-    raw: dict = {}
-    invalid: list[dict] = []
+    raw: dict[str, str | list[str]] = {}
+    invalid: list[dict[str, str]] = []
     for name in request.args:
         values = request.args.getlist(name)
         if name in LIST_PARAMETERS:
@@ -104,18 +105,18 @@ def _parameters() -> dict:
         else:
             raw[name] = values[0]
     try:
-        params = RequestLogQuery().load(raw)
+        params: dict[str, Any] = RequestLogQuery().load(raw)
     except ValidationError as error:
-        invalid.extend(_reasons(error.messages))
+        invalid.extend(_reasons(error.messages_dict))  # a Schema's errors are keyed by field
         params = {}
     if invalid:
         raise ApiProblem(400, "invalid query parameters", invalid_params=invalid)
     return params
 
 
-def _reasons(messages: dict) -> list[dict]:
+def _reasons(messages: dict[str, Any]) -> list[dict[str, str]]:
     """Flatten marshmallow's messages into RFC 9457 invalid_params entries (one per parameter)."""
-    reasons = []
+    reasons: list[dict[str, str]] = []
     for name, found in messages.items():
         if isinstance(found, dict):  # a repeated parameter: {index: [messages]}
             found = [message for nested in found.values() for message in nested]
@@ -126,8 +127,11 @@ def _reasons(messages: dict) -> list[dict]:
 
 def _next_url(after: int | None) -> str:
     """Return this request's URL with `after` moved on; every other parameter is kept as given."""
+    endpoint = request.endpoint
+    assert endpoint is not None  # a view of ours is answering
     args = request.args.to_dict(flat=False)
     args.pop("after", None)
     if after is not None:
-        args["after"] = encode_cursor(after)
-    return url_for(request.endpoint, **request.view_args, **args, _external=True)
+        args["after"] = [encode_cursor(after)]
+    values: dict[str, Any] = {**args, **(request.view_args or {})}
+    return url_for(endpoint, **values, _external=True)

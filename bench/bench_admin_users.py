@@ -23,7 +23,7 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from models import Role, User, db, utcnow  # noqa: E402
-from services import members, tenants  # noqa: E402
+from services import accounts, tenants  # noqa: E402
 from services.identifiers import fold  # noqa: E402
 
 GIVEN = ["Ada", "Grace", "Alan", "Barbara", "Edsger", "Frances", "John", "Katherine", "Linus", "Margaret"]
@@ -44,7 +44,7 @@ def populate(count: int, seed: int = 7) -> int:
     """Insert one tenant with a super-admin and `count` users in bulk; return the admin's id."""
     rng = random.Random(seed)
     tenant, _ = tenants.ensure_default()
-    admin = members.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
+    admin = accounts.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
     now = utcnow()
     batch: list[dict] = []
     for i in range(count):

@@ -26,7 +26,7 @@ from sqlalchemy import event, func, select, text
 
 from admin.context import session_values
 from models import Role, ScimRequest, db, utcnow
-from services import credentials, members, tenants
+from services import accounts, credentials, tenants
 
 DAYS = 8
 MIGRATION = Path(__file__).resolve().parent.parent / "migrations/versions/d7a3c5e19b42_request_rollups.py"
@@ -159,7 +159,7 @@ def run(app, sizes: list[int], args) -> None:
     with app.app_context():
         db.create_all()
         tenant, _ = tenants.ensure_default()
-        admin = members.create_local_user(
+        admin = accounts.create_local_user(
             tenant, "owner@example.com", Role.SUPER_ADMIN, password="bench-pw-1", verified=True
         )
         issued = [credentials.issue(tenant, f"IdP {i}")[0] for i in range(3)]

@@ -29,7 +29,7 @@ def build(database: Path, users: int):
 
     from app import create_app
     from models import Role, User, db, new_scim_id, utcnow
-    from services import credentials, members, tenants
+    from services import accounts, credentials, tenants
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False}
@@ -37,7 +37,7 @@ def build(database: Path, users: int):
     with app.app_context():
         db.create_all()
         tenant, _ = tenants.ensure_default()
-        members.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
+        accounts.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
         _, token = credentials.issue(tenant, "bench")
         now = utcnow()
         rows = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from services import members, tenants
+from services import accounts, tenants
 from services.errors import DomainError
 
 
@@ -20,7 +20,7 @@ def tenant_named(slug: str):
 
 
 def user_named(slug: str, email: str):
-    user = members.find_by_email(tenant_named(slug), email)
+    user = accounts.find_by_email(tenant_named(slug), email)
     if user is None:
         raise click.ClickException(f"no user with email {email} in tenant {slug}")
     return user

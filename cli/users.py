@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from cli.common import fail, tenant_named, user_named
 from models import Role
-from services import handover, members
+from services import accounts, handover, roles
 from services.errors import DomainError
 
 users_cli = AppGroup("users", help="Create users, verify emails and change roles (the dashboard's rules apply).")
@@ -26,7 +26,7 @@ ROLE_HELP = ", ".join(f"{role.value} {role.label}" for role in Role) + "."
 def users_create(slug: str, email: str, role: int, password: str | None, verified: bool) -> None:
     """Create a local (non-SCIM) user."""
     try:
-        user = members.create_local_user(tenant_named(slug), email, role, password=password, verified=verified)
+        user = accounts.create_local_user(tenant_named(slug), email, role, password=password, verified=verified)
     except DomainError as error:
         fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role}\tverified={'yes' if user.email_verified else 'no'}")
@@ -37,7 +37,7 @@ def users_create(slug: str, email: str, role: int, password: str | None, verifie
 @click.option("--email", required=True)
 def users_verify(slug: str, email: str) -> None:
     """Mark a user's email as verified (as the emailed link would)."""
-    user = members.mark_verified(user_named(slug, email))
+    user = accounts.mark_verified(user_named(slug, email))
     click.echo(f"{user.id}\t{user.email}\tverified=yes")
 
 
@@ -48,7 +48,7 @@ def users_verify(slug: str, email: str) -> None:
 def users_role(slug: str, email: str, role: int) -> None:
     """Set a user's role; promotion past 2 needs a verified email (R4), and the last super-admin stays one."""
     try:
-        user = members.set_role(user_named(slug, email), role)
+        user = roles.set_role(user_named(slug, email), role)
     except DomainError as error:
         fail(error)
     click.echo(f"{user.id}\t{user.email}\trole={user.role} ({user.role.label})")

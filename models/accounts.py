@@ -52,7 +52,7 @@ class User(db.Model):
         ),
         Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
         Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
-        # The members SCIM lists (services.members.scim_visible, with the rung as constants: scim.paging), in id
+        # The members SCIM lists (services.provisioning.scim_visible, with the rung as constants: scim.paging), in id
         # order. It carries the columns of its WHERE so that SQLite counts and skips through it alone.
         Index(
             "ix_users_scim_visible",

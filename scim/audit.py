@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 
-from flask import g, request
+from flask import Response, g, request
 from sqlalchemy import inspect
 
 from app import client_key
 from services import audit
 
 
-def record_request(response) -> None:
+def record_request(response: Response) -> None:
     """Write the request's log row once the response is known."""
     tenant = g.get("scim_tenant")
     credential = g.get("scim_credential")
@@ -38,7 +38,7 @@ def record_request(response) -> None:
     )
 
 
-def _id(row) -> int | None:
+def _id(row: object | None) -> int | None:
     """Return a loaded row's primary key without a query: after a rollback its attributes are expired."""
     if row is None:
         return None

@@ -8,18 +8,18 @@ must never lock out a valid token sent from the same address, nor throttle anoth
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
 from flask import current_app, g, request
 from limits import RateLimitItem, parse_many
 
+import logsafe
 from app import client_key, limiter
 from scim.errors import NotFound, TooManyFailures, Unauthorized
 from services import credentials, tenants
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 _FAILURE_SCOPE = "scim-auth-failures"
 

@@ -10,7 +10,6 @@ raises as before: the client gets a 503 and retries, which PUT, PATCH and DELETE
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +18,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+import logsafe
 from models import db
 from services import database
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -42,9 +43,9 @@ class Attribute:
         lowered = name.lower()
         return next((a for a in self.sub_attributes if a.name.lower() == lowered), None)
 
-    def to_scim(self) -> dict:
+    def to_scim(self) -> dict[str, Any]:
         """Render this definition as an RFC 7643 §7 attribute object."""
-        body: dict = {
+        body: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "multiValued": self.multi_valued,

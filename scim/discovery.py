@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, url_for
+from typing import Any
+
+from flask import Response, current_app, g, url_for
 
 from scim import bp
 from scim.definitions import (
@@ -11,13 +13,15 @@ from scim.definitions import (
     SCHEMA_SCHEMA,
     SCHEMAS,
     SERVICE_PROVIDER_CONFIG_SCHEMA,
+    ResourceType,
+    Schema,
 )
 from scim.errors import NotFound
 from scim.wire import list_response, scim_response
 
 
 @bp.get("/ServiceProviderConfig", strict_slashes=False)
-def service_provider_config():
+def service_provider_config() -> Response:
     """Describe what we support (RFC 7643 §5); the IdPs' connection test reads it."""
     g.scim_operation = "connection.tested"
     body = {
@@ -44,7 +48,7 @@ def service_provider_config():
     return scim_response(body)
 
 
-def _resource_type_body(resource_type) -> dict:
+def _resource_type_body(resource_type: ResourceType) -> dict[str, Any]:
     return {
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": resource_type.name,
@@ -60,7 +64,7 @@ def _resource_type_body(resource_type) -> dict:
     }
 
 
-def _schema_body(schema) -> dict:
+def _schema_body(schema: Schema) -> dict[str, Any]:
     return {
         "schemas": [SCHEMA_SCHEMA],
         "id": schema.id,
@@ -72,14 +76,14 @@ def _schema_body(schema) -> dict:
 
 
 @bp.get("/ResourceTypes", strict_slashes=False)
-def resource_types():
+def resource_types() -> Response:
     """List the User and Group resource types."""
     bodies = [_resource_type_body(rt) for rt in RESOURCE_TYPES]
     return scim_response(list_response(bodies, len(bodies), 1))
 
 
 @bp.get("/ResourceTypes/<name>", strict_slashes=False)
-def resource_type(name: str):
+def resource_type(name: str) -> Response:
     """Show one resource type by name (case-insensitive)."""
     found = next((rt for rt in RESOURCE_TYPES if rt.name.lower() == name.lower()), None)
     if found is None:
@@ -88,14 +92,14 @@ def resource_type(name: str):
 
 
 @bp.get("/Schemas", strict_slashes=False)
-def schemas():
+def schemas() -> Response:
     """List the schemas, with only the attributes we really support."""
     bodies = [_schema_body(s) for s in SCHEMAS]
     return scim_response(list_response(bodies, len(bodies), 1))
 
 
 @bp.get("/Schemas/<path:urn>", strict_slashes=False)
-def schema(urn: str):
+def schema(urn: str) -> Response:
     """Show one schema by URN (case-insensitive)."""
     found = next((s for s in SCHEMAS if s.id.lower() == urn.lower()), None)
     if found is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, json, make_response
+from flask import Response, g, json, make_response
 
 from scim.definitions import ERROR
 
@@ -102,9 +102,9 @@ class Unavailable(ScimError):
     status = 503
 
 
-def error_response(status: int, detail: str, scim_type: str | None = None, *, failure: str | None = None):
+def error_response(status: int, detail: str, scim_type: str | None = None, *, failure: str | None = None) -> Response:
     """Build a SCIM Error response and note the failure kind for the audit log (R11)."""
-    body: dict = {"schemas": [ERROR], "status": str(status), "detail": detail}
+    body: dict[str, object] = {"schemas": [ERROR], "status": str(status), "detail": detail}
     # `invalid_token` is our own code: RFC 7644 scimType values apply to 400 and 409 only.
     if scim_type and status in (400, 409):
         body["scimType"] = scim_type
@@ -116,7 +116,7 @@ def error_response(status: int, detail: str, scim_type: str | None = None, *, fa
     return response
 
 
-def render(error: ScimError):
+def render(error: ScimError) -> Response:
     """Render a ScimError raised anywhere under /scim/v2."""
     response = error_response(error.status, error.detail, error.scim_type, failure=error.failure)
     g.scim_reason = error.reason

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, func, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from scim.definitions import GROUP_RESOURCE, USER_RESOURCE, Attribute, ResourceType
@@ -47,7 +48,7 @@ _META = Attribute(
 )
 
 
-class _CodePointOrder(FunctionElement):
+class _CodePointOrder(FunctionElement[str]):
     """A string compared by code point on every database, so `gt`/`lt` on strings give the same rows everywhere.
 
     SQLite compares text as UTF-8 bytes (code point order); PostgreSQL uses the database's collation unless told
@@ -59,12 +60,12 @@ class _CodePointOrder(FunctionElement):
 
 
 @compiles(_CodePointOrder)
-def _code_point_order(element, compiler, **kw) -> str:
+def _code_point_order(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
 
 
 @compiles(_CodePointOrder, "postgresql")
-def _code_point_order_postgresql(element, compiler, **kw) -> str:
+def _code_point_order_postgresql(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
     # Parenthesised: COLLATE binds tighter than ->>, and a JSON attribute is `profile_ci ->> 'key'`.
     return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
@@ -74,8 +75,8 @@ class Related:
     """A multi-valued complex attribute kept in child rows (RFC 7643 §2.4): a test becomes one IN subquery."""
 
     tables: tuple[Any, ...]  # the child tables (mapped classes or aliases) the subquery reads
-    owner: Any  # the outer resource's key, e.g. users.id
-    key: Any  # the child column holding that key, e.g. user_emails.user_id
+    owner: SQLColumnExpression[Any]  # the outer resource's key, e.g. users.id
+    key: SQLColumnExpression[Any]  # the child column holding that key, e.g. user_emails.user_id
     join: ColumnElement[bool] | None = None  # ties further child tables together, when there are several
 
     def matching(self, criterion: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -98,7 +99,7 @@ class Field:
     in SQL would follow each database's own lower(), which on SQLite leaves "É" alone.
     """
 
-    column: Any
+    column: SQLColumnExpression[Any]
     kind: str = "string"  # string | boolean | datetime | integer
     case_exact: bool = False
     folded: bool = False
@@ -208,11 +209,11 @@ def _test(target: Target, op: str, value: Any, negate: bool) -> ColumnElement[bo
     return or_(column.is_(None), not_(clause)) if negate else clause
 
 
-def _like(expr: Any, op: str, value: str, case_exact: bool) -> ColumnElement[bool]:
+def _like(expr: SQLColumnExpression[Any], op: str, value: str, case_exact: bool) -> ColumnElement[bool]:
     """Match co/sw/ew with LIKE, escaping the value so `%`, `_` and `\\` are literal."""
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[op]
-    clause = expr.like(pattern, escape="\\")
+    clause: ColumnElement[bool] = expr.like(pattern, escape="\\")
     if case_exact and value:
         # SQLite's LIKE ignores ASCII case; pin the case with a test both SQLite and PostgreSQL run.
         exact = {

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from scim.definitions import GROUP_RESOURCE
 from scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget, ScimError
 from scim.patch_message import read_operation
-from scim.paths import Path, equality_template, parse_path
+from scim.paths import Path, ValueFilter, equality_template, parse_path
 from services.cohort_members import MembershipChange
 
-Members = list[tuple[str, str]]  # (user scim id, display), as services.cohort_members returns them
+Members = list[tuple[str, str | None]]  # (user scim id, display), as services.cohort_members returns them
 
 
 def member_ids(value: object) -> list[str]:
@@ -25,7 +25,7 @@ def member_ids(value: object) -> list[str]:
     skips it like any unknown id (R7).
     """
     items = value if isinstance(value, list) else [value]
-    ids = []
+    ids: list[str] = []
     for item in items:
         member = next((v for k, v in item.items() if k.lower() == "value"), None) if isinstance(item, dict) else None
         if not isinstance(member, str) or not member.strip():
@@ -34,19 +34,21 @@ def member_ids(value: object) -> list[str]:
     return ids
 
 
-def split_operations(operations: list, load_members: Callable[[], Members]) -> tuple[list, MembershipChange | None]:
+def split_operations(
+    operations: list[object], load_members: Callable[[], Members]
+) -> tuple[list[object], MembershipChange | None]:
     """Separate membership operations, folded into one MembershipChange, from the others (kept in order).
 
     Membership and the other attributes are disjoint, so applying each group of operations in its own order
     gives the result of the whole sequence.
     """
-    others: list = []
+    others: list[object] = []
     change: MembershipChange | None = None
     for item in operations:
         operation = read_operation(item)
         op, value = operation.op, operation.value
         path = _members_path(operation.path)
-        if operation.pathless and op in ("add", "replace") and isinstance(value, dict):
+        if operation.pathless and isinstance(op, str) and op in ("add", "replace") and isinstance(value, dict):
             # `{"op": "replace", "value": {"members": [...], "displayName": ...}}`: the members are peeled off.
             key = next((k for k in value if isinstance(k, str) and k.lower() == "members"), None)
             if key is not None:
@@ -59,9 +61,9 @@ def split_operations(operations: list, load_members: Callable[[], Members]) -> t
         if path is None:
             others.append(item)
             continue
-        operation.check()
+        checked_op, _ = operation.check()
         change = change or MembershipChange()
-        _fold(change, op, path, value, load_members)
+        _fold(change, checked_op, path, value, load_members)
     return others, change
 
 
@@ -88,14 +90,14 @@ def _fold(change: MembershipChange, op: str, path: Path, value: object, load_mem
             change.added(member_ids(value))
     elif op == "remove":
         if path.value_filter is not None:
-            change.removed(_matching(path, load_members, exact=False))
+            change.removed(_matching(path.value_filter, load_members, exact=False))
         elif value is not None:
             # Entra removes with `path: members` and the values to drop: only those go (pitfall 7).
             change.removed(member_ids(value))
         else:
             change.replaced([])
     elif path.value_filter is not None:
-        matched = _matching(path, load_members, exact=True)
+        matched = _matching(path.value_filter, load_members, exact=True)
         if not matched:
             raise NoTarget(f"No member matches {path.text!r} (RFC 7644 §3.5.2.3).")
         change.removed(matched)
@@ -104,17 +106,17 @@ def _fold(change: MembershipChange, op: str, path: Path, value: object, load_mem
         change.replaced([] if value is None else member_ids(value))
 
 
-def _matching(path: Path, load_members: Callable[[], Members], *, exact: bool) -> list[str]:
+def _matching(value_filter: ValueFilter, load_members: Callable[[], Members], *, exact: bool) -> list[str]:
     """Return the member ids a `members[...]` filter selects.
 
     Okta's and Entra's `members[value eq "id"]` (K13, A15) names its id, and removing a non-member is a no-op,
     so no member is read for it unless the caller needs to know whether the id really is a member (`exact`).
     """
-    template = equality_template(path.value_filter)
+    template = equality_template(value_filter)
     if not exact and template is not None and set(template) == {"value"}:
         return [str(template["value"])]
     return [
         scim_id
         for scim_id, display in load_members()
-        if path.value_filter.matches({"value": scim_id, "display": display, "type": "User"})
+        if value_filter.matches({"value": scim_id, "display": display, "type": "User"})
     ]

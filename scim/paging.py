@@ -22,7 +22,7 @@ FORWARD_WALK = 1_000
 
 
 def visible_users(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
-    """Return services.members.scim_visible in the shape the planner needs for a list (R1, R3, R8).
+    """Return services.provisioning.scim_visible in the shape the planner needs for a list (R1, R3, R8).
 
     The rung is written as constants, not bound values: SQLite uses a partial index only for a query whose
     WHERE repeats the index's own terms, so `ix_users_scim_visible` serves the unfiltered list and its count.

@@ -9,6 +9,7 @@ and `scim.users` looks at their paths and values before either does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scim.definitions import PATCH_OP
 from scim.errors import InvalidPath, InvalidSyntax, InvalidValue
@@ -19,7 +20,7 @@ PATCH_OPS = ("add", "replace", "remove")
 MAX_OPERATIONS = 1000
 
 
-def patch_operations(body: dict) -> list:
+def patch_operations(body: dict[str, Any]) -> list[Any]:
     """Return the `Operations` of a PatchOp message (RFC 7644 §3.5.2), its key matched in any case."""
     schemas = body.get("schemas")
     if isinstance(schemas, list) and schemas and PATCH_OP not in schemas:
@@ -47,14 +48,18 @@ class Operation:
         """Whether the operation names no path, so its value is an object of paths (RFC 7644 §3.5.2.1, §3.5.2.3)."""
         return not (isinstance(self.path, str) and self.path.strip())
 
-    def check(self) -> None:
-        """Refuse an op we do not know, a path that is not a string, and add or replace without a value."""
-        if self.op not in PATCH_OPS:
+    def check(self) -> tuple[str, str | None]:
+        """Refuse an op we do not know, a path that is not a string, and add or replace without a value.
+
+        Return the op and the path as checked: the path is None when the operation names none (`pathless`).
+        """
+        if not isinstance(self.op, str) or self.op not in PATCH_OPS:
             raise InvalidSyntax(f"Unsupported PATCH op {self.sent_op!r}; expected add, replace or remove.")
         if self.path is not None and not isinstance(self.path, str):
             raise InvalidPath("'path' must be a string.")
         if self.op != "remove" and not self.has_value:
             raise InvalidValue(f"The '{self.op}' operation requires a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3).")
+        return self.op, None if self.pathless else self.path
 
 
 def read_operation(operation: object) -> Operation:

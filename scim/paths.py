@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from scim.definitions import Attribute, ResourceType, Schema, split_urn
 from scim.errors import InvalidFilter, InvalidPath
@@ -18,7 +20,8 @@ from services.identifiers import fold
 
 _NAME = r"[A-Za-z$][\w$-]*"
 _PATH_RE = re.compile(rf"(?P<attr>{_NAME})(?:\.(?P<sub>{_NAME})|\[(?P<filter>.*)\](?:\.(?P<vsub>{_NAME}))?)?", re.S)
-_COMPARE = {
+# Any: `matches` calls each with two strings, or with two numbers for gt/ge/lt/le.
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
     "ne": operator.ne,
     "co": operator.contains,
@@ -29,7 +32,7 @@ _COMPARE = {
     "lt": operator.lt,
     "le": operator.le,
 }
-_UNASSIGNED = (None, "", [], {})
+_UNASSIGNED: tuple[object, ...] = (None, "", [], {})
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Comparison:
     op: str
     value: object = None
 
-    def matches(self, element: dict) -> bool:
+    def matches(self, element: Mapping[str, object]) -> bool:
         """Return whether one element of the multi-valued attribute satisfies this comparison."""
         actual = element.get(self.attribute.name) if isinstance(element, dict) else None
         if self.op == "pr":
@@ -66,7 +69,7 @@ class Logical:
     left: ValueFilter
     right: ValueFilter
 
-    def matches(self, element: dict) -> bool:
+    def matches(self, element: Mapping[str, object]) -> bool:
         """Return whether `element` satisfies the combined filter."""
         if self.op == "and":
             return self.left.matches(element) and self.right.matches(element)
@@ -79,7 +82,7 @@ class Negation:
 
     inner: ValueFilter
 
-    def matches(self, element: dict) -> bool:
+    def matches(self, element: Mapping[str, object]) -> bool:
         """Return whether `element` does not satisfy the inner filter."""
         return not self.inner.matches(element)
 
@@ -182,7 +185,7 @@ def _resolve(node: Node, attribute: Attribute) -> ValueFilter:
     return Comparison(sub, node.op, node.value)
 
 
-def equality_template(value_filter: ValueFilter | None) -> dict | None:
+def equality_template(value_filter: ValueFilter | None) -> dict[str, object] | None:
     """Return the sub-attribute values a filter made only of `sub eq literal` joined by `and` pins down, else None.
 
     An element built from the template matches the filter, which is what lets `add`/`replace` create the element a

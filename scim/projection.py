@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scim.definitions import ResourceType, split_urn
 from scim.errors import InvalidValue
 
@@ -16,7 +18,9 @@ def wanted(resource_type: ResourceType, attributes: list[str], excluded: list[st
     return all(_split(resource_type, path) != (None, name, None) for path in excluded)
 
 
-def project(resource: dict, resource_type: ResourceType, attributes: list[str], excluded: list[str]) -> dict:
+def project(
+    resource: dict[str, Any], resource_type: ResourceType, attributes: list[str], excluded: list[str]
+) -> dict[str, Any]:
     """Return the representation trimmed as the query asked; `id` and `schemas` always stay."""
     if attributes:
         return _keep(resource, resource_type, attributes)
@@ -38,11 +42,11 @@ def _split(resource_type: ResourceType, path: str) -> tuple[str | None, str, str
     return urn, attr, sub or None
 
 
-def _extension_key(resource: dict, urn: str) -> str | None:
+def _extension_key(resource: dict[str, Any], urn: str) -> str | None:
     return next((k for k in resource if k.lower() == urn), None)
 
 
-def _keep(resource: dict, resource_type: ResourceType, paths: list[str]) -> dict:
+def _keep(resource: dict[str, Any], resource_type: ResourceType, paths: list[str]) -> dict[str, Any]:
     result = {k: v for k, v in resource.items() if k in _ALWAYS}
     for path in paths:
         urn, attr, sub = _split(resource_type, path)
@@ -66,20 +70,21 @@ def _keep(resource: dict, resource_type: ResourceType, paths: list[str]) -> dict
     return result
 
 
-def _merge_sub(existing, value, sub: str):
+def _merge_sub(existing: object, value: object, sub: str) -> object:
     """Keep only sub-attribute `sub` of a complex (or multi-valued complex) value, merging with earlier picks."""
     if isinstance(value, list):
-        picked = [{k: v for k, v in item.items() if k.lower() == sub} for item in value if isinstance(item, dict)]
-        if isinstance(existing, list) and len(existing) == len(picked):
-            return [{**old, **new} for old, new in zip(existing, picked, strict=True)]
-        return picked
+        elements = [{k: v for k, v in item.items() if k.lower() == sub} for item in value if isinstance(item, dict)]
+        if isinstance(existing, list) and len(existing) == len(elements):
+            return [{**old, **new} for old, new in zip(existing, elements, strict=True)]
+        return elements
     if isinstance(value, dict):
         picked = {k: v for k, v in value.items() if k.lower() == sub}
-        return {**(existing or {}), **picked}
+        # `existing` is None or what an earlier path picked from this same object.
+        return {**(existing if isinstance(existing, dict) else {}), **picked}
     return value
 
 
-def _drop(resource: dict, resource_type: ResourceType, paths: list[str]) -> dict:
+def _drop(resource: dict[str, Any], resource_type: ResourceType, paths: list[str]) -> dict[str, Any]:
     result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in resource.items()}
     for path in paths:
         urn, attr, sub = _split(resource_type, path)

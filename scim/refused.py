@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Any
 
 from flask import g
 
@@ -63,7 +64,7 @@ def from_active(active: bool | None) -> str | None:
     return offboarding.REACTIVATE if active else offboarding.DEACTIVATE
 
 
-def patch_intent(resource: dict, operations: list) -> str | None:
+def patch_intent(resource: dict[str, Any], operations: list[Any]) -> str | None:
     """Return what PATCH operations ask of `active`, applied to the member's resource without it.
 
     `active` is left out first, so only operations that set it explicitly count: Okta's path-less

@@ -9,6 +9,8 @@ Pitfall numbers refer to docs/idp-behaviour.md §2.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
@@ -41,7 +43,7 @@ def _mailbox(value: str) -> None:
         )
 
 
-def _text(max_length: int, *, min_length: int | None = None, multiline: bool = False, **kwargs) -> fields.String:
+def _text(max_length: int, *, min_length: int | None = None, multiline: bool = False, **kwargs: Any) -> fields.String:
     """Declare a string of at most `max_length` characters without control characters (line breaks if `multiline`)."""
     check = _no_control_but_newlines if multiline else _no_control
     return fields.String(validate=[validate.Length(min=min_length, max=max_length), check], **kwargs)
@@ -68,7 +70,7 @@ def as_boolean(value: object) -> bool | None:
 class ScimBoolean(fields.Boolean):
     """A boolean that also takes "True"/"false" strings in any case, as Entra sends them."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
         flag = as_boolean(value)
         if flag is None:
             raise self.make_error("invalid")
@@ -82,14 +84,14 @@ class ScimSchema(Schema):
         unknown = EXCLUDE
 
     @pre_load
-    def canonical_keys(self, data, **kwargs):
+    def canonical_keys(self, data: object, **kwargs: Any) -> object:
         if not isinstance(data, dict):
             return data
         names = {(f.data_key or name).lower(): (f.data_key or name) for name, f in self.fields.items()}
         return {names.get(k.lower(), k): v for k, v in data.items() if v is not None and isinstance(k, str)}
 
     @post_load
-    def drop_empty(self, data, **kwargs):
+    def drop_empty(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {k: v for k, v in data.items() if v is not None and v != {}}
 
 
@@ -124,10 +126,12 @@ class AddressSchema(ScimSchema):
     primary = ScimBoolean()
 
 
-class ManagerField(fields.Field):
+class ManagerField(fields.Field[dict[str, str] | None]):
     """Entra sends the manager as a bare id string but reads it back as `{"value": id}` (pitfall 25)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, str] | None:
         if isinstance(value, list):
             value = value[0] if value else None
         if isinstance(value, dict):
@@ -151,7 +155,7 @@ class EnterpriseSchema(ScimSchema):
     manager = ManagerField()
 
 
-def _multi(schema) -> fields.List:
+def _multi(schema: type[ScimSchema]) -> fields.List[dict[str, Any]]:
     return fields.List(fields.Nested(schema), validate=validate.Length(max=MAX_VALUES))
 
 
@@ -182,16 +186,17 @@ class GroupSchema(ScimSchema):
     members = fields.Raw()
 
 
-def load(schema: Schema, body: dict) -> dict:
+def load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
     """Validate a body, turning marshmallow's messages into one SCIM invalidValue error."""
     check_value_counts(schema, body)
     try:
-        return schema.load(body)
+        data: dict[str, Any] = schema.load(body)  # every ScimSchema loads to a dict (drop_empty)
+        return data
     except ValidationError as error:
         raise InvalidValue(_describe(error.messages)) from None
 
 
-def _describe(messages, prefix: str = "") -> str:
+def _describe(messages: object, prefix: str = "") -> str:
     parts: list[str] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -201,7 +206,7 @@ def _describe(messages, prefix: str = "") -> str:
     return "; ".join(p for p in parts if p)
 
 
-def check_value_counts(schema: Schema, body: dict) -> None:
+def check_value_counts(schema: Schema, body: dict[str, Any]) -> None:
     """Refuse a multi-valued attribute over MAX_VALUES before marshmallow walks it (250,000 emails took seconds)."""
     if not isinstance(body, dict):
         return

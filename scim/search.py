@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import g
+from typing import Any
+
+from flask import Response, g
 
 from scim import bp
 from scim.errors import InvalidFilter
@@ -12,7 +14,7 @@ from scim.wire import list_response, query_from_body, scim_response
 
 
 @bp.post("/.search", strict_slashes=False)
-def search_all():
+def search_all() -> Response:
     """Search every resource type; users come first, then groups, each in their stable order.
 
     A filter naming an attribute one type lacks simply matches none of that type; only a filter
@@ -20,7 +22,7 @@ def search_all():
     """
     query = query_from_body()
     offset, remaining = query.start - 1, query.count
-    resources: list[dict] = []
+    resources: list[dict[str, Any]] = []
     total = 0
     errors: list[InvalidFilter] = []
     for find in (find_users, find_groups):

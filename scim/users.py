@@ -29,7 +29,7 @@ from scim.wire import (
     request_body,
     scim_response,
 )
-from services import cohorts, members
+from services import cohorts, provisioning
 
 _user_schema = UserSchema()
 
@@ -82,10 +82,10 @@ def _render(user: User) -> dict:
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
 
 
-def _profile(body: dict) -> members.ScimProfile:
+def _profile(body: dict) -> provisioning.ScimProfile:
     data = load(_user_schema, body)
     attributes = {k: v for k, v in data.items() if k not in ("userName", "externalId", "active", "emails")}
-    return members.ScimProfile(
+    return provisioning.ScimProfile(
         user_name=data["userName"],
         external_id=data.get("externalId"),
         active=data.get("active"),
@@ -157,7 +157,7 @@ def create_user():
     profile = _profile(_user_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with answered_at_commit(_render, User) as outcome, domain_errors():
-        members.create_scim_user(g.scim_tenant, profile)
+        provisioning.create_scim_user(g.scim_tenant, profile)
     g.scim_operation = "user.created"
     resource = outcome.value
     return scim_response(resource, 201, location=resource["meta"]["location"])
@@ -167,7 +167,7 @@ def create_user():
 def show_user(scim_id: str):
     """Show a member; deactivated ones stay readable with active false (R2)."""
     with domain_errors():
-        user = members.get_scim_user(g.scim_tenant, scim_id)
+        user = provisioning.get_scim_user(g.scim_tenant, scim_id)
     g.scim_operation = "user.read"
     return scim_response(_render(user))
 
@@ -181,7 +181,7 @@ def _save(scim_id: str, plan, operation: str, intent):
     """
     seen: list[tuple[User, bool, dict]] = []
 
-    def planned(user: User) -> members.ScimProfile | None:
+    def planned(user: User) -> provisioning.ScimProfile | None:
         seen.append((user, user.active, _profile_fields(user)))
         return plan(user)
 
@@ -191,7 +191,7 @@ def _save(scim_id: str, plan, operation: str, intent):
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with noticed(scim_id, intent), answered_at_commit(answer) as outcome, domain_errors():
-        members.update_scim_user(g.scim_tenant, scim_id, planned)
+        provisioning.update_scim_user(g.scim_tenant, scim_id, planned)
     resource, active, profile_changed = outcome.value
     was_active = seen[-1][1]  # the state the change was applied to
     operations = []
@@ -225,7 +225,7 @@ def modify_user(scim_id: str):
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's or Entra's dialect; 200 with the resource."""
     body = _patch_body()
 
-    def plan(user: User) -> members.ScimProfile | None:
+    def plan(user: User) -> provisioning.ScimProfile | None:
         # Runs with the member's row locked: the operations apply to the profile the last write left.
         operations = _without_password(patch_operations(body))
         if not operations:  # a password sync alone: accepted, and nothing to change
@@ -268,6 +268,6 @@ def _names_password(path: str) -> bool:
 def delete_user(scim_id: str):
     """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
     with noticed(scim_id, deletion), answered_at_commit(), domain_errors():
-        members.deprovision_scim_user(g.scim_tenant, scim_id)
+        provisioning.deprovision_scim_user(g.scim_tenant, scim_id)
     g.scim_operation = "user.deleted"
     return scim_response(None, 204)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
-from flask import current_app, g, json, make_response, request
+from flask import Response, current_app, g, json, make_response, request
 
 from scim.definitions import LIST_RESPONSE
 from scim.errors import SCIM_MEDIA_TYPE, InvalidSyntax, InvalidValue, ScimError
@@ -23,9 +24,11 @@ MAX_BODY_DEPTH = 32
 _MAX_INT = 2**31 - 1
 # An integer as a query parameter or JSON string: ASCII digits only. int() also reads "1_000" and "١٢".
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# How `_check_strings` reached a value: (how it reached the container, key or index), innermost last.
+_Trail: TypeAlias = tuple["_Trail | None", str | int]
 
 
-def scim_response(body: dict | None, status: int = 200, location: str | None = None):
+def scim_response(body: dict[str, Any] | None, status: int = 200, location: str | None = None) -> Response:
     """Serialise a SCIM body as application/scim+json (Entra rejects plain JSON)."""
     response = make_response("" if body is None else json.dumps(body), status)
     response.mimetype = SCIM_MEDIA_TYPE
@@ -34,7 +37,7 @@ def scim_response(body: dict | None, status: int = 200, location: str | None = N
     return response
 
 
-def request_body(precheck: Callable[[dict], None] | None = None) -> dict:
+def request_body(precheck: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Return the JSON object sent, whatever JSON-ish media type (or none) labels it.
 
     Entra sends DELETE with no Content-Type and Okta's tests send application/json, so only a
@@ -56,7 +59,7 @@ def request_body(precheck: Callable[[dict], None] | None = None) -> dict:
     return body
 
 
-def _check_strings(body: dict) -> None:
+def _check_strings(body: dict[str, Any]) -> None:
     """Refuse NUL and lone surrogates in any key or string value, naming where but never echoing the value.
 
     Iterative, so a deep body cannot exhaust the stack here; the depth cap keeps it from doing so later. A 4 MB
@@ -64,7 +67,7 @@ def _check_strings(body: dict) -> None:
     path out when there is something to report.
     """
     search = _UNSTORABLE.search
-    pending: list[tuple[object, tuple | None, int]] = [(body, None, 0)]
+    pending: list[tuple[dict[Any, Any] | list[Any], _Trail | None, int]] = [(body, None, 0)]
     while pending:
         node, trail, depth = pending.pop()
         if depth > MAX_BODY_DEPTH:
@@ -88,11 +91,11 @@ def _check_strings(body: dict) -> None:
                     pending.append((item, (trail, index), depth + 1))
 
 
-def _unstorable(trail: tuple) -> None:
+def _unstorable(trail: _Trail) -> None:
     raise InvalidValue(f"{_spell(trail)} contains a NUL character or an unpaired surrogate")
 
 
-def _spell(trail: tuple | None) -> str:
+def _spell(trail: _Trail | None) -> str:
     """Spell `((None, "emails"), 0), "value")` as `emails[0].value`; only name-like keys, as keys are client text."""
     parts: list[str] = []
     while trail is not None:
@@ -104,7 +107,7 @@ def _spell(trail: tuple | None) -> str:
     return "".join(reversed(parts))
 
 
-def paging(source=None) -> tuple[int, int]:
+def paging(source: Mapping[str, Any] | None = None) -> tuple[int, int]:
     """Return (startIndex, count) from the query (or a .search body): 1-based, count defaulting to 100, capped."""
     source = request.args if source is None else source
     config = current_app.config
@@ -114,7 +117,7 @@ def paging(source=None) -> tuple[int, int]:
     return min(max(start, 1), _MAX_INT), min(max(count, 0), config["SCIM_MAX_RESULTS"], _MAX_INT)
 
 
-def _integer(source, name: str, default: int) -> int:
+def _integer(source: Mapping[str, Any], name: str, default: int) -> int:
     raw = source.get(name)
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return default
@@ -129,7 +132,7 @@ def _integer(source, name: str, default: int) -> int:
         raise InvalidValue(f"{name} must be an integer") from None
 
 
-def list_response(resources: list[dict], total: int, start: int) -> dict:
+def list_response(resources: list[dict[str, Any]], total: int, start: int) -> dict[str, Any]:
     """Build a ListResponse; numbers stay numbers and Resources is always present (Okta reads it)."""
     return {
         "schemas": [LIST_RESPONSE],
@@ -149,6 +152,10 @@ class Query:
     count: int
     attributes: list[str]
     excluded: list[str]
+
+
+# `find(query, offset, limit) -> (total, resources)`, as `list_page` calls it.
+Finder: TypeAlias = Callable[[Query, int, int], tuple[int, list[dict[str, Any]]]]
 
 
 def query_from_args() -> Query:
@@ -172,7 +179,7 @@ def query_from_body() -> Query:
     return Query(text, start, count, attributes, excluded)
 
 
-def list_page(find, query: Query, operation: str):
+def list_page(find: Finder, query: Query, operation: str) -> Response:
     """Answer a list or search request with `find(query, offset, limit) -> (total, resources)`."""
     total, resources = find(query, query.start - 1, query.count)
     g.scim_operation = operation

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 
 from models import ApiKey, Tenant, User, db, utcnow
-from services import tokens
-from services.errors import InvalidInput, NotFound
-from services.validation import LINE_BREAKING
+from services import bearer_secrets
+from services.errors import InvalidInput
 
 TOKEN_PREFIX = "ms_api_"  # noqa: S105 - a public prefix, not a secret
-TOKEN_BYTES = 32
 # The one scope today. A scope is a word in ApiKey.scopes; the API names the scope each endpoint needs.
 READ_REQUEST_LOG = "scim-requests:read"
 SCOPES = {READ_REQUEST_LOG: "read the SCIM request log and the SCIM credentials it names"}
@@ -32,13 +30,7 @@ def issue(
 
     A key with `expires_on` is refused from 00:00 UTC that day, so the date must lie in the future.
     """
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("name is required")
-    if len(name) > 100:
-        raise InvalidInput("name must be at most 100 characters")
-    if LINE_BREAKING.search(name):
-        raise InvalidInput("name must not contain tabs, newlines or other control characters")
+    name = bearer_secrets.checked_name(name)
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown or not scopes:
         raise InvalidInput(f"scopes must be among: {', '.join(SCOPES)}")
@@ -47,12 +39,11 @@ def issue(
         expires_at = datetime.combine(expires_on, time.min)
         if expires_at <= utcnow():
             raise InvalidInput("the expiry date must be after today (UTC)")
-    token = TOKEN_PREFIX + tokens.new_token(TOKEN_BYTES)
+    token, stored = bearer_secrets.new_secret(TOKEN_PREFIX)
     key = ApiKey(
         tenant_id=tenant.id,
         name=name,
-        token_hash=tokens.digest(token),
-        token_hint=token[-4:],
+        **stored,
         scopes=" ".join(dict.fromkeys(scopes)),
         created_by_id=created_by.id if created_by else None,
         expires_at=expires_at,
@@ -68,10 +59,9 @@ def find(tenant: Tenant, token: str) -> ApiKey | None:
     Only `ms_api_` tokens are looked up, so a SCIM credential never opens the API (nor a key SCIM,
     whose lookup reads scim_credentials alone). A key of another tenant is not valid here (R12).
     """
-    if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX):
+    if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == tokens.digest(token)))
-    return key if key is not None and key.tenant_id == tenant.id else None
+    return bearer_secrets.find(ApiKey, tenant, token)
 
 
 def note_use(key: ApiKey) -> None:
@@ -91,18 +81,12 @@ def note_use(key: ApiKey) -> None:
 
 def for_tenant(tenant: Tenant) -> list[ApiKey]:
     """Return the tenant's keys, newest first."""
-    return list(db.session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.id.desc())))
+    return bearer_secrets.for_tenant(ApiKey, tenant)
 
 
 def get(tenant: Tenant | None, key_id: int) -> ApiKey:
     """Return one key (of `tenant`, when given) or raise NotFound."""
-    query = select(ApiKey).where(ApiKey.id == key_id)
-    if tenant is not None:
-        query = query.where(ApiKey.tenant_id == tenant.id)
-    key = db.session.scalar(query)
-    if key is None:
-        raise NotFound("no such API key")
-    return key
+    return bearer_secrets.get(ApiKey, tenant, key_id, "no such API key")
 
 
 def revoke(key: ApiKey) -> ApiKey:

@@ -8,7 +8,6 @@ address rather than one per request, and every sum below adds up `count`, never 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -19,10 +18,11 @@ from sqlalchemy import Executable, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+import logsafe
 from models import ScimCredential, ScimRequest, db, utcnow
 from services import database, rollups
 
-log = logging.getLogger(__name__)
+log = logsafe.logger(__name__)
 
 # A lost connection costs one attempt; a second try on a fresh one nearly always lands. Three attempts
 # keep a row even when the retry's connection is ended too, as happens while a server restarts.

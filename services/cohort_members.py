@@ -1,6 +1,6 @@
 """Cohort membership as SCIM changes it (R7, R8): set-based, a few statements whatever the number of members.
 
-Only SCIM-visible users (services.members.scim_visible) ever take part: they are the only members SCIM lists,
+Only SCIM-visible users (services.provisioning.scim_visible) ever take part: they are the only members SCIM lists,
 the only ones it may add, and the only ones its removals and replacements can drop. Memberships of anyone else
 (promoted, local or deprovisioned users) are left exactly as they are. An id to add that SCIM cannot see is
 skipped and counted, never refused: one such id must not cost the IdP every other change of its push (R7).
@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Cohort, CohortMember, User, db, utcnow
-from services.members import scim_visible
+from services.database import rows_affected
+from services.provisioning import scim_visible
+
+T = TypeVar("T")
 
 # Bound parameters per statement stay far below SQLite's (32766) and PostgreSQL's (65535) limits.
 _IDS_PER_QUERY = 2000
@@ -75,9 +79,9 @@ class MembershipResult:
         return bool(self.added or self.removed)
 
 
-def visible_members(tenant_id: int, cohort_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+def visible_members(tenant_id: int, cohort_ids: Sequence[int]) -> dict[int, list[tuple[str, str | None]]]:
     """Return, per cohort id, its SCIM-visible members as (scim id, display) in one query, oldest users first."""
-    result: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    result: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     if not cohort_ids:
         return result
     rows = db.session.execute(
@@ -146,10 +150,10 @@ def _delete(cohort_id: int, user_ids: Collection[int]) -> int:
     removed = 0
     for chunk in _chunks(sorted(user_ids), _IDS_PER_QUERY):
         statement = delete(CohortMember).where(CohortMember.cohort_id == cohort_id, CohortMember.user_id.in_(chunk))
-        removed += db.session.execute(statement).rowcount
+        removed += rows_affected(db.session.execute(statement))
     return removed
 
 
-def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

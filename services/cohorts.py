@@ -91,7 +91,7 @@ def _scim_cohort(tenant_id: int, scim_id: str, *, lock: bool = False) -> Cohort:
     over SCIM included: the IdP may push those again.
     """
     query = select(Cohort).where(scim_visible_cohort(tenant_id), Cohort.scim_id == scim_id)
-    cohort = db.session.scalar(for_write(query) if lock else query)
+    cohort: Cohort | None = db.session.scalar(for_write(query) if lock else query)
     if cohort is None:
         hidden = db.session.scalar(
             select(Cohort.id).where(
@@ -163,7 +163,7 @@ def _apply_profile(cohort: Cohort, profile: GroupProfile) -> None:
     visible = scim_visible_cohort(cohort.tenant_id)
     if cohort.id is not None:
         visible = and_(visible, Cohort.id != cohort.id)
-    # A group keeping its own name key is not checked, like a user's userName (services.members._check_unique).
+    # A group keeping its own name key is not checked, like a user's userName (services.provisioning.check_unique).
     key = fold(name)
     taken = select(Cohort.id).where(visible, Cohort.name_ci == key).limit(1)
     if (cohort.id is None or key != cohort.name_ci) and db.session.scalar(taken):

@@ -9,24 +9,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from models import ScimCredential, Tenant, User, db, utcnow
-from services import tokens
-from services.errors import Conflict, InvalidInput, NotFound
+from services import bearer_secrets
+from services.errors import Conflict, InvalidInput
 from services.transactions import for_write, write_transaction
-from services.validation import LINE_BREAKING, SLUG
+from services.validation import SLUG
 
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
-TOKEN_BYTES = 32
 
 
 def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
     """Create a credential and return `(credential, token)`; the token exists only in this return value."""
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("name is required")
-    if len(name) > 100:
-        raise InvalidInput("name must be at most 100 characters")
-    if LINE_BREAKING.search(name):
-        raise InvalidInput("name must not contain tabs, newlines or other control characters")
+    name = bearer_secrets.checked_name(name)
     slug = (slug or "").strip().lower() or None
     if slug is not None and not SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits or hyphens (at most 63)")
@@ -34,14 +27,9 @@ def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User |
         select(ScimCredential.id).where(ScimCredential.tenant_id == tenant.id, ScimCredential.slug == slug)
     ):
         raise Conflict("a credential with this slug already exists", "slug")
-    token = TOKEN_PREFIX + tokens.new_token(TOKEN_BYTES)
+    token, stored = bearer_secrets.new_secret(TOKEN_PREFIX)
     credential = ScimCredential(
-        tenant_id=tenant.id,
-        name=name,
-        slug=slug,
-        token_hash=tokens.digest(token),
-        token_hint=token[-4:],
-        created_by_id=created_by.id if created_by else None,
+        tenant_id=tenant.id, name=name, slug=slug, created_by_id=created_by.id if created_by else None, **stored
     )
     db.session.add(credential)
     try:
@@ -54,15 +42,7 @@ def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User |
 
 def find(tenant: Tenant, token: str) -> ScimCredential | None:
     """Return the tenant's credential for this token in whatever state, or None (R12)."""
-    if not token or len(token) > 200:
-        return None
-    # Found through the unique index on the digest. The token is a 256-bit random secret, so what the
-    # lookup's timing could reveal (about a digest, never the token) helps no one guess a valid token.
-    credential = db.session.scalar(select(ScimCredential).where(ScimCredential.token_hash == tokens.digest(token)))
-    if credential is None:
-        return None
-    # A token of another tenant is simply not valid here, whatever the Host says (R12).
-    return credential if credential.tenant_id == tenant.id else None
+    return bearer_secrets.find(ScimCredential, tenant, token)
 
 
 # The credential and its tenant in one indexed lookup: the hot path of every SCIM request. Built once; the
@@ -86,29 +66,18 @@ def find_on_host(slug: str, digest: str | None) -> ScimCredential | None:
     return db.session.scalar(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug})
 
 
-def token_digest(token: str) -> str | None:
-    """Return the digest to look a presented token up by, or None when it cannot be one of ours."""
-    return tokens.digest(token) if token and len(token) <= 200 else None
+# The digest find_on_host looks a presented token up by (None when it cannot be one of ours).
+token_digest = bearer_secrets.presented_digest
 
 
 def for_tenant(tenant: Tenant) -> list[ScimCredential]:
     """Return the tenant's credentials, newest first."""
-    return list(
-        db.session.scalars(
-            select(ScimCredential).where(ScimCredential.tenant_id == tenant.id).order_by(ScimCredential.id.desc())
-        )
-    )
+    return bearer_secrets.for_tenant(ScimCredential, tenant)
 
 
 def get(tenant: Tenant | None, credential_id: int) -> ScimCredential:
     """Return one credential (of `tenant`, when given) or raise NotFound."""
-    query = select(ScimCredential).where(ScimCredential.id == credential_id)
-    if tenant is not None:
-        query = query.where(ScimCredential.tenant_id == tenant.id)
-    credential = db.session.scalar(query)
-    if credential is None:
-        raise NotFound("no such credential")
-    return credential
+    return bearer_secrets.get(ScimCredential, tenant, credential_id, "no such credential")
 
 
 def disable(credential: ScimCredential) -> ScimCredential:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import time
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import event, exc, func, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import CursorResult, Result, Row, Select, event, exc, func, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+import logsafe
 from models import db
 
-log = logging.getLogger(__name__)
+# A result row, or a SELECT, of any columns: SQLAlchemy types them by their tuple of column types.
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE or DELETE changed (its result is a cursor result at run time)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+log = logsafe.logger(__name__)
 
 # Errors that say "not now" rather than "never": a connection lost or refused, a pool exhausted, a lock not
 # granted in time (SQLite's "database is locked" is an OperationalError too). Retrying later can succeed.
@@ -93,18 +104,24 @@ RELAXED_COMMIT = func.set_config("synchronous_commit", "off", True)
 _RELAXED = "synchronous_relaxed"
 
 
+def driver_in_transaction(connection: Connection) -> bool:
+    """Tell whether the DBAPI connection under `connection` has begun a transaction of its own."""
+    driver: Any = connection.connection.driver_connection
+    return bool(driver.in_transaction)
+
+
 def relax_commit(connection: Connection) -> None:
     """On SQLite, let this connection's next COMMIT skip the fsync; the pool restores full sync on check-in."""
-    if connection.dialect.name != "sqlite" or connection.connection.driver_connection.in_transaction:
+    if connection.dialect.name != "sqlite" or driver_in_transaction(connection):
         return  # the level can only change between transactions: this commit then keeps the full sync
     connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
     connection.info[_RELAXED] = True
 
 
-def restore_full_sync(engine) -> None:
+def restore_full_sync(engine: Engine) -> None:
     """Install the check-in hook that gives every SQLite connection back its full sync before reuse."""
 
     @event.listens_for(engine, "checkin")
-    def _restore(dbapi_connection, record) -> None:
+    def _restore(dbapi_connection: Any, record: Any) -> None:
         if dbapi_connection is not None and record.info.pop(_RELAXED, False):
             dbapi_connection.execute("PRAGMA synchronous=FULL")

@@ -1,33 +1,24 @@
-"""The dashboard's directory: member search and paging, cohorts with counts, and role changes (docs/design.md R3, R4).
+"""The dashboard's directory: member search and paging, and cohorts with their owners and counts (R3, R6).
 
-Role changes go through `roles.set_role` (the R4 gate, which also keeps a super-admin) after the dashboard's
-own rules: nobody changes their own role, nobody acts above their rank, SCIM-managed members are
-(de)activated only by the IdP, deprovisioned accounts stay as they are, and a tenant always keeps one
-super-admin. All of them are checked on the rows as they are, inside one write transaction.
+Queries only: what an admin may change about a member is services.roles.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import aliased
 
-from models import Cohort, CohortMember, Role, User, db
-from services import roles
-from services.errors import DomainError, InvalidInput, NotFound
+from models import Cohort, CohortMember, User, db
+from services.errors import NotFound
 from services.identifiers import fold
-from services.transactions import write_transaction
 
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # keeps OFFSET within what every database accepts
 MAX_SEARCH_WORDS = 5
-
-
-class NotAllowed(DomainError):
-    """The signed-in admin may not make this change; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -186,109 +177,3 @@ def cohort_members(tenant_id: int, cohort_id: int, page: int = 1, per_page: int 
     query = select(User).join(CohortMember, CohortMember.user_id == User.id).where(*clauses)
     count_from = [CohortMember.__table__.join(User.__table__, CohortMember.user_id == User.id)]
     return _paged(query, clauses, count_from, page, per_page)
-
-
-# --- role changes ---------------------------------------------------------------------------------
-
-# Why an admin may not give a user a role; `above_own` is left out of the notes shown under a row,
-# since every admin knows they cannot grant more than they hold.
-DEPROVISIONED = "Deprovisioned by the identity provider; kept for history, cannot be restored."
-SELF = "This is you: another admin has to change your role."
-OUTRANKS = "Ranks above you: only a higher role can change it."
-ABOVE_OWN = "You cannot grant a role above your own."
-SCIM_ACTIVATION = "Activation is managed in your identity provider."
-LAST_SUPER_ADMIN = roles.LAST_SUPER_ADMIN
-UNVERIFIED = "Verify the email before promoting past member."
-
-
-count_super_admins = roles.count_super_admins
-
-
-def role_problems(actor: User, user: User, role: int, super_admins: int) -> list[str]:
-    """Return every reason `actor` may not give `user` this role; empty when the change is allowed."""
-    if user.deprovisioned_at is not None:
-        return [DEPROVISIONED]  # nothing else about the account matters any more
-    problems = []
-    if actor.id == user.id:
-        problems.append(SELF)
-    if user.role > actor.role:
-        problems.append(OUTRANKS)
-    if role > actor.role:
-        problems.append(ABOVE_OWN)
-    if user.scim_managed and Role.BANNED in (role, user.role) and role != user.role:
-        problems.append(SCIM_ACTIVATION)
-    if user.role == Role.SUPER_ADMIN and role < Role.SUPER_ADMIN and super_admins <= 1:
-        problems.append(LAST_SUPER_ADMIN)
-    if role > Role.MEMBER and not user.email_verified:
-        problems.append(UNVERIFIED)
-    return problems
-
-
-@dataclass(frozen=True)
-class RowActions:
-    """What the dashboard offers on one user's row, and why anything is missing."""
-
-    roles: list[Role] = field(default_factory=list)  # choices for the role select, current one included
-    can_ban: bool = False
-    can_unban: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def row_actions(actor: User, user: User, super_admins: int) -> RowActions:
-    """Work out the row's actions from the same rules `change_role` enforces."""
-    notes: list[str] = []
-
-    def allowed(role: int) -> bool:
-        problems = role_problems(actor, user, role, super_admins)
-        notes.extend(p for p in problems if p != ABOVE_OWN and p not in notes)
-        return not problems
-
-    if user.role == Role.BANNED:
-        return RowActions(can_unban=allowed(Role.MEMBER), notes=notes)
-    # Banning is its own button, so the select offers member and up only.
-    roles = [r for r in Role if r > Role.BANNED and (r == user.role or allowed(r))]
-    can_ban = allowed(Role.BANNED)
-    return RowActions(roles=roles if len(roles) > 1 else [], can_ban=can_ban, notes=notes)
-
-
-def change_role(actor: User, user: User, role: int) -> User:
-    """Give a user another role (promote or demote), enforcing the dashboard's rules and R4.
-
-    The page the admin acted on may be old, and another admin may be acting at the same moment: the rules are
-    checked again on both accounts as they are now, with the tenant's role changes held (services.roles).
-    """
-    if not Role.known(role):
-        raise InvalidInput("role must be 1 to 5")
-    tenant_id, user_id = user.tenant_id, user.id
-    with write_transaction():
-        user = roles.locked_user(tenant_id, user_id)
-        if role == user.role:
-            return user
-        problems = role_problems(actor, user, role, roles.count_super_admins(tenant_id))
-        if problems:
-            raise NotAllowed(problems[0])
-        return roles.set_role(user, role)
-
-
-def ban(actor: User, user: User) -> User:
-    """Ban a local user (role 1); SCIM-managed users are deactivated by their IdP instead."""
-    tenant_id, user_id = user.tenant_id, user.id
-    with write_transaction():
-        user = roles.locked_user(tenant_id, user_id)
-        if user.scim_managed:
-            raise NotAllowed(SCIM_ACTIVATION)
-        if user.role == Role.BANNED:
-            raise InvalidInput("this user is already banned")
-        return change_role(actor, user, Role.BANNED)
-
-
-def unban(actor: User, user: User) -> User:
-    """Lift a local user's ban back to member."""
-    tenant_id, user_id = user.tenant_id, user.id
-    with write_transaction():
-        user = roles.locked_user(tenant_id, user_id)
-        if user.scim_managed:
-            raise NotAllowed(SCIM_ACTIVATION)
-        if user.role != Role.BANNED:
-            raise InvalidInput("this user is not banned")
-        return change_role(actor, user, Role.MEMBER)

@@ -10,6 +10,7 @@ ever hands SCIM a role above member (R1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import aliased
@@ -30,7 +31,7 @@ from models import (
 )
 from services import roles
 from services.errors import InvalidInput, NotFound
-from services.members import check_unique, scim_visible
+from services.provisioning import check_unique, scim_visible
 from services.transactions import for_write, write_transaction
 
 ABOVE_MEMBER = "only members (role 1 or 2) can be handed to the identity provider: SCIM never owns a higher role (R1)"
@@ -149,7 +150,7 @@ def merge(tenant: Tenant, scim_user_id: int, local_user_id: int) -> User:
     return local
 
 
-def _take_identity(local: User, identity: dict) -> None:
+def _take_identity(local: User, identity: dict[str, Any]) -> None:
     verified_key = local.email_ci if local.email_verified else None
     local.scim_managed = True
     local.scim_id = identity["scim_id"]
@@ -181,7 +182,9 @@ def _move_dependants(twin_id: int, local_id: int) -> None:
 
 
 def _local(tenant_id: int, user_id: int) -> User:
-    user = db.session.scalar(for_write(select(User).where(User.tenant_id == tenant_id, User.id == user_id)))
+    user: User | None = db.session.scalar(
+        for_write(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
+    )
     if user is None or user.deprovisioned_at is not None:
         raise NotFound("no such user")
     if user.scim_managed:

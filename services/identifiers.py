@@ -8,6 +8,7 @@ idea of lower case (SQLite's lower() folds ASCII only).
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from services.errors import InvalidInput
 
@@ -47,7 +48,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
-def fold_profile(profile: dict | None, prefix: str = "") -> dict[str, str]:
+def fold_profile(profile: dict[str, Any] | None, prefix: str = "") -> dict[str, str]:
     """Return the fold of every singular string in a SCIM profile, keyed by its lowercased dotted path.
 
     `{"nickName": "Äda", "enterprise": {"manager": {"value": "X"}}}` gives `{"nickname": "äda",

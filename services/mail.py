@@ -15,8 +15,11 @@ from pathlib import Path
 
 from flask import current_app
 
+import logsafe
 from models import utcnow
 from services.errors import InvalidInput
+
+log = logsafe.logger(__name__)
 
 UNSENDABLE = "this email address cannot receive mail: it must be a single address without line breaks"
 
@@ -43,9 +46,9 @@ def send(to: str, subject: str, body: str) -> Path | None:
         _deliver(host, int(config.get("MAIL_SMTP_PORT") or 25), message)
     except (OSError, smtplib.SMTPException) as error:
         # Only the kind of failure is logged: the message itself holds a live link.
-        current_app.logger.error("mail: SMTP delivery to %s failed (%s)", host, type(error).__name__)
+        log.error("mail: SMTP delivery to %s failed (%s)", host, type(error).__name__)
         return _write_outbox(_build(sender, to, subject, body, readable=True), reason="SMTP delivery failed")
-    current_app.logger.info("mail: %r sent through %s", subject, host)
+    log.info("mail: %r sent through %s", subject, host)
     return None
 
 
@@ -89,5 +92,5 @@ def _write_outbox(message: EmailMessage, *, reason: str) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(message.as_bytes())  # bytes keep an 8bit UTF-8 body as is (as_string would re-encode it)
-    current_app.logger.warning("mail: %s; %r written to %s", reason, str(message["Subject"]), path)
+    log.warning("mail: %s; %r written to %s", reason, str(message["Subject"]), path)
     return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import joinedload
 
 from models import OffboardingRequest, Role, User, db, utcnow
@@ -28,7 +28,7 @@ DEMOTED = "demoted"
 REACTIVATED = "reactivated"
 
 
-def _hidden_by_role(tenant_id: int):
+def _hidden_by_role(tenant_id: int) -> tuple[ColumnElement[bool], ...]:
     """Return the clause for SCIM's own members whom R3 hides only because of their role (> 2)."""
     return (
         User.tenant_id == tenant_id,

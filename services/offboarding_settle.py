@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from models import Role, User
 from services import offboarding, roles
-from services.directory import SCIM_ACTIVATION, NotAllowed, role_problems
 from services.errors import InvalidInput
-from services.members import deprovision_row
+from services.provisioning import deprovision_row
+from services.roles import SCIM_ACTIVATION, NotAllowed, role_problems
 from services.transactions import write_transaction
 
 NOTHING_PENDING = "Nothing is waiting for this person any more: they were banned, demoted or reactivated meanwhile."

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from sqlalchemy import Row
-
+from services.database import AnyRow
 from services.request_log import entry
 
 COLUMNS = (
@@ -31,7 +31,7 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_chunks(rows: Iterable[Row], chunk_rows: int = 1000) -> Iterator[str]:
+def csv_chunks(rows: Iterable[AnyRow], chunk_rows: int = 1000) -> Iterator[str]:
     """Yield a header line, then the rows as CSV (RFC 4180), about `chunk_rows` lines per chunk.
 
     Empty cells stand for null; operations are space-separated. A text cell a spreadsheet would take
@@ -49,7 +49,7 @@ def csv_chunks(rows: Iterable[Row], chunk_rows: int = 1000) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def csv_values(item: dict) -> list:
+def csv_values(item: dict[str, Any]) -> list[Any]:
     """Return one entry's cells in COLUMNS order."""
     values = []
     for column in COLUMNS:

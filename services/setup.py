@@ -14,11 +14,12 @@ import os
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from models import Role, Tenant, User, db, utcnow
-from services import members, tokens
+from services import accounts, tokens
 from services.errors import NotFound
 
 TOKEN_BYTES = 32
@@ -88,7 +89,7 @@ def create_first_admin(tenant: Tenant, token: str, store: Path, email: str, pass
         raise NotFound("this setup link is not valid")
     try:
         # Holding the console link is the operator's proof of ownership, so the address counts as verified.
-        user = members.create_local_user(tenant, email, Role.SUPER_ADMIN, password=password, verified=True)
+        user = accounts.create_local_user(tenant, email, Role.SUPER_ADMIN, password=password, verified=True)
     except Exception:
         _restore(claimed, store)
         raise
@@ -96,7 +97,7 @@ def create_first_admin(tenant: Tenant, token: str, store: Path, email: str, pass
     return user
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -104,7 +105,7 @@ def _read(path: Path) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _matches(record: dict | None, tenant: Tenant, token: str) -> bool:
+def _matches(record: dict[str, Any] | None, tenant: Tenant, token: str) -> bool:
     if not record or not token or len(token) > 200 or record.get("tenant_id") != tenant.id:
         return False
     try:

@@ -35,7 +35,7 @@ def create_tenant(slug: str, name: str | None = None, *, learn_scim: bool = True
 
 def get_by_slug(slug: str) -> Tenant:
     """Return the tenant with this slug or raise NotFound."""
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+    tenant: Tenant | None = db.session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
     if tenant is None:
         raise NotFound(f"no tenant '{slug}'")
     return tenant

@@ -20,13 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import db
+from models.base import Base
+from services.database import AnySelect, driver_in_transaction
 
 _ACTIVE = "write_transaction"
-S = TypeVar("S", bound=Select)
+S = TypeVar("S", bound="AnySelect")
 
 
 @contextmanager
@@ -55,7 +57,7 @@ def _begin(session: Session) -> None:
     connection = session.connection()
     # pysqlite began no transaction while only SELECTs ran (each ran on its own): take the write lock now. If it
     # has begun one, a write ran in it, which already holds SQLite's write lock until the commit.
-    if connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+    if connection.dialect.name == "sqlite" and not driver_in_transaction(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     session.flush()
     # What the request read before now may be stale: inside the block every row is read afresh.
@@ -73,7 +75,7 @@ def _require_transaction() -> None:
         raise RuntimeError("row locks are only taken inside write_transaction()")
 
 
-def lock_row(model: type, row_id: int, *, shared: bool = False) -> None:
+def lock_row(model: type[Base], row_id: int, *, shared: bool = False) -> None:
     """Lock one row until the write transaction ends (PostgreSQL; SQLite's write lock already covers it).
 
     Exclusive is FOR NO KEY UPDATE: other writers of the row wait, but inserts of rows that reference it
@@ -87,7 +89,7 @@ def lock_row(model: type, row_id: int, *, shared: bool = False) -> None:
     db.session.execute(select(column).where(column == row_id).with_for_update(read=shared, key_share=not shared))
 
 
-def for_write(statement: S, *of: type) -> S:
+def for_write(statement: S, *of: type[Base]) -> S:
     """Return the SELECT with FOR NO KEY UPDATE (of `of`, default every table), for rows about to change."""
     _require_transaction()
     return statement.with_for_update(key_share=True, of=list(of) or None)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 
 from models import EmailToken, Role, Tenant, User, db, utcnow
 from services import tokens
+from services.database import rows_affected
 from services.errors import DomainError, InvalidInput
 from services.transactions import for_write, write_transaction
 
@@ -40,7 +41,7 @@ def issue(user: User, purpose: str, hours: float) -> str:
     with write_transaction():
         # Two requests for a link at once must not both leave theirs alive: they queue up on the user's row,
         # and the link is bound to the address the row has now.
-        user = db.session.scalar(for_write(select(User).where(User.id == user_id)))
+        user = db.session.scalars(for_write(select(User).where(User.id == user_id))).one()
         if not user.email_ci:
             raise InvalidInput("this user has no email address to send a link to")
         if user.deprovisioned_at is not None:
@@ -98,9 +99,9 @@ def recently_issued(user: User, purpose: str, within: timedelta = RESEND_INTERVA
 
 def issued_since(user: User, since: datetime) -> int:
     """Count the links (of any purpose) issued to the user since `since`; at most a day back is kept."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count(EmailToken.id)).where(EmailToken.user_id == user.id, EmailToken.created_at >= since)
-    )
+    ).scalar_one()
 
 
 def peek(tenant: Tenant, token: str, purpose: str) -> User:
@@ -173,6 +174,6 @@ def _consume(tenant: Tenant, token: str, purpose: str) -> User:
     claimed = db.session.execute(
         update(EmailToken).where(EmailToken.id == link.id, EmailToken.used_at.is_(None)).values(used_at=utcnow())
     )
-    if claimed.rowcount != 1:
+    if rows_affected(claimed) != 1:
         raise InvalidLink("invalid link")
     return user

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimCredential, Tenant, User, db
-from services import members, tokens
+from services import accounts, tokens
 from services.errors import InvalidInput
 from tests.conftest import SCIM, scim_error
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FLASK = ROOT / ".venv" / "bin" / "flask"
@@ -204,7 +204,7 @@ def test_users_create_verified_admin_with_a_password(app, tenant):
     assert created == [f"{user.id}\towner@example.com\trole=5\tverified=yes"]
     assert user.role == Role.SUPER_ADMIN and user.email_verified_at is not None
     assert user.password_hash and "pw-owner-1" not in user.password_hash
-    assert members.check_password(user, "pw-owner-1")
+    assert accounts.check_password(user, "pw-owner-1")
 
 
 @pytest.mark.parametrize("password", ["x" * 73, "é" * 37], ids=["73-ascii", "74-bytes-of-accents"])
@@ -215,10 +215,10 @@ def test_users_create_with_a_password_over_72_bytes_fails_in_one_line(app, tenan
 
 
 def test_a_password_of_exactly_72_bytes_is_accepted(app, tenant):
-    user = members.create_local_user(tenant, "o@example.com", Role.ADMIN, password="é" * 36, verified=True)
-    assert members.check_password(user, "é" * 36)
+    user = accounts.create_local_user(tenant, "o@example.com", Role.ADMIN, password="é" * 36, verified=True)
+    assert accounts.check_password(user, "é" * 36)
     with pytest.raises(InvalidInput, match="at most 72 bytes"):
-        members.hash_password("x" * 73)
+        accounts.hash_password("x" * 73)
 
 
 def test_users_create_above_member_without_verified_is_refused_r4(app, tenant):
@@ -388,17 +388,11 @@ def test_tenants_scim_off_answers_404_even_with_a_valid_token_r10(app, client, t
 def test_real_flask_executable_on_a_fresh_sqlite_file(tmp_path):
     """`flask --app app ...` as an operator runs it: upgrade, create a tenant, issue a token."""
     assert FLASK.exists(), f"{FLASK} is missing; run bin/setup-venv"
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("MOBIEUS_", "FLASK_", "TEST_DATABASE_URL"))
-        and name not in ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN", "INSTANCE_PATH")
-    }
-    env |= {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        "SECRET_KEY": "cli-test-secret",
-        "INSTANCE_PATH": str(tmp_path / "instance"),  # keep the checkout's instance/ out of it
-    }
+    env = subprocess_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        SECRET_KEY="cli-test-secret",
+        INSTANCE_PATH=str(tmp_path / "instance"),  # keep the checkout's instance/ out of it
+    )
 
     def flask(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(  # noqa: S603 - our own executable and arguments
@@ -427,31 +421,3 @@ def test_real_flask_executable_on_a_fresh_sqlite_file(tmp_path):
     assert duplicate.stdout == ""
     assert duplicate.stderr == "Error: tenant 'acme' already exists\n"
     assert not (tmp_path / "instance" / "secret_key").exists()  # SECRET_KEY came from the environment
-
-
-def test_scim_prune_log_deletes_only_old_rows(app, tenant):
-    from datetime import timedelta
-
-    from sqlalchemy import func, select
-
-    from models import ScimRequest, db, utcnow
-
-    now = utcnow()
-    db.session.add_all(
-        ScimRequest(
-            tenant_id=tenant.id,
-            at=now - timedelta(days=age),
-            method="GET",
-            path="/scim/v2/Users",
-            status=200,
-            duration_ms=1.0,
-        )
-        for age in (1, 89, 91, 400)
-    )
-    db.session.commit()
-    result = app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "90"])
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1].startswith("2\t")
-    db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(ScimRequest)) == 2
-    assert app.test_cli_runner().invoke(args=["scim", "prune-log", "--days", "0"]).exit_code == 2

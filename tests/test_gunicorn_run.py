@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,20 +51,14 @@ class Served:
 def served(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("gunicorn")
     port = _free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("MOBIEUS_", "FLASK_", "TEST_DATABASE_URL"))
-        and name not in ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN", "INSTANCE_PATH")
-    }
-    env |= {
-        "DATABASE_URL": f"sqlite:///{folder / 'served.db'}",
-        "SECRET_KEY": "gunicorn-test-secret",
-        "INSTANCE_PATH": str(folder / "instance"),
-        "MOBIEUS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-    }
+    env = subprocess_env(
+        DATABASE_URL=f"sqlite:///{folder / 'served.db'}",
+        SECRET_KEY="gunicorn-test-secret",
+        INSTANCE_PATH=str(folder / "instance"),
+        MOBIEUS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+    )
 
     def flask(*args: str) -> str:
         done = subprocess.run(  # noqa: S603 - our own interpreter and arguments

@@ -11,7 +11,7 @@ import pytest
 
 import origins
 from models import User, db
-from services import members, tenants
+from services import accounts, tenants
 from tests.conftest import SCIM, ScimClient, scim_error
 
 HOSTILE = "attacker.evil"
@@ -98,7 +98,7 @@ def test_forwarded_host_without_a_trusted_proxy_changes_nothing(served, admin_wi
     assert client.post(path, data=data, headers={"Host": "127.0.0.1:5000"}).status_code == 200
     db.session.expire_all()
     user = db.session.scalar(db.select(User).where(User.email_ci == EMAIL))
-    assert members.check_password(user, "a fine password")
+    assert accounts.check_password(user, "a fine password")
 
 
 def test_forwarded_host_from_a_trusted_proxy_is_checked_as_well(make_app, app, admin_without_password, outbox):

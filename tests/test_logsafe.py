@@ -57,3 +57,32 @@ def test_an_unhandled_error_logs_the_method_escaped_and_its_frames_as_they_are(a
     )  # werkzeug upper-cases methods
     assert "test_logsafe.py" in frames and secret not in record.getMessage()
     assert isinstance(record.args[-1], Traceback)
+
+
+def test_a_module_logger_escapes_what_a_client_wrote(app, caplog):
+    """outages.py logs the request method a client chose; its module logger escapes it like the app's."""
+    import outages
+
+    with caplog.at_level(logging.INFO, logger="outages"):
+        outages.log.warning("method %s", "GET\nFORGED 200")
+    (record,) = [r for r in caplog.records if r.name == "outages"]
+    assert record.getMessage() == "method GET\\x0aFORGED 200"
+
+
+def test_every_module_gets_its_logger_one_way():
+    """Module loggers come from logsafe.logger(__name__): a bare getLogger or current_app.logger skips the escaping."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for p in root.glob("*.py") if p.name not in {"logsafe.py", "gunicorn.conf.py"}]
+    for package in ("scim", "admin", "api", "services", "cli", "models"):
+        sources += (root / package).rglob("*.py")
+    offenders = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"getLogger", "logger"}:
+                owner = ast.unparse(node.value)
+                if (node.attr, owner) in {("getLogger", "logging"), ("logger", "current_app"), ("logger", "app")}:
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno} {owner}.{node.attr}")
+    assert offenders == []

@@ -75,7 +75,7 @@ def test_without_smtp_the_mail_is_written_to_the_outbox(app, outbox, caplog):
     assert LINK in message.get_content()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
-    logged = [r.getMessage() for r in caplog.records if r.name == app.logger.name]
+    logged = [r.getMessage() for r in caplog.records if r.name == "services.mail"]
     assert any(str(path) in line for line in logged)
     assert not any(LINK in line for line in logged)
 

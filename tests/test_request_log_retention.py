@@ -51,6 +51,15 @@ def test_prune_log_keeps_request_log_days_by_default(app, tenant, monkeypatch):
     assert _remaining() == 1
 
 
+def test_prune_log_deletes_only_rows_older_than_the_days_given(app, tenant):
+    _log_ages(tenant, (1, 89, 91, 400))
+    result = run(app, "scim", "prune-log", "--days", "90")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("2\t")
+    assert _remaining() == 2
+    assert run(app, "scim", "prune-log", "--days", "0").exit_code == 2
+
+
 @pytest.mark.parametrize("days", [0, -5, "ninety", True])
 def test_prune_log_refuses_a_nonsense_setting(app, tenant, monkeypatch, days):
     _log_ages(tenant, (1, 400))

@@ -9,9 +9,7 @@ from models import ScimRequest, Tenant, User, db
 from services import credentials, tenants
 from services.tenants import resolve_host
 from tests.conftest import ScimClient, scim_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+from tests.helpers import LIST_RESPONSE, USER
 
 
 def resolved(host: str | None, base_domain: str | None) -> str | None:
@@ -102,7 +100,7 @@ def test_own_token_on_own_host_sees_only_its_own_users(two_tenants):
         assert response.status_code == 200
         assert response.mimetype == "application/scim+json"
         body = response.get_json(force=True)
-        assert body["schemas"] == [LIST]
+        assert body["schemas"] == [LIST_RESPONSE]
         assert [u["userName"] for u in body["Resources"]] == [f"{slug}.person@example.com"]
         assert other not in response.get_data(as_text=True)
 

@@ -2,8 +2,6 @@
 
 import pytest
 
-from tests.admin import sign_in
-
 # Where the dashboard is reached, as bin/serve and a production setup configure it: mailed links need it.
 PUBLIC_URL = "http://localhost"
 
@@ -13,10 +11,3 @@ def public_url(app, monkeypatch) -> str:
     """Configure PUBLIC_URL for every dashboard test (tests of an unconfigured server set it back to None)."""
     monkeypatch.setitem(app.config, "PUBLIC_URL", PUBLIC_URL)
     return PUBLIC_URL
-
-
-@pytest.fixture
-def admin_client(client, super_admin):
-    """A test client signed in as the tenant's super-admin."""
-    sign_in(client, super_admin)
-    return client

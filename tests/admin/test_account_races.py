@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import EmailToken, Role, ScimCredential, User, db, utcnow
-from services import credentials, members, verification
+from services import accounts, credentials, verification
 from services.errors import InvalidInput
 from tests.admin import sign_in
 from tests.concurrency import run_together
 from tests.conftest import ScimClient
+from tests.helpers import USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 TRIALS = 4
 
 
@@ -36,7 +36,7 @@ def test_racing_invitations_of_one_address_make_one_account(app, tenant, super_a
 
 
 def test_racing_link_requests_leave_one_live_link(app, tenant):
-    user_id = members.create_local_user(tenant, "invited@example.com", Role.MEMBER).id
+    user_id = accounts.create_local_user(tenant, "invited@example.com", Role.MEMBER).id
     for trial in range(TRIALS):
 
         def request_link():
@@ -92,11 +92,11 @@ def test_enabling_a_credential_revoked_meanwhile_is_refused(tenant):
 
 
 def test_marking_an_email_verified_after_a_concurrent_change_applies_on_top_of_it(tenant):
-    user = members.create_local_user(tenant, "op@example.com", Role.MEMBER)
+    user = accounts.create_local_user(tenant, "op@example.com", Role.MEMBER)
     held = db.session.get(User, user.id)
     with db.engine.begin() as connection:  # the row changes (and its version moves on) meanwhile
         connection.execute(update(User).where(User.id == user.id).values(display_name="Op", version=User.version + 1))
-    members.mark_verified(held)  # `flask users verify`: once a StaleDataError, now applied to the row as it is
+    accounts.mark_verified(held)  # `flask users verify`: once a StaleDataError, now applied to the row as it is
     db.session.expire_all()
     row = db.session.get(User, user.id)
     assert row.email_verified_at is not None and row.display_name == "Op"

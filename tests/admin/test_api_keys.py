@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from models import ApiKey, Role, db, utcnow
-from services import api_keys, members, tenants, tokens
+from services import accounts, api_keys, tenants, tokens
 from tests.admin import sign_in
 
 BASE = "/admin/learn/api-keys"
@@ -134,12 +134,12 @@ def test_revoking_takes_effect_and_another_tenants_key_is_a_404(admin_client, te
 
 
 def test_a_role_4_admin_manages_keys_and_a_moderator_cannot(client, tenant, key):
-    moderator = members.create_local_user(
+    moderator = accounts.create_local_user(
         tenant, "mod@example.com", Role.MODERATOR, password="pw-mod-1234", verified=True
     )
     sign_in(client, moderator)
     assert client.get(BASE).location.startswith("/admin/login")
-    admin = members.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
+    admin = accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
     sign_in(client, admin)
     assert client.get(BASE).status_code == 200
     assert client.post(f"{BASE}/{key.id}/revoke").status_code == 303

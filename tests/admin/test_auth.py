@@ -11,7 +11,7 @@ import pytest
 
 from admin.limits import client_key, email_key, limiter
 from models import Role, User, db, utcnow
-from services import members, tenants, verification
+from services import accounts, roles, tenants, verification
 
 OWNER = {"email": "owner@example.com", "password": "pw-owner-1"}
 REFUSED = "That email and password do not match an admin account of this tenant."
@@ -33,7 +33,7 @@ def csrf_from(html: str) -> str:
 
 
 def local_admin(tenant, email: str, role: int = Role.ADMIN, **kwargs) -> User:
-    return members.create_local_user(tenant, email, role, password="pw-admin-12", verified=True, **kwargs)
+    return accounts.create_local_user(tenant, email, role, password="pw-admin-12", verified=True, **kwargs)
 
 
 # --- the page -----------------------------------------------------------------------------------------
@@ -224,8 +224,8 @@ def test_logout_is_a_post_that_forgets_the_session(client, super_admin):
 
 def test_a_demoted_admin_loses_the_dashboard_on_the_next_request(client, tenant, super_admin):
     client.post("/admin/login", data=OWNER)
-    members.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)  # the tenant keeps one
-    members.set_role(super_admin, Role.MEMBER)
+    accounts.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)  # the tenant keeps one
+    roles.set_role(super_admin, Role.MEMBER)
     assert client.get("/admin/learn/scim-credentials").status_code == 302
     assert signed_in_user_id(client) is None
 

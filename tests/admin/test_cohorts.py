@@ -7,8 +7,8 @@ import re
 import pytest
 
 from models import Cohort, CohortMember, Role, db, utcnow
-from services import directory, members, tenants
-from services.members import ScimProfile
+from services import accounts, directory, provisioning, tenants
+from services.provisioning import ScimProfile
 from tests.conftest import statements
 
 
@@ -30,7 +30,7 @@ def make_cohort(tenant, name, owner=None, users=(), *, scim=False, deleted=False
 
 
 def people(tenant, count, prefix="m") -> list:
-    return [members.create_local_user(tenant, f"{prefix}{i}@example.com", Role.MEMBER) for i in range(count)]
+    return [accounts.create_local_user(tenant, f"{prefix}{i}@example.com", Role.MEMBER) for i in range(count)]
 
 
 def row_for(html: str, name: str) -> str:
@@ -102,11 +102,11 @@ def test_list_pages(admin_client, tenant):
 
 
 def test_show_lists_members_with_role_and_scim_badge(admin_client, tenant, super_admin):
-    idp = members.create_scim_user(
+    idp = provisioning.create_scim_user(
         tenant, ScimProfile(user_name="ida@corp.example", emails=[{"value": "ida@corp.example"}])
     )
-    mod = members.create_local_user(tenant, "mod@example.com", Role.MODERATOR, verified=True)
-    outsider = members.create_local_user(tenant, "out@example.com", Role.MEMBER)
+    mod = accounts.create_local_user(tenant, "mod@example.com", Role.MODERATOR, verified=True)
+    outsider = accounts.create_local_user(tenant, "out@example.com", Role.MEMBER)
     cohort = make_cohort(tenant, "Engineering", super_admin, [idp, mod], scim=True)
 
     response = admin_client.get(f"/admin/cohorts/{cohort.id}")

@@ -8,21 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Cohort, CohortMember, Role, User, db
-from services import handover, members
+from services import accounts, handover
 from services.errors import Conflict, InvalidInput
+from tests.helpers import PATCH_OP, USER, fresh
 
 HX = {"HX-Request": "true"}
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def fresh(user_id: int) -> User | None:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
 
 
 def local(tenant, email="ada@example.com", role=Role.MEMBER, verified=True) -> User:
-    return members.create_local_user(tenant, email, role, verified=verified, display_name="Ada L.")
+    return accounts.create_local_user(tenant, email, role, verified=verified, display_name="Ada L.")
 
 
 def push(scim, user_name="Ada@Example.com", email=None, **extra):
@@ -31,7 +25,7 @@ def push(scim, user_name="Ada@Example.com", email=None, **extra):
     if found["totalResults"]:
         return found["Resources"][0], scim.patch(
             f"/Users/{found['Resources'][0]['id']}",
-            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"displayName": "Ada Lovelace"}}]},
+            {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"displayName": "Ada Lovelace"}}]},
         )
     body = {
         "schemas": [USER],

@@ -12,10 +12,9 @@ from sqlalchemy import func, select
 
 from models import ScimCredential, ScimRequest, ScimRequestRollup, db, utcnow
 from services import audit, credentials, histogram, rollups, tenants
-from tests.admin.test_credentials import BASE, HX, OKTA, admin, credential, logged  # noqa: F401
+from tests.admin.test_credentials import BASE, HX, OKTA, credential, logged  # noqa: F401 - fixture
 from tests.conftest import statements
-
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import PATCH_OP
 
 
 def _record(credential: ScimCredential, status: int, counted: bool = False, operation: str | None = None) -> None:
@@ -87,7 +86,7 @@ def test_histogram_buckets_per_minute_hour_and_four_hours(credential):
     assert [key for key, _y, _h in tall.rects] == ["2xx", "4xx", "5xx"] and tall.rects[-1][1] == 0
 
 
-def test_fragments_run_as_many_statements_at_any_log_size(admin, credential):
+def test_fragments_run_as_many_statements_at_any_log_size(admin_client, credential):
     urls = [BASE, f"{BASE}/{credential.id}", f"{BASE}/{credential.id}/checklist", f"{BASE}/{credential.id}/requests"]
     urls += [f"{BASE}/{credential.id}/histogram?window={w}" for w in ("hour", "day", "week")]
 
@@ -95,7 +94,7 @@ def test_fragments_run_as_many_statements_at_any_log_size(admin, credential):
         found = []
         for url in urls:
             with statements() as seen:
-                assert admin.get(url, headers=HX).status_code == 200
+                assert admin_client.get(url, headers=HX).status_code == 200
             found.append(len(seen))
         return found
 
@@ -106,40 +105,40 @@ def test_fragments_run_as_many_statements_at_any_log_size(admin, credential):
     assert counts() == small
 
 
-def test_polling_backs_off_for_revoked_or_idle_credentials_and_stops_when_complete(admin, tenant, credential):
+def test_polling_backs_off_for_revoked_or_idle_credentials_and_stops_when_complete(admin_client, tenant, credential):
     logged(credential, 200, operation="users.searched")
-    html = admin.get(f"{BASE}/{credential.id}").get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{credential.id}").get_data(as_text=True)
     assert 'hx-trigger="every 2s"' in html and 'hx-trigger="every 3s"' in html and "every 30s" not in html
 
     idle = credentials.issue(tenant, "Idle")[0]
     logged(idle, 200, ago=timedelta(hours=2))
-    html = admin.get(f"{BASE}/{idle.id}").get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{idle.id}").get_data(as_text=True)
     assert "every 2s" not in html and "every 3s" not in html and html.count('hx-trigger="every 30s"') == 3
     assert "refreshed every 30 s while this credential is idle" in html
 
     credentials.revoke(credential)
     # Just revoked: the admin watches the IdP's next calls being refused, at full rate for a short while.
-    html = admin.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
     assert 'hx-trigger="every 2s"' in html and "every 30s" not in html
     revoked = db.session.get(ScimCredential, credential.id)
     revoked.revoked_at = utcnow() - timedelta(minutes=3)
     db.session.commit()
-    html = admin.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{credential.id}/histogram", headers=HX).get_data(as_text=True)
     assert 'hx-trigger="every 30s"' in html and "while this credential is revoked" in html
 
     for op in ("user.created", "user.updated", "user.deactivated", "group.created", "group.members_changed"):
         logged(idle, 200, operation=op)
-    html = admin.get(f"{BASE}/{idle.id}/checklist", headers=HX).get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{idle.id}/checklist", headers=HX).get_data(as_text=True)
     assert 'data-complete="true"' in html and "hx-get" not in html and "hx-trigger" not in html
 
 
-def test_a_patch_that_reactivates_and_renames_ticks_first_profile_update(admin, scim, tenant):
+def test_a_patch_that_reactivates_and_renames_ticks_first_profile_update(admin_client, scim, tenant):
     created = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                                    "userName": "ada@example.com", "name": {"givenName": "Ada"}}).get_json()  # fmt: skip
-    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    off = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
     assert scim.patch(f"/Users/{created['id']}", off).status_code == 200
     both = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "value": {"active": True, "name.givenName": "Augusta"}}],
     }
     assert scim.patch(f"/Users/{created['id']}", both).status_code == 200
@@ -147,9 +146,9 @@ def test_a_patch_that_reactivates_and_renames_ticks_first_profile_update(admin, 
     last = db.session.scalars(select(ScimRequest).order_by(ScimRequest.id.desc())).first()
     assert last.operation.split() == ["user.reactivated", "user.updated"]
     credential = db.session.get(ScimCredential, last.credential_id)
-    html = admin.get(f"{BASE}/{credential.id}/checklist", headers=HX).get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{credential.id}/checklist", headers=HX).get_data(as_text=True)
     assert re.search(r'data-step="user_updated" data-done="true"', html)
-    rows = admin.get(f"{BASE}/{credential.id}/requests", headers=HX).get_data(as_text=True)
+    rows = admin_client.get(f"{BASE}/{credential.id}/requests", headers=HX).get_data(as_text=True)
     assert "user reactivated, user updated" in rows
 
 
@@ -167,24 +166,24 @@ def test_an_expired_session_while_polling_returns_to_the_page_not_the_fragment(c
     assert parse_qs(urlsplit(referred.headers["HX-Redirect"]).query)["next"] == [f"{BASE}/{credential.id}?window=day"]
 
 
-def test_a_request_detail_shows_fields_hint_the_named_user_and_reason(admin, scim, tenant, credential):
+def test_a_request_detail_shows_fields_hint_the_named_user_and_reason(admin_client, scim, tenant, credential):
     created = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                                    "userName": "grace@example.com"}).get_json()  # fmt: skip
     row = logged(credential, 404, failure="not_found", path=f"/scim/v2/Users/{created['id']}", method="PATCH")
-    html = admin.get(f"{BASE}/{credential.id}/requests").get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{credential.id}/requests").get_data(as_text=True)
     assert f'href="{BASE}/{credential.id}/requests/{row.id}"' in html
-    detail = admin.get(f"{BASE}/{credential.id}/requests/{row.id}").get_data(as_text=True)
+    detail = admin_client.get(f"{BASE}/{credential.id}/requests/{row.id}").get_data(as_text=True)
     assert 'data-field="status">404' in detail and "192.0.2.7" in detail and OKTA in detail
     assert 'id="request-hint"' in detail and "No such user or group for SCIM" in detail
     assert 'href="/admin/users?q=grace@example.com"' in detail
     other = tenants.create_tenant("other")
     theirs = credentials.issue(other, "Theirs")[0]
     their_row = logged(theirs, 200)
-    assert admin.get(f"{BASE}/{theirs.id}/requests/{their_row.id}").status_code == 404
-    assert admin.get(f"{BASE}/{credential.id}/requests/{their_row.id}").status_code == 404
+    assert admin_client.get(f"{BASE}/{theirs.id}/requests/{their_row.id}").status_code == 404
+    assert admin_client.get(f"{BASE}/{credential.id}/requests/{their_row.id}").status_code == 404
 
 
-def test_filter_failures_record_our_attribute_name_never_the_request_text(admin, scim):
+def test_filter_failures_record_our_attribute_name_never_the_request_text(admin_client, scim):
     assert scim.get('/Users?filter=emails.secretsub eq "x"').status_code == 400
     assert scim.get('/Users?filter=ada_lovelace_custom eq "x"').status_code == 400
     assert scim.get('/Groups?filter=userName eq "x"').status_code == 400
@@ -196,5 +195,5 @@ def test_filter_failures_record_our_attribute_name_never_the_request_text(admin,
         "filter_attribute_unknown:userName",
     ]
     row = db.session.scalars(select(ScimRequest).order_by(ScimRequest.id.desc())).first()
-    detail = admin.get(f"{BASE}/{row.credential_id}/requests/{row.id}").get_data(as_text=True)
+    detail = admin_client.get(f"{BASE}/{row.credential_id}/requests/{row.id}").get_data(as_text=True)
     assert "The filter names an attribute this service does not know: userName." in detail

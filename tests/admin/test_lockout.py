@@ -13,9 +13,10 @@ from sqlalchemy import event, func, select
 
 from admin.limits import limiter
 from models import EmailToken, Role, SignInFailure, User, db, utcnow
-from services import members, tenants, verification
+from services import accounts, tenants, verification
 from services.verification import SIGN_IN, InvalidLink
 from tests.admin.test_auth import csrf_from, local_admin, signed_in_user_id
+from tests.helpers import fresh
 
 OWNER = {"email": "owner@example.com", "password": "pw-owner-1"}
 WRONG = {"email": "owner@example.com", "password": "wrong-password"}
@@ -39,11 +40,6 @@ def fail_twenty_times(client) -> None:
     """Twenty wrong passwords for the owner from four addresses, five each (the per-address+email limit)."""
     for i in range(20):
         assert attempt(client, WRONG, f"198.51.100.{i // 5 + 1}").status_code == 401
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
 
 
 @pytest.fixture
@@ -215,7 +211,7 @@ def test_the_answers_cost_the_same_queries_for_known_and_unknown_emails(limited,
     ids=["member", "moderator", "banned", "unverified-admin"],
 )
 def test_only_verified_admins_get_a_link(limited, tenant, outbox, account):
-    user = members.create_local_user(
+    user = accounts.create_local_user(
         tenant, "someone@example.com", account["role"], password="pw-admin-12", verified=True
     )
     if account.get("unverified"):  # e.g. an address changed behind the dashboard's back
@@ -334,7 +330,7 @@ def test_with_csrf_on_the_link_needs_the_token(make_app, app, super_admin):
 
 def test_failures_are_recorded_only_for_accounts_that_can_sign_in(client, tenant, super_admin):
     local_admin(tenant, "admin@example.com")
-    members.create_local_user(tenant, "member@example.com", Role.MEMBER, password="pw-admin-12", verified=True)
+    accounts.create_local_user(tenant, "member@example.com", Role.MEMBER, password="pw-admin-12", verified=True)
     for email in ("admin@example.com", "member@example.com", "nobody@example.com"):
         attempt(client, {"email": email, "password": "wrong-password"})
     clients = db.session.execute(select(SignInFailure.user_id, SignInFailure.client)).all()

@@ -10,29 +10,23 @@ import pytest
 from sqlalchemy import select
 
 from models import Cohort, CohortMember, OffboardingRequest, Role, User, db
-from services import credentials, members, roles
-from services.members import ScimProfile
+from services import accounts, credentials, provisioning, roles
+from services.provisioning import ScimProfile
 from tests.admin import sign_in
+from tests.helpers import PATCH_OP, USER, fresh
 
 HX = {"HX-Request": "true"}
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CREDENTIALS = "/admin/learn/scim-credentials"
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-OKTA_DEACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
-ENTRA_DEACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
-OKTA_REACTIVATE = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": True}}]}
-RENAME = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "Grace H."}]}
-
-
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
+OKTA_DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+ENTRA_DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+OKTA_REACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": True}}]}
+RENAME = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Grace H."}]}
 
 
 def promoted(tenant, user_name="grace@example.com", role=Role.MODERATOR) -> User:
     """A member the IdP provisioned, then verified and promoted past member in the dashboard (hidden from SCIM)."""
-    user = members.create_scim_user(
+    user = provisioning.create_scim_user(
         tenant,
         ScimProfile(
             user_name=user_name,
@@ -40,7 +34,7 @@ def promoted(tenant, user_name="grace@example.com", role=Role.MODERATOR) -> User
             attributes={"displayName": "Grace Hopper", "name": {"givenName": "Grace", "familyName": "Hopper"}},
         ),
     )
-    members.mark_verified(user)
+    accounts.mark_verified(user)
     return roles.set_role(user, role)
 
 
@@ -106,10 +100,10 @@ def test_r3_the_refused_offboarding_answers_exactly_like_an_unknown_id(scim, ten
 
 def test_requests_that_are_no_offboarding_record_nothing(scim, tenant, super_admin):
     user = promoted(tenant)
-    admin = members.create_local_user(tenant, "local-admin@example.com", Role.ADMIN, verified=True)
+    admin = accounts.create_local_user(tenant, "local-admin@example.com", Role.ADMIN, verified=True)
     for path, body in [
         (f"/Users/{user.scim_id}", RENAME),  # hidden, but not a deactivation
-        (f"/Users/{user.scim_id}", {"schemas": [PATCH], "Operations": [{"op": "bogus"}]}),  # refused anyway
+        (f"/Users/{user.scim_id}", {"schemas": [PATCH_OP], "Operations": [{"op": "bogus"}]}),  # refused anyway
         (f"/Users/{admin.scim_id}", OKTA_DEACTIVATE),  # a local account: never SCIM's
         (f"/Users/{UNKNOWN}", OKTA_DEACTIVATE),
     ]:
@@ -211,7 +205,7 @@ def test_a_role_change_anywhere_else_also_clears_the_item(admin_client, scim, te
 
 def test_panel_actions_keep_the_dashboard_rules(client, scim, tenant, super_admin):
     target = promoted(tenant, "boss@example.com", role=Role.SUPER_ADMIN)
-    admin = members.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
+    admin = accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
     scim.delete(f"/Users/{target.scim_id}")
     sign_in(client, admin)
     response = client.post(f"{CREDENTIALS}/attention/{target.id}/ban", headers=HX)
@@ -264,8 +258,8 @@ def test_members_list_marks_the_person_with_an_attribute_and_a_badge(admin_clien
 
 
 def test_every_verified_super_admin_is_mailed_once_per_person(scim, tenant, super_admin, outbox):
-    second = members.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)
-    members.create_local_user(tenant, "plain-admin@example.com", Role.ADMIN, verified=True)
+    second = accounts.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)
+    accounts.create_local_user(tenant, "plain-admin@example.com", Role.ADMIN, verified=True)
     user = promoted(tenant)
     response = scim.patch(f"/Users/{user.scim_id}", OKTA_DEACTIVATE)
     response.close()  # the mail goes out after the answer

@@ -7,10 +7,15 @@ Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest.mock import patch
+
 from sqlalchemy import func, select
 
 from models import Role, User, db
-from services import members
+from services import accounts, roles, transactions
 from services.errors import DomainError
 from tests.admin import sign_in
 from tests.concurrency import run_together
@@ -26,7 +31,7 @@ def super_admins(tenant_id: int) -> list[int]:
 
 
 def new_super_admin(tenant, trial: int) -> User:
-    return members.create_local_user(
+    return accounts.create_local_user(
         tenant, f"owner{trial}@example.com", Role.SUPER_ADMIN, password="pw-owner-1", verified=True
     )
 
@@ -43,12 +48,31 @@ def dashboard_action(app, actor: User, target: User, action: str):
     return lambda: client.post(path, data=data, headers=HX).status_code
 
 
+@contextmanager
+def signed_in_together(parties: int = 2) -> Iterator[None]:
+    """Hold each request at the start of its write transaction until all are there: each has passed the sign-in
+    check and read its rows before any writes, as two browsers clicking at the same moment would. Left to the
+    scheduler, the first request can finish (on a fast disk, in a few milliseconds) before the second has even
+    been signed in, and the second is then just a request of a banned account."""
+    barrier = threading.Barrier(parties, timeout=30)
+    begin = transactions._begin
+
+    def begin_together(session) -> None:
+        barrier.wait()
+        begin(session)
+
+    with patch.object(transactions, "_begin", begin_together):
+        yield
+
+
 def race_each_other(app, tenant, super_admin, action: str, trials: int = TRIALS) -> None:
     survivor = super_admin
     for trial in range(trials):
         other = new_super_admin(tenant, trial)
         jobs = [dashboard_action(app, survivor, other, action), dashboard_action(app, other, survivor, action)]
-        assert run_together(jobs) == [200, 200]  # the loser gets its row back with the reason, not a 500
+        with signed_in_together():
+            statuses = run_together(jobs)
+        assert statuses == [200, 200]  # the loser gets its row back with the reason, not a 500
         left = super_admins(tenant.id)
         assert len(left) == 1, f"trial {trial}: super-admins left {left}"
         survivor = db.session.get(User, left[0])
@@ -69,7 +93,7 @@ def test_operators_demoting_both_super_admins_at_once_leave_one(app, tenant, sup
         def job() -> str:
             with app.app_context():
                 try:
-                    members.set_role(members.get_user(tenant, user_id), Role.ADMIN)
+                    roles.set_role(accounts.get_user(tenant, user_id), Role.ADMIN)
                 except DomainError as error:
                     return error.message
                 return "demoted"

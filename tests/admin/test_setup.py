@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, User, db
-from services import members, setup, tokens
+from services import accounts, setup, tokens
 from services.errors import Conflict, NotFound
 
 GOOD = {"email": "founder@example.com", "password": "a-long-secret", "confirm": "a-long-secret"}
@@ -95,7 +95,7 @@ def test_the_link_creates_a_verified_super_admin_who_is_signed_in_and_then_stops
         True,
         False,
     )
-    assert members.check_password(user, "a-long-secret")
+    assert accounts.check_password(user, "a-long-secret")
     assert client.get("/admin/learn/scim-credentials").status_code == 200  # signed in at once
     assert not store.exists()
 
@@ -121,7 +121,7 @@ def test_an_expired_link_is_not_found(setup_app, tenant, store):
 
 def test_the_link_stops_working_once_any_admin_exists(setup_app, tenant, store):
     token = setup.issue_link_token(tenant, store)
-    members.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
+    accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, password="pw-admin-12", verified=True)
     client = setup_app.test_client()
     assert client.get(f"/admin/setup/{token}").status_code == 404
     assert client.post(f"/admin/setup/{token}", data=GOOD).status_code == 404
@@ -179,7 +179,7 @@ def test_the_setup_token_is_stored_as_the_shared_digest(app, tenant, store):
 
 
 def test_an_email_already_taken_is_a_form_error_and_the_link_survives(setup_app, tenant, store):
-    members.create_local_user(tenant, "founder@example.com", Role.MEMBER)
+    accounts.create_local_user(tenant, "founder@example.com", Role.MEMBER)
     token = setup.issue_link_token(tenant, store)
     client = setup_app.test_client()
     response = client.post(f"/admin/setup/{token}", data=GOOD)
@@ -223,7 +223,7 @@ def test_a_link_for_another_tenant_does_not_work_here(app, tenant, store):
 
 
 def test_a_failed_creation_puts_the_link_back(app, tenant, store):
-    members.create_local_user(tenant, "taken@example.com", Role.MEMBER)
+    accounts.create_local_user(tenant, "taken@example.com", Role.MEMBER)
     token = setup.issue_link_token(tenant, store)
     with pytest.raises(Conflict):
         setup.create_first_admin(tenant, token, store, "taken@example.com", "a-long-secret")

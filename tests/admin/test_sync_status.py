@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from admin import sync_status
 from models import ScimRequest
-from services import sync_status
 
 FAILURES = [
     "invalid_token",

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from models import EmailToken, Role, User, db, utcnow
-from services import directory, members, tenants
-from services.members import ScimProfile, scim_visible
+from services import accounts, directory, provisioning, roles, tenants
+from services.provisioning import ScimProfile, scim_visible
 from tests.admin import sign_in
 from tests.conftest import statements
+from tests.helpers import fresh
 
 HX = {"HX-Request": "true"}
 # The test client speaks https (PREFERRED_URL_SCHEME), where Flask-WTF also wants a same-origin Referer.
@@ -23,22 +24,16 @@ SAME_ORIGIN = {"Referer": "https://localhost/admin/users"}
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def fresh(user_id: int) -> User:
-    """Re-read a user from the database (the test shares the app's session)."""
-    db.session.expire_all()
-    return db.session.get(User, user_id)
-
-
 def local(tenant, email, role=Role.MEMBER, verified=True, **kw) -> User:
-    return members.create_local_user(tenant, email, role, verified=verified, **kw)
+    return accounts.create_local_user(tenant, email, role, verified=verified, **kw)
 
 
 def scim_user(tenant, user_name, *, verified=False, email=None, **attributes) -> User:
     email = email or user_name
-    user = members.create_scim_user(
+    user = provisioning.create_scim_user(
         tenant, ScimProfile(user_name=user_name, emails=[{"value": email, "primary": True}], attributes=attributes)
     )
-    return members.mark_verified(user) if verified else user
+    return accounts.mark_verified(user) if verified else user
 
 
 def csrf_from(html: str) -> str:
@@ -83,7 +78,7 @@ def test_list_shows_role_scim_badge_and_verified_state(admin_client, tenant):
     mod = local(tenant, "mod@example.com", Role.MODERATOR, display_name="Mo Derator")
     idp = scim_user(tenant, "ida@corp.example", displayName="Ida Provisioned")
     gone = scim_user(tenant, "gone@corp.example")
-    members.deprovision(gone)
+    provisioning.deprovision(gone)
 
     response = admin_client.get("/admin/users")
 
@@ -123,7 +118,7 @@ def test_other_tenants_users_are_not_listed(admin_client, tenant):
     ],
 )
 def test_search_by_name_email_and_user_name(admin_client, tenant, q, expected):
-    members.create_scim_user(
+    provisioning.create_scim_user(
         tenant,
         ScimProfile(
             user_name="ada@example.com",
@@ -256,13 +251,13 @@ def test_next_never_leaves_the_members_page(admin_client, tenant, target):
 def test_r4_unverified_user_cannot_be_promoted(admin_client, tenant):
     user = local(tenant, "new@example.com", verified=False)
     html = admin_client.get("/admin/users").get_data(as_text=True)
-    assert directory.UNVERIFIED in row_of(html, user.id)
+    assert roles.UNVERIFIED in row_of(html, user.id)
     assert 'name="role"' not in row_of(html, user.id)
 
     response = admin_client.post(f"/admin/users/{user.id}/role", data={"role": "3"}, headers=HX)
     assert response.status_code == 200
     assert 'class="form-error"' in response.get_data(as_text=True)
-    assert f'<p class="form-error" role="alert">{directory.UNVERIFIED}</p>' in response.get_data(as_text=True)
+    assert f'<p class="form-error" role="alert">{roles.UNVERIFIED}</p>' in response.get_data(as_text=True)
     assert fresh(user.id).role == Role.MEMBER
 
 
@@ -275,9 +270,9 @@ def test_scim_member_can_be_promoted_and_then_leaves_scim(admin_client, tenant):
 
 def test_deprovisioned_user_cannot_be_promoted(admin_client, tenant):
     user = scim_user(tenant, "gone@corp.example", verified=True)
-    members.deprovision(user)
+    provisioning.deprovision(user)
     html = admin_client.post(f"/admin/users/{user.id}/role", data={"role": "3"}, headers=HX).get_data(as_text=True)
-    assert directory.DEPROVISIONED in html.replace("&#39;", "'")
+    assert roles.DEPROVISIONED in html.replace("&#39;", "'")
     assert fresh(user.id).role == Role.BANNED
 
 
@@ -297,8 +292,8 @@ def test_admin_cannot_change_their_own_role_or_ban_themselves(admin_client, supe
 def test_last_super_admin_rule():
     actor = User(id=1, role=Role.SUPER_ADMIN, email_verified_at=utcnow(), scim_managed=False)
     last = User(id=2, role=Role.SUPER_ADMIN, email_verified_at=utcnow(), scim_managed=False)
-    assert directory.LAST_SUPER_ADMIN in directory.role_problems(actor, last, Role.ADMIN, super_admins=1)
-    assert directory.role_problems(actor, last, Role.ADMIN, super_admins=2) == []
+    assert roles.LAST_SUPER_ADMIN in roles.role_problems(actor, last, Role.ADMIN, super_admins=1)
+    assert roles.role_problems(actor, last, Role.ADMIN, super_admins=2) == []
 
 
 def test_one_of_two_super_admins_can_demote_the_other(admin_client, tenant):
@@ -361,7 +356,7 @@ def test_ban_and_unban_a_local_user(admin_client, tenant):
 
 def test_scim_users_are_banned_by_their_idp_not_here(admin_client, tenant):
     active = scim_user(tenant, "a@corp.example", verified=True)
-    inactive = members.create_scim_user(tenant, ScimProfile(user_name="i@corp.example", active=False))
+    inactive = provisioning.create_scim_user(tenant, ScimProfile(user_name="i@corp.example", active=False))
     html = admin_client.get("/admin/users").get_data(as_text=True)
     for user in (active, inactive):
         row = row_of(html, user.id)
@@ -424,7 +419,7 @@ def test_invite_creates_a_local_member_and_mails_a_set_password_link(admin_clien
     response = admin_client.post("/admin/users/invite", data={"email": " New@Example.com ", "display_name": "Newt"})
     assert response.status_code == 303 and response.headers["Location"] == "/admin/users"
 
-    user = members.find_by_email(tenant, "new@example.com")
+    user = accounts.find_by_email(tenant, "new@example.com")
     assert user.role == Role.MEMBER and not user.scim_managed
     assert user.display_name == "Newt" and user.password_hash is None and not user.email_verified
     (mail,) = outbox()
@@ -460,7 +455,7 @@ def test_a_nul_byte_in_the_invite_form_is_a_400_page(admin_client, tenant, outbo
     response = admin_client.post("/admin/users/invite", data={"email": "a\x00b@x.t"})
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert members.find_by_email(tenant, "ab@x.t") is None and outbox() == []
+    assert accounts.find_by_email(tenant, "ab@x.t") is None and outbox() == []
 
 
 def test_a_nul_byte_in_the_search_is_a_400_page(admin_client, tenant):
@@ -498,12 +493,12 @@ def test_csrf_role_change_and_ban_need_the_htmx_header(csrf_client, tenant):
 
 def test_csrf_invite_and_resend(csrf_client, tenant, outbox):
     assert csrf_client.post("/admin/users/invite", data={"email": "a@example.com"}).status_code == 400
-    assert members.find_by_email(tenant, "a@example.com") is None
+    assert accounts.find_by_email(tenant, "a@example.com") is None
 
     token = csrf_from(csrf_client.get("/admin/users/invite").get_data(as_text=True))
     response = csrf_client.post("/admin/users/invite", data={"email": "a@example.com", "csrf_token": token})
     assert response.status_code == 303
-    user = members.find_by_email(tenant, "a@example.com")
+    user = accounts.find_by_email(tenant, "a@example.com")
 
     assert csrf_client.post(f"/admin/users/{user.id}/resend", headers=HX).status_code == 400
     assert len(outbox()) == 1

@@ -15,21 +15,19 @@ from sqlalchemy import event, func, select
 from admin.limits import limiter
 from admin.verification import NoLinkOrigin, send_link
 from models import EmailToken, Role, User, db, utcnow
-from services import members, tenants, tokens, verification
-from services.members import ScimProfile
+from services import accounts, provisioning, roles, tenants, tokens, verification
+from services.provisioning import ScimProfile
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
 from tests.admin import sign_in
+from tests.helpers import fresh
 
 SAME_ORIGIN = {"Referer": "https://localhost/admin/verify/resend"}
 
 
-def fresh(user_id: int) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user_id)
-
-
 def scim_user(tenant, email="ida@corp.example") -> User:
-    return members.create_scim_user(tenant, ScimProfile(user_name=email, emails=[{"value": email, "primary": True}]))
+    return provisioning.create_scim_user(
+        tenant, ScimProfile(user_name=email, emails=[{"value": email, "primary": True}])
+    )
 
 
 def path_of(link: str) -> str:
@@ -120,7 +118,7 @@ def test_a_new_link_replaces_the_old_one(client, unverified):
 
 def test_link_dies_when_the_email_changes_over_scim(client, unverified):
     path = verify_link(unverified)
-    members.replace_scim_user(
+    provisioning.replace_scim_user(
         unverified, ScimProfile(user_name=unverified.user_name, emails=[{"value": "new@corp.example"}])
     )
     assert client.post(path).status_code == 400
@@ -130,7 +128,7 @@ def test_link_dies_when_the_email_changes_over_scim(client, unverified):
 def test_email_change_over_scim_unverifies_again(client, unverified):
     client.post(verify_link(unverified))
     assert fresh(unverified.id).email_verified
-    members.replace_scim_user(
+    provisioning.replace_scim_user(
         unverified, ScimProfile(user_name=unverified.user_name, emails=[{"value": "moved@corp.example"}])
     )
     assert not fresh(unverified.id).email_verified
@@ -138,7 +136,7 @@ def test_email_change_over_scim_unverifies_again(client, unverified):
 
 def test_deprovisioned_users_link_is_dead(client, unverified):
     path = verify_link(unverified)
-    members.deprovision(unverified)
+    provisioning.deprovision(unverified)
     assert client.post(path).status_code == 400
 
 
@@ -157,7 +155,7 @@ def test_a_link_only_works_for_its_own_tenant(app, unverified):
 
 
 def test_a_verify_token_is_not_a_set_password_token(client, tenant):
-    user = members.create_local_user(tenant, "l@example.com", Role.MEMBER)
+    user = accounts.create_local_user(tenant, "l@example.com", Role.MEMBER)
     token = verification.issue(user, VERIFY, 1)
     assert client.get(f"/admin/password/{token}").status_code == 400
 
@@ -171,7 +169,7 @@ def test_resend_page_has_a_labelled_email_field(client, tenant):
 
 
 def test_resend_answers_the_same_whatever_the_email(client, tenant, unverified, outbox):
-    verified = members.mark_verified(scim_user(tenant, "done@corp.example"))
+    verified = accounts.mark_verified(scim_user(tenant, "done@corp.example"))
     answers = []
     for email in ("ida@corp.example", "done@corp.example", "nobody@corp.example"):
         response = ask_for_link(client, email)
@@ -278,7 +276,7 @@ def test_resend_form_errors(client, tenant, outbox):
 
 
 def test_invited_user_without_password_gets_a_set_password_link(client, tenant, outbox):
-    members.create_local_user(tenant, "inv@example.com", Role.MEMBER)
+    accounts.create_local_user(tenant, "inv@example.com", Role.MEMBER)
     ask_for_link(client, "inv@example.com")
     (link,) = outbox()
     assert "/admin/password/" in link
@@ -348,7 +346,7 @@ def test_a_host_whose_port_is_not_a_number_names_no_tenant(app):
 
 @pytest.fixture
 def invited(tenant) -> User:
-    return members.create_local_user(tenant, "inv@example.com", Role.MEMBER, display_name="Invitee")
+    return accounts.create_local_user(tenant, "inv@example.com", Role.MEMBER, display_name="Invitee")
 
 
 def test_set_password_page_and_success(client, invited):
@@ -361,10 +359,10 @@ def test_set_password_page_and_success(client, invited):
     response = client.post(path, data={"password": "correct horse", "confirm": "correct horse"})
     assert response.status_code == 200 and "Password set" in response.get_data(as_text=True)
     user = fresh(invited.id)
-    assert members.check_password(user, "correct horse")
+    assert accounts.check_password(user, "correct horse")
     assert user.email_verified  # the link proved the mailbox
     assert client.post(path, data={"password": "another one!", "confirm": "another one!"}).status_code == 400
-    assert members.check_password(fresh(invited.id), "correct horse")
+    assert accounts.check_password(fresh(invited.id), "correct horse")
 
 
 @pytest.mark.parametrize(
@@ -387,7 +385,7 @@ def test_set_password_form_errors_keep_the_link(client, invited, password, confi
 
 def test_banned_user_cannot_set_a_password(client, invited):
     token = verification.issue(invited, SET_PASSWORD, 1)
-    members.set_role(invited, Role.BANNED)
+    roles.set_role(invited, Role.BANNED)
     assert client.get(f"/admin/password/{token}").status_code == 400
 
 
@@ -397,9 +395,9 @@ def test_invite_mail_link_leads_to_a_password(client, super_admin, outbox):
     (link,) = outbox()
     response = client.post(path_of(link), data={"password": "a fine password", "confirm": "a fine password"})
     assert response.status_code == 200
-    user = members.find_by_email(super_admin.tenant, "new@example.com")
+    user = accounts.find_by_email(super_admin.tenant, "new@example.com")
     db.session.refresh(user)
-    assert user.email_verified and members.check_password(user, "a fine password")
+    assert user.email_verified and accounts.check_password(user, "a fine password")
 
 
 # --- CSRF ---------------------------------------------------------------------------------------------
@@ -440,4 +438,4 @@ def test_csrf_set_password_needs_the_token(csrf_client, invited):
     assert csrf_client.post(path, data=data).status_code == 400
     assert fresh(invited.id).password_hash is None
     assert csrf_client.post(path, data=data, headers={"X-CSRFToken": token}).status_code == 200
-    assert members.check_password(fresh(invited.id), "correct horse")
+    assert accounts.check_password(fresh(invited.id), "correct horse")

@@ -12,8 +12,8 @@ from models import utcnow
 from services import api_keys, credentials, tenants
 from tests.api.conftest import ApiClient, log_row, problem
 from tests.conftest import ScimClient
+from tests.helpers import USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 

@@ -16,12 +16,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.helpers import GROUP, PATCH_OP, USER
+
 ROOT = Path(__file__).resolve().parents[2]
 OKTA = "Okta SCIM Client 1.0.0"
 LIVE = 10_000  # ms to wait for a poll (every 2-3 s) to bring a change
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class IdP:
@@ -57,6 +56,7 @@ def _sign_in(page: Page) -> None:
     page.get_by_label("Password").fill("pw-owner-1")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/admin/learn/scim-credentials$"))
+    page.wait_for_load_state("load")  # the URL changes when the page arrives, before its scripts have run
 
 
 def _issue(page: Page) -> str:
@@ -79,7 +79,7 @@ def _first_sync(idp: IdP) -> None:
         "POST",
         "/Users",
         {
-            "schemas": [USER_SCHEMA],
+            "schemas": [USER],
             "userName": "ada@example.com",
             "name": {"givenName": "Ada", "familyName": "Lovelace"},
             "emails": [{"value": "ada@example.com", "type": "work", "primary": True}],
@@ -89,7 +89,7 @@ def _first_sync(idp: IdP) -> None:
     assert status == 201, user
     rename = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "name.givenName", "value": "Augusta"}]}
     assert idp.call("PATCH", f"/Users/{user['id']}", rename)[0] == 200
-    status, group = idp.call("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Engineering"})
+    status, group = idp.call("POST", "/Groups", {"schemas": [GROUP], "displayName": "Engineering"})
     assert status == 201, group
     members = {
         "schemas": [PATCH_OP],
@@ -99,7 +99,7 @@ def _first_sync(idp: IdP) -> None:
     deactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
     assert idp.call("PATCH", f"/Users/{user['id']}", deactivate)[0] == 200
     # A clash the page explains: the same userName again.
-    assert idp.call("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "ada@example.com"})[0] == 409
+    assert idp.call("POST", "/Users", {"schemas": [USER], "userName": "ada@example.com"})[0] == 409
 
 
 def _watch_for_csp_violations(page: Page) -> list[str]:

@@ -13,10 +13,7 @@ from sqlalchemy import select
 from models import Cohort, CohortMember, ScimRequest, User, db
 from tests.conftest import ScimClient, scim_error
 from tests.faults import admin_engine, kill_after_commit, lose_commit, named_app, require_postgresql
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import GROUP, PATCH_OP, USER
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import Role
-from services import members
+from services import accounts
 
 scim2_tester = pytest.importorskip("scim2_tester", reason="scim2-tester is part of the test extra")
 httpx2 = pytest.importorskip("httpx2")
@@ -16,7 +16,7 @@ FAILED = {"ERROR", "CRITICAL", "DEVIATION"}
 
 def test_scim2_tester_finds_no_failure(make_app, tenant, scim_token):
     # Groups need a super-admin to own their cohorts (R6).
-    members.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
+    accounts.create_local_user(tenant, "owner@example.com", Role.SUPER_ADMIN, verified=True)
     # With the default per-credential rate limit on: a burst of ~800 requests must pass it.
     app = make_app(RATELIMIT_ENABLED=True)
     client = SyncSCIMClient(

@@ -20,11 +20,8 @@ from werkzeug.serving import make_server
 
 from models import Cohort, CohortMember, ScimRequest, User, db
 from tests.faults import admin_engine, named_app, require_postgresql, terminate_all
+from tests.helpers import ERROR, GROUP, PATCH_OP, USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 CLIENTS = 6
 SECONDS = 3.0
 KILL_EVERY = 0.15

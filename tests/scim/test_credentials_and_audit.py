@@ -10,8 +10,7 @@ from sqlalchemy import select
 from models import ScimCredential, ScimRequest, db
 from services import audit, credentials, tenants, tokens
 from tests.conftest import ScimClient, scim_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+from tests.helpers import USER
 
 
 def log_rows() -> list[ScimRequest]:

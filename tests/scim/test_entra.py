@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.conftest import scim_error
+from tests.helpers import ENTERPRISE, GROUP, PATCH_OP, USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTRA_CONTENT_TYPE = "application/scim+json; charset=utf-8"
 
 # B-EN1: Entra's create body, with meta in the request and an empty roles list.
@@ -188,8 +186,6 @@ def test_add_work_email_that_does_not_exist_yet(client, scim_token):
 
 
 # --- Groups (Entra A10-A16) -------------------------------------------------------------------------------------------
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def test_group_sequence_a10_to_a16(client, scim_token, super_admin):

@@ -16,9 +16,7 @@ from scim.errors import InvalidFilter
 from scim.filter_maps import GROUP_FILTERS, USER_FILTERS
 from scim.filter_parser import MAX_DEPTH, And, AttrPath, Compare, Not, Or, ValuePath
 from scim.filters import Field, FilterMap, compile_filter, parse_filter
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from tests.helpers import ENTERPRISE, USER
 
 
 def cmp(attr: str, op: str, value=None, sub: str | None = None, uri: str | None = None) -> Compare:
@@ -111,8 +109,8 @@ def test_dotted_sub_attributes():
 
 
 def test_urn_qualified_paths_keep_the_dotted_urn_intact():
-    assert parse_filter(f'{CORE}:userName eq "x"') == cmp("userName", "eq", "x", uri=CORE)
-    assert parse_filter(f'{CORE}:name.givenName eq "x"') == cmp("name", "eq", "x", "givenName", CORE)
+    assert parse_filter(f'{USER}:userName eq "x"') == cmp("userName", "eq", "x", uri=USER)
+    assert parse_filter(f'{USER}:name.givenName eq "x"') == cmp("name", "eq", "x", "givenName", USER)
     assert parse_filter(f'{ENTERPRISE}:employeeNumber eq "7"') == cmp("employeeNumber", "eq", "7", uri=ENTERPRISE)
     assert parse_filter(f"{ENTERPRISE.upper()}:department pr") == cmp("department", "pr", uri=ENTERPRISE)
 
@@ -134,9 +132,9 @@ def test_entra_value_path_with_sub_attribute_becomes_one_value_filter():
 
 
 def test_value_path_combines_with_logic_and_urns():
-    node = parse_filter(f'not ({CORE}:emails[not (type eq "home")]) or userName pr')
+    node = parse_filter(f'not ({USER}:emails[not (type eq "home")]) or userName pr')
     assert node == Or(
-        Not(ValuePath(AttrPath("emails", uri=CORE), Not(cmp("type", "eq", "home")))), cmp("userName", "pr")
+        Not(ValuePath(AttrPath("emails", uri=USER), Not(cmp("type", "eq", "home")))), cmp("userName", "pr")
     )
 
 
@@ -183,7 +181,7 @@ def test_nesting_up_to_the_limit_is_accepted():
         ("emails[type[value pr]]", "cannot be nested"),
         ('emails.value[type eq "work"]', "must follow a multi-valued attribute"),
         ('emails[emails.type eq "work"]', "name a sub-attribute"),
-        (f'emails[{CORE}:type eq "work"]', "name a sub-attribute"),
+        (f'emails[{USER}:type eq "work"]', "name a sub-attribute"),
         ('emails[type eq "work"].1x eq "y"', "Invalid sub-attribute"),
         ('emails[type eq "work"].value', "Expected an operator"),
     ],
@@ -246,7 +244,7 @@ def test_user_resolution_errors(text, message):
     ("text", "message"),
     [
         ('userName eq "x"', "Unknown attribute 'userName'"),
-        (f'{CORE}:displayName eq "x"', "Unknown attribute"),
+        (f'{USER}:displayName eq "x"', "Unknown attribute"),
         ('members.display eq "x"', "Attribute 'members.display' is not filterable"),
         ('members[type eq "User"]', "Attribute 'members.type' is not filterable"),
         ("active eq true", "Unknown attribute 'active'"),
@@ -375,7 +373,7 @@ ALL = {"okta", "alice", "bob", "quote"}
         # Okta's lookup, stored mixed-case (docs/idp-behaviour.md pitfall 13)
         ('userName eq "test.user@okta.local"', {"okta"}),
         ('USERNAME EQ "TEST.USER@OKTA.LOCAL"', {"okta"}),
-        (f'{CORE}:userName eq "Test.User@okta.local"', {"okta"}),
+        (f'{USER}:userName eq "Test.User@okta.local"', {"okta"}),
         ('userName eq "bob"', {"bob"}),  # the other tenant's bob is scoped out by the caller
         ('userName eq "quote\\"user\\\\name"', {"quote"}),
         # Entra's email match: type and value on the same email (pitfall 12)

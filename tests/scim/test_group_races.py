@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from models import Cohort, db
 from tests.concurrency import run_together
 from tests.conftest import ScimClient, scim_error
-from tests.scim.test_groups import GROUP, create_group, patch, scim_users, stored_members
+from tests.helpers import GROUP
+from tests.scim.test_groups import create_group, patch, scim_users, stored_members
 
 WRITERS = 10
 TRIALS = 3

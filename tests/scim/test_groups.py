@@ -11,13 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Cohort, CohortMember, Role, ScimRequest, User, db, utcnow
-from services import members, tenants
+from services import accounts, roles, tenants
 from tests.conftest import scim_error, statements
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
+from tests.helpers import GROUP, PATCH_OP, USER
 
 # --- helpers shared by the other test_groups_* modules -----------------------------------------------------------
 
@@ -51,7 +47,7 @@ def scim_users(tenant_id: int, count: int, prefix: str = "bulk") -> list[str]:
 
 
 def patch(*operations: dict) -> dict:
-    return {"schemas": [PATCH], "Operations": list(operations)}
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def member_ids(group: dict) -> list[str]:
@@ -102,12 +98,12 @@ def test_create_returns_the_group_with_location(scim, super_admin):
 
 
 def test_r6_a_group_is_a_cohort_owned_by_the_lowest_id_super_admin(scim, tenant):
-    admin = members.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
-    gone = members.create_local_user(tenant, "gone@example.com", Role.SUPER_ADMIN, verified=True)
+    admin = accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
+    gone = accounts.create_local_user(tenant, "gone@example.com", Role.SUPER_ADMIN, verified=True)
     gone.deprovisioned_at = utcnow()
     db.session.commit()
-    first = members.create_local_user(tenant, "first@example.com", Role.SUPER_ADMIN, verified=True)
-    members.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)
+    first = accounts.create_local_user(tenant, "first@example.com", Role.SUPER_ADMIN, verified=True)
+    accounts.create_local_user(tenant, "second@example.com", Role.SUPER_ADMIN, verified=True)
     group = create_group(scim, "Sales", externalId="00g1")
     cohort = stored_cohort(group["id"])
     assert cohort.owner_id == first.id != admin.id
@@ -128,7 +124,7 @@ def test_r6_a_group_without_external_id_is_tied_to_its_scim_id(scim, super_admin
 
 
 def test_r6_no_super_admin_is_503_and_creates_nothing(scim, tenant):
-    members.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
+    accounts.create_local_user(tenant, "admin@example.com", Role.ADMIN, verified=True)
     user = create_user(scim, "member@example.com")
     body = scim_error(scim.post("/Groups", new_group(members=[{"value": user["id"]}])), 503)
     assert body["detail"] == "no super-admin to own SCIM-provisioned cohorts"
@@ -461,8 +457,8 @@ def test_r7_member_filter_never_reveals_members_scim_cannot_see(scim, super_admi
     promoted = create_user(scim, "promoted@example.com")
     group = create_group(scim, "Mixed", members=[{"value": visible["id"]}, {"value": promoted["id"]}])
     user = db.session.scalar(select(User).where(User.scim_id == promoted["id"]))
-    members.mark_verified(user)
-    members.set_role(user, Role.MODERATOR)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.MODERATOR)
 
     def groups_with(member_id: str) -> int:
         query = quote(f'members[value eq "{member_id}"]')

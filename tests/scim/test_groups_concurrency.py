@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from models import Cohort, User, db
 from tests.conftest import ScimClient
-from tests.scim.test_groups import GROUP, create_group, patch, scim_users, stored_cohort, stored_members
+from tests.helpers import GROUP
+from tests.scim.test_groups import create_group, patch, scim_users, stored_cohort, stored_members
 
 THREADS = 8
 ROUNDS = 4

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import CohortMember, Role, User, db, utcnow
-from services import members, tenants
+from services import accounts, tenants
 from tests.conftest import scim_error
 from tests.scim.test_groups import (
     add_membership,
@@ -278,7 +278,7 @@ def invisible(scim, tenant, super_admin) -> dict[str, User]:
     stranger = User(tenant_id=other.id, scim_managed=True, role=Role.MEMBER, user_name="s@acme.test")
     db.session.add(stranger)
     db.session.commit()
-    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    local = accounts.create_local_user(tenant, "local@example.com", Role.MEMBER)
     return {
         "promoted": promoted_user,
         "local": local,

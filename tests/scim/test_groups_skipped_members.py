@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Cohort, CohortMember, ScimRequest, db
-from tests.admin.test_credentials import BASE, HX, admin  # noqa: F401 - fixture
+from tests.admin.test_credentials import BASE, HX
 from tests.scim.test_groups import create_group, member_ids, new_group, patch, stored_cohort, stored_members
 from tests.scim.test_groups_membership import add, group, invisible, people  # noqa: F401 - fixtures
 
@@ -146,11 +146,11 @@ def test_a_refused_request_records_no_skipped_count(scim, group, people, hidden)
     assert db.session.scalar(select(func.count()).select_from(Cohort)) == 3
 
 
-def test_the_credential_page_shows_the_skip_on_its_row(scim, admin, scim_token, group, people, hidden):  # noqa: F811
+def test_the_credential_page_shows_the_skip_on_its_row(scim, admin_client, scim_token, group, people, hidden):  # noqa: F811
     scim.patch(f"/Groups/{group['id']}", okta_add(people[0], hidden["unknown"], hidden["promoted"]))
     scim.patch(f"/Groups/{group['id']}", okta_add(people[1]))
     row = last_row()
-    html = admin.get(f"{BASE}/{row.credential_id}/requests", headers=HX).get_data(as_text=True)
+    html = admin_client.get(f"{BASE}/{row.credential_id}/requests", headers=HX).get_data(as_text=True)
     rows = re.findall(r"<tr data-status.*?</tr>", html, flags=re.S)
     assert "2 member ids named no user SCIM can see" in rows[1] and "members changed" in rows[1]
     assert "named no user SCIM can see" not in rows[0]

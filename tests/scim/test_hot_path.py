@@ -17,10 +17,7 @@ from sqlalchemy import event
 
 from models import db
 from tests.conftest import statements
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import GROUP, PATCH_OP, USER
 
 # Statements per request, by dialect. SQLite adds `PRAGMA synchronous=NORMAL` before the log row and
 # `BEGIN IMMEDIATE` before a write; PostgreSQL adds `SELECT txid_current()` before a write's COMMIT. Every
@@ -52,7 +49,7 @@ def _kinds(scim, ids: list[str]) -> dict:
         "post": lambda: scim.post("/Users", _user(f"new{next(counter)}@example.com")),
         "patch": lambda: scim.patch(
             f"/Users/{ids[0]}",
-            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": next(counter) % 2 == 0}}]},
+            {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": next(counter) % 2 == 0}}]},
         ),
     }
 

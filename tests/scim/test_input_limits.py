@@ -9,14 +9,11 @@ from models import User, db
 from scim import schemas, wire
 from scim.patch_message import MAX_OPERATIONS
 from tests.conftest import scim_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import ENTERPRISE, PATCH_OP, USER
 
 
 def patch(*operations) -> dict:
-    return {"schemas": [PATCH], "Operations": list(operations)}
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 @pytest.mark.parametrize("manager", [True, False, {"value": True}, [{"value": False}], 1.5])

@@ -6,9 +6,8 @@ import json
 from urllib.parse import quote
 
 from tests.conftest import ScimClient, scim_error
+from tests.helpers import GROUP, PATCH_OP, USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OKTA_HEADERS = {
     "User-Agent": "Okta SCIM Client 1.0.0",
     "Accept": "application/scim+json",
@@ -151,8 +150,6 @@ def test_spec_test_expectations(client, scim_token):
 
 
 # --- Group Push (Okta K10-K14) ----------------------------------------------------------------------------------------
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def group_filter(name: str) -> str:

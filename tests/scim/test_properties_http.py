@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from models import db
+from tests.helpers import ERROR
 from tests.scim import strategies as gen
 
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 _TABLES = ("users", "user_emails", "cohorts", "cohort_members")
 
 

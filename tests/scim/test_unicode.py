@@ -10,9 +10,7 @@ from sqlalchemy import func, select
 from models import Cohort, User, db
 from services.identifiers import fold, mixes_scripts
 from tests.conftest import scim_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from tests.helpers import GROUP, USER
 
 
 def user(user_name: str, **extra) -> dict:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from tests.concurrency import run_together
 from tests.conftest import ScimClient
+from tests.helpers import PATCH_OP, USER
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 TRIALS = 3
 # One attribute per request: a PATCH computed from a copy read before another request committed would put
 # that request's attribute back to its old value.
@@ -20,7 +19,7 @@ ATTRIBUTES = ["displayName", "nickName", "title", "preferredLanguage", "locale",
 def send(app, token: str, path: str, operation: dict):
     """A PATCH with one operation, ready to go from its own client; the job returns the status."""
     client = ScimClient(app.test_client(), token)
-    return lambda: client.patch(path, {"schemas": [PATCH], "Operations": [operation]}).status_code
+    return lambda: client.patch(path, {"schemas": [PATCH_OP], "Operations": [operation]}).status_code
 
 
 def test_racing_patches_of_different_attributes_all_stick(app, scim, scim_token):

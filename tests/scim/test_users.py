@@ -6,12 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, ScimRequest, User, db
-from services import members, tenants
+from services import accounts, roles, tenants
 from tests.conftest import scim_error, statements
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.helpers import ENTERPRISE, PATCH_OP, USER
 
 
 def new_user(user_name="Ada.Lovelace@example.com", **extra) -> dict:
@@ -62,7 +59,7 @@ def test_r1_created_users_are_scim_managed_members(scim):
 def test_r2_active_false_bans_and_user_stays_readable(scim):
     body = create(scim)
     response = scim.patch(
-        f"/Users/{body['id']}", {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+        f"/Users/{body['id']}", {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
     )
     assert response.status_code == 200
     assert response.get_json()["active"] is False
@@ -78,7 +75,7 @@ def test_r2_active_true_reactivates(scim):
     assert stored(body["id"]).role == Role.BANNED
     response = scim.patch(
         f"/Users/{body['id']}",
-        {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]},
     )
     assert response.get_json()["active"] is True
     assert stored(body["id"]).role == Role.MEMBER
@@ -87,16 +84,16 @@ def test_r2_active_true_reactivates(scim):
 def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
     body = create(scim)
     user = stored(body["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.MODERATOR)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.MODERATOR)
     unknown = scim.get("/Users/010101001010101011001010101011")
     for method in ("get", "put", "patch", "delete"):
         call = getattr(scim, method)
-        args = () if method in ("get", "delete") else ({"schemas": [PATCH], "Operations": []},)
+        args = () if method in ("get", "delete") else ({"schemas": [PATCH_OP], "Operations": []},)
         if method == "put":
             args = (new_user(),)
         if method == "patch":
-            args = ({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},)
+            args = ({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},)
         hidden = call(f"/Users/{body['id']}", *args)
         never = call("/Users/010101001010101011001010101011", *args)
         scim_error(hidden, 404)
@@ -105,7 +102,7 @@ def test_r3_promoted_user_is_the_same_404_as_an_unknown_id(scim):
 
 
 def test_r3_local_users_never_listed_or_reachable(scim, tenant):
-    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    local = accounts.create_local_user(tenant, "local@example.com", Role.MEMBER)
     create(scim)
     listing = scim.get("/Users").get_json()
     assert listing["totalResults"] == 1
@@ -119,13 +116,13 @@ def test_r4_created_unverified_and_email_change_unverifies(scim):
     body = create(scim)
     user = stored(body["id"])
     assert user.email_verified_at is None
-    members.mark_verified(user)
+    accounts.mark_verified(user)
     # Same address in another case is not a change of ownership claim.
     same = new_user(emails=[{"value": "ADA.LOVELACE@example.com", "type": "work", "primary": True}])
     scim.put(f"/Users/{body['id']}", same)
     assert stored(body["id"]).email_verified_at is not None
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "someone.else@example.com"}],
     }
     response = scim.patch(f"/Users/{body['id']}", patch)
@@ -139,7 +136,7 @@ def test_r4_unverified_scim_user_cannot_be_promoted(scim):
     body = create(scim)
     user = stored(body["id"])
     try:
-        members.set_role(user, Role.MODERATOR)
+        roles.set_role(user, Role.MODERATOR)
     except Exception as error:  # noqa: BLE001
         assert type(error).__name__ == "EmailNotVerified"
     else:
@@ -167,7 +164,7 @@ def test_r5_rename_onto_taken_username_is_409(scim):
     create(scim)
     other = create(scim, user_name="grace@example.com")
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "Replace", "path": "userName", "value": "ada.lovelace@EXAMPLE.com"}],
     }
     scim_error(scim.patch(f"/Users/{other['id']}", patch), 409, "uniqueness")
@@ -177,8 +174,8 @@ def test_r5_rename_onto_taken_username_is_409(scim):
 def test_r5_clash_with_promoted_account_reveals_nothing(scim):
     body = create(scim)
     user = stored(body["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.ADMIN)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.ADMIN)
     clash = scim_error(scim.post("/Users", new_user()), 409, "uniqueness")
     assert "admin" not in clash["detail"].lower()
 
@@ -226,7 +223,7 @@ def test_enterprise_extension_and_manager_shape(scim):
     assert ext["manager"] == {"value": "boss-id"}
     assert ENTERPRISE in body["schemas"]
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "add", "path": f"{ENTERPRISE}:manager", "value": "new-boss"}],
     }
     assert scim.patch(f"/Users/{body['id']}", patch).get_json()[ENTERPRISE]["manager"] == {"value": "new-boss"}
@@ -382,12 +379,12 @@ def last_failure() -> str | None:
 def test_r3_the_log_tells_hidden_users_from_absent_ones_but_the_body_does_not(scim, tenant):
     promoted = create(scim, user_name="promoted@example.com")
     user = stored(promoted["id"])
-    members.mark_verified(user)
-    members.set_role(user, Role.MODERATOR)
-    local = members.create_local_user(tenant, "local@example.com", Role.MEMBER)
+    accounts.mark_verified(user)
+    roles.set_role(user, Role.MODERATOR)
+    local = accounts.create_local_user(tenant, "local@example.com", Role.MEMBER)
     gone = create(scim, user_name="gone@example.com")
     scim.delete(f"/Users/{gone['id']}")
-    elsewhere = members.create_local_user(tenants.create_tenant("acme"), "acme@example.com", Role.MEMBER)
+    elsewhere = accounts.create_local_user(tenants.create_tenant("acme"), "acme@example.com", Role.MEMBER)
     kinds = {
         "010101001010101011001010101011": "not_found",
         gone["id"]: "not_found",  # deprovisioned here: the IdP may create it again (R8)
@@ -417,7 +414,7 @@ def test_email_values_must_be_one_mailbox_without_whitespace(scim, value):
 def test_email_value_injected_by_patch_is_refused_and_nothing_changes(scim):
     body = create(scim)
     patch = {
-        "schemas": [PATCH],
+        "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "v@x.t\r\nBcc: spy@evil.t"}],
     }
     scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, "invalidValue")
@@ -461,5 +458,5 @@ def test_hostile_patch_paths_are_400_not_500(scim):
     body = create(scim)
     deep = "emails[" + "(" * 400 + 'type eq "work"' + ")" * 400 + "].value"
     for path, scim_type in ((deep, "invalidFilter"), ("emails[value eq " + "1" * 5000 + "]", "invalidPath")):
-        patch = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": path}]}
+        patch = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": path}]}
         scim_error(scim.patch(f"/Users/{body['id']}", patch), 400, scim_type)

@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 
 from models import User, db
 from tests.conftest import ScimClient
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+from tests.helpers import USER
 
 
 def test_racing_creates_of_one_username_yield_one_user(app, scim_token):

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ScimClient, scim_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+from tests.helpers import REDIS_URL, USER, require_redis
 
 
 @pytest.mark.parametrize(
@@ -108,7 +107,7 @@ def test_unexpected_exception_is_scim_500_without_internals(make_app, tenant, sc
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals ada@example.com")
 
-    monkeypatch.setattr(users.members, "get_scim_user", explode)
+    monkeypatch.setattr(users.provisioning, "get_scim_user", explode)
     response = ScimClient(app.test_client(), scim_token).get("/Users/abc")
     body = scim_error(response, 500)
     assert "secret" not in response.get_data(as_text=True)
@@ -218,14 +217,14 @@ def test_deeply_nested_bodies_are_400_invalid_syntax(scim, body):
 def test_control_characters_in_ids_are_the_unknown_id_404_before_the_database(
     scim, super_admin, monkeypatch, resource, segment
 ):
-    from services import cohorts, members
+    from services import cohorts, provisioning
 
     unknown = scim.get(f"/{resource}/010101001010101011001010101011")
 
     def never(*args, **kwargs):
         raise AssertionError("the database was asked for a control character")
 
-    monkeypatch.setattr(members, "get_scim_user", never)
+    monkeypatch.setattr(provisioning, "get_scim_user", never)
     monkeypatch.setattr(cohorts, "get_scim_cohort", never)
     body = {"schemas": [USER], "userName": "x@example.com"} if resource == "Users" else {"displayName": "x"}
     patch = {"Operations": [{"op": "replace", "path": "displayName", "value": "y"}]}
@@ -289,16 +288,11 @@ def test_a_credential_over_its_rate_limit_gets_a_scim_429_with_retry_after(make_
 def test_rate_limit_counts_are_shared_through_redis_across_hosts(make_app, tenant, scim_token):
     import uuid
 
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("needs Redis at 127.0.0.1:6379 to share limiter counts")
+    redis = require_redis()
     # Two apps stand for two hosts; a fresh key prefix keeps this run's counts its own.
     settings = {
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
         "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
         "SCIM_RATE_LIMIT": "4 per minute",
     }
@@ -306,4 +300,4 @@ def test_rate_limit_counts_are_shared_through_redis_across_hosts(make_app, tenan
     host_b = ScimClient(make_app(**settings).test_client(), scim_token)
     statuses = [host.get("/Users").status_code for host in (host_a, host_b, host_a, host_b, host_a)]
     assert statuses == [200, 200, 200, 200, 429]
-    assert redis.Redis.from_url(url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*"), "the counts did not go to Redis"
+    assert redis.keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*"), "the counts did not go to Redis"

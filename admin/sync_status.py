@@ -1,14 +1,13 @@
-"""Read a credential's first sync: checklist, calling IdP, and what each kind of failure asks of the admin."""
+"""A credential's sync in the dashboard's words: checklist labels, operation labels, client names, failure hints."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import case, func, select
-
-from models import ScimRequest, db
+from models import ScimRequest
+from services.first_sync import COUNTED_WINDOW, milestones_reached
 
 
 @dataclass(frozen=True)
@@ -21,37 +20,18 @@ class Step:
     done: bool
 
 
-# (key, label, what the IdP does to get there, operations that prove it). An empty set means
-# "any successful request": Okta tests with GET /Users?count=2, Entra with a filtered GET /Users,
-# curl with ServiceProviderConfig, and all of them are recorded with an operation.
-_STEPS: tuple[tuple[str, str, str, frozenset[str]], ...] = (
-    (
-        "connection",
+# Per milestone (services.first_sync): its label, and what to do in the IdP to get there.
+_STEP_WORDS = {
+    "connection": (
         "Connection test seen",
         "Okta: Test API Credentials. Entra ID: Test Connection. Or run the curl line above.",
-        frozenset(),
     ),
-    ("user_created", "First user created", "Assign a person to the app in the IdP.", frozenset({"user.created"})),
-    (
-        "user_updated",
-        "First profile update",
-        "Change an assigned person's name or email in the IdP.",
-        frozenset({"user.updated"}),
-    ),
-    (
-        "user_deactivated",
-        "First deactivation",
-        "Unassign or suspend a person in the IdP.",
-        frozenset({"user.deactivated", "user.deleted"}),
-    ),
-    ("group_created", "First group", "Push a group from the IdP.", frozenset({"group.created"})),
-    (
-        "members_changed",
-        "First membership change",
-        "Add or remove a member of a pushed group.",
-        frozenset({"group.members_changed"}),
-    ),
-)
+    "user_created": ("First user created", "Assign a person to the app in the IdP."),
+    "user_updated": ("First profile update", "Change an assigned person's name or email in the IdP."),
+    "user_deactivated": ("First deactivation", "Unassign or suspend a person in the IdP."),
+    "group_created": ("First group", "Push a group from the IdP."),
+    "members_changed": ("First membership change", "Add or remove a member of a pushed group."),
+}
 
 OPERATION_LABELS = {
     "connection.tested": "connection test",
@@ -119,12 +99,6 @@ def skipped_hint(skipped: int) -> str:
 _HINTS_BY_STATUS = {401: "invalid_token", 404: "not_found", 409: "uniqueness", 503: "server_error"}
 
 
-# A counted log row stands for the requests of the minute starting at its `at`.
-COUNTED_WINDOW = timedelta(minutes=1)
-# The addresses a refusal summary names, most refusals first.
-REFUSAL_SOURCES = 5
-
-
 @dataclass(frozen=True)
 class LogEntry:
     """A logged request, or a counted run of refusals, as the detail page shows it."""
@@ -137,30 +111,9 @@ class LogEntry:
     until: datetime | None  # for a counted row, the end of its minute
 
 
-@dataclass(frozen=True)
-class RefusalSource:
-    """Refused requests from one client address (IPv6: its /64): how many, when, how many throttled."""
-
-    ip: str | None
-    count: int
-    throttled: int
-    since: datetime
-    until: datetime
-
-
-@dataclass(frozen=True)
-class Refusals:
-    """Requests to a tenant refused before any credential was known (token missing or not accepted)."""
-
-    count: int
-    throttled: int = 0
-    sources: tuple[RefusalSource, ...] = ()
-
-
 def checklist(operations_seen: Iterable[str]) -> list[Step]:
     """Tick each first-sync step whose proof appears among the credential's successful operations."""
-    seen = set(operations_seen)
-    return [Step(key, label, how, bool(seen & proof) if proof else bool(seen)) for key, label, how, proof in _STEPS]
+    return [Step(key, *_STEP_WORDS[key], done) for key, done in milestones_reached(operations_seen)]
 
 
 def recognise_client(user_agent: str | None) -> str | None:
@@ -242,39 +195,3 @@ def clients_seen(requests: Iterable[ScimRequest]) -> list[str]:
         if name and name not in names:
             names.append(name)
     return names
-
-
-def refusals(tenant_id: int, since: datetime) -> Refusals:
-    """Sum the tenant's requests refused before a credential matched since `since`, and name their addresses.
-
-    Such requests carry no credential id (the token matched none), so a credential's own log cannot show
-    them; the page shows them beside it so a wrong token is visible. They are the 401s and the 429s of
-    the failed-authentication limit, counted per address and minute: every sum adds up `count`.
-    """
-    requests = func.sum(ScimRequest.count)
-    throttled = func.sum(case((ScimRequest.status == 429, ScimRequest.count), else_=0))
-    refused = (
-        ScimRequest.tenant_id == tenant_id,
-        ScimRequest.at >= since,
-        ScimRequest.credential_id.is_(None),
-        ScimRequest.status.in_((401, 429)),
-    )
-    count, throttled_count = db.session.execute(select(requests, throttled).where(*refused)).one()
-    if not count:
-        return Refusals(count=0)
-    rows = db.session.execute(
-        select(ScimRequest.ip, requests, throttled, func.min(ScimRequest.at), func.max(ScimRequest.at))
-        .where(*refused)
-        .group_by(ScimRequest.ip)
-        .order_by(requests.desc(), ScimRequest.ip)
-        .limit(REFUSAL_SOURCES)
-    )
-    sources = tuple(
-        RefusalSource(ip=ip, count=n, throttled=t, since=_minute(first), until=_minute(last) + COUNTED_WINDOW)
-        for ip, n, t, first, last in rows
-    )
-    return Refusals(count=count, throttled=throttled_count, sources=sources)
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)

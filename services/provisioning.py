@@ -1,4 +1,8 @@
-"""Members: SCIM provisioning use-cases (docs/design.md R1-R5, R8) and the local-account rules they share (R4)."""
+"""SCIM provisioning (docs/design.md R1-R5, R8): what the IdP may see, and its create, update and deprovision.
+
+A member the IdP pushes is created on the member rung with an unverified email (R1, R2, R4); SCIM sees only
+its own members on the member rung (R3), and a DELETE bans and hides the account instead of removing it (R8).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import bcrypt
-from flask import current_app
 from sqlalchemy import ColumnElement, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
-from services.errors import ConcurrentChange, Conflict, EmailNotVerified, InvalidInput, NotFound
+from services.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from services.identifiers import check_identifier, fold
-from services.roles import lock_accounts, set_role  # noqa: F401 - set_role: callers know it as members.set_role
 from services.transactions import for_write, write_transaction
-from services.validation import EMAIL_MAX_LENGTH, is_email
 
 
 @dataclass(frozen=True)
@@ -223,104 +223,3 @@ def _unique_or_conflict() -> Iterator[None]:
         yield
     except IntegrityError:
         raise Conflict("userName or externalId is already in use in this tenant", "userName") from None
-
-
-# --- Local accounts and roles (dashboard and CLI) -------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    """Hash a human password with bcrypt, which reads (and since bcrypt 5 accepts) at most 72 bytes."""
-    if len(password.encode("utf-8")) > 72:
-        raise InvalidInput("password must be at most 72 bytes")
-    rounds = current_app.config["BCRYPT_ROUNDS"]
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
-
-
-def check_password(user: User, password: str) -> bool:
-    """Check a password against the stored bcrypt hash."""
-    if not user.password_hash or not password:
-        return False
-    return bcrypt.checkpw(password.encode("utf-8"), user.password_hash.encode("ascii"))
-
-
-def find_by_email(tenant: Tenant, email: str) -> User | None:
-    """Return the tenant's live account with this email, local accounts first."""
-    return _by_email(tenant.id, email)
-
-
-def _by_email(tenant_id: int, email: str) -> User | None:
-    return db.session.scalar(
-        select(User)
-        .where(User.tenant_id == tenant_id, User.email_ci == fold(email.strip()), User.deprovisioned_at.is_(None))
-        .order_by(User.scim_managed, User.id)
-        .limit(1)
-    )
-
-
-def create_local_user(
-    tenant: Tenant,
-    email: str,
-    role: int,
-    *,
-    password: str | None = None,
-    verified: bool = False,
-    display_name: str | None = None,
-) -> User:
-    """Create a local account; R4 holds: an unverified one cannot be above role 2."""
-    email = (email or "").strip()
-    if len(email) > EMAIL_MAX_LENGTH or not is_email(email):
-        raise InvalidInput("a valid email address is required")
-    if not Role.known(role):
-        raise InvalidInput("role must be 1 to 5")
-    if role > Role.MEMBER and not verified:
-        raise EmailNotVerified("an unverified user cannot have a role above 2; verify the email first")
-    check_identifier("display name", display_name, display=True)
-    tenant_id = tenant.id
-    password_hash = hash_password(password) if password else None  # bcrypt's work before any lock is taken
-    # No unique index can say "one local account per email" (SCIM members may share an address), so
-    # two invitations of one address queue up on the tenant's lock and the second finds the first.
-    with write_transaction():
-        lock_accounts(tenant_id)
-        if _by_email(tenant_id, email):
-            raise Conflict("an account with this email already exists", "email")
-        user = User(
-            tenant_id=tenant_id,
-            email=email,
-            role=role,
-            scim_managed=False,
-            display_name=display_name,
-            password_hash=password_hash,
-            email_verified_at=utcnow() if verified else None,
-            profile={},
-        )
-        db.session.add(user)
-    return user
-
-
-def mark_verified(user: User) -> User:
-    """Record that the user proved ownership of their current email."""
-    user_id = user.id
-    with write_transaction():
-        user = db.session.scalar(for_write(select(User).where(User.id == user_id)))
-        user.email_verified_at = utcnow()
-    return user
-
-
-def get_user(tenant: Tenant, user_id: int) -> User:
-    """Return any user of the tenant by database id (dashboard use), or NotFound."""
-    user = db.session.scalar(select(User).where(User.tenant_id == tenant.id, User.id == user_id))
-    if user is None:
-        raise NotFound("no such user")
-    return user
-
-
-def end_sessions(user: User) -> None:
-    """End every dashboard session of the user (sign-out): cookies carrying the old epoch stop working.
-
-    One UPDATE in the database, so two simultaneous sign-outs both count, and the version that
-    guards the SCIM profile is left alone (the epoch is not part of it).
-    """
-    from sqlalchemy import update
-
-    db.session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
-    db.session.commit()
