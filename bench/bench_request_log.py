@@ -174,10 +174,13 @@ def main() -> None:
 
 
 @contextmanager
-def bench_app(database: str, prefix: str):
-    """Yield an app on a temporary SQLite file, or on a schema of its own in a PostgreSQL database (dropped after)."""
+def bench_app(database: str, prefix: str, **extra):
+    """Yield an app on a temporary SQLite file, or on a schema of its own in a PostgreSQL database (dropped after).
+
+    `extra` settings are added to the app's.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        settings = {"SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "INSTANCE_PATH": tmp}
+        settings = {"SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "INSTANCE_PATH": tmp, **extra}
         schema = None
         if database == "sqlite":
             settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp}/bench.db"

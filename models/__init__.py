@@ -4,7 +4,15 @@ One module per domain; import from here (`from models import db, User`), which a
 model is mapped before the first query.
 """
 
-from models.accounts import EmailToken, SignInFailure, Tenant, User, UserEmail
+from models.accounts import (
+    SCIM_VISIBLE_POSTGRESQL,
+    SCIM_VISIBLE_SQLITE,
+    EmailToken,
+    SignInFailure,
+    Tenant,
+    User,
+    UserEmail,
+)
 from models.base import db, new_scim_id, utcnow
 from models.cohorts import Cohort, CohortMember
 from models.credentials import ApiKey, ScimCredential, ScimCredentialOperation
@@ -18,6 +26,8 @@ __all__ = [
     "EmailToken",
     "OffboardingRequest",
     "Role",
+    "SCIM_VISIBLE_POSTGRESQL",
+    "SCIM_VISIBLE_SQLITE",
     "ScimCredential",
     "ScimCredentialOperation",
     "ScimRequest",

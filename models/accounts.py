@@ -12,6 +12,11 @@ from models.base import Model, db, folded, new_scim_id, utcnow
 from models.roles import Role, RoleType
 from services.identifiers import fold_profile
 
+# The predicate of ix_users_scim_visible, as each database's planner must find it in a query's WHERE.
+_RUNG = ", ".join(str(int(role)) for role in Role.SCIM_RUNG)
+SCIM_VISIBLE_SQLITE = f"scim_managed IS 1 AND role IN ({_RUNG}) AND deprovisioned_at IS NULL"
+SCIM_VISIBLE_POSTGRESQL = f"scim_managed IS true AND role IN ({_RUNG}) AND deprovisioned_at IS NULL"
+
 
 class Tenant(Model):
     __tablename__ = "tenants"
@@ -48,6 +53,18 @@ class User(Model):
         ),
         Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
         Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
+        # The members SCIM lists (services.provisioning.scim_visible, with the rung as constants: scim.paging), in id
+        # order. It carries the columns of its WHERE so that SQLite counts and skips through it alone.
+        Index(
+            "ix_users_scim_visible",
+            "tenant_id",
+            "id",
+            "scim_managed",
+            "role",
+            "deprovisioned_at",
+            sqlite_where=db.text(SCIM_VISIBLE_SQLITE),
+            postgresql_where=db.text(SCIM_VISIBLE_POSTGRESQL),
+        ),
         # IdPs match people on their employee number (Entra's matching attribute): an index lookup. It carries the
         # SCIM-visibility columns too, so SQLite (without statistics) prefers it to ix_users_tenant_scim.
         Index("ix_users_tenant_employee_number_ci", "tenant_id", "employee_number_ci", "scim_managed", "role"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, select
 
 from models import Role, User, UserEmail, db
 from services.provisioning import _scim_user, scim_visible
@@ -88,18 +88,11 @@ def scim_user(tenant_id: int, scim_id: str) -> MemberView:
     return member
 
 
-def matching(tenant_id: int, criteria: ColumnElement[bool] | None = None) -> Select:
-    """Return the ids of the tenant's SCIM-visible members that meet `criteria` (a compiled filter), to count."""
-    query = select(_USERS.c.id).where(scim_visible(tenant_id))
-    return query if criteria is None else query.where(criteria)
-
-
-def scim_page(tenant_id: int, criteria: ColumnElement[bool] | None, offset: int, limit: int) -> list[MemberView]:
-    """Return one page of the tenant's SCIM-visible members meeting `criteria`, in id order, with their emails."""
-    query = select(*_USER_COLUMNS).where(scim_visible(tenant_id))
-    if criteria is not None:
-        query = query.where(criteria)
-    page = [MemberView(*row) for row in _execute(query.order_by(_USERS.c.id).offset(offset).limit(limit))]
+def members_in(window: Select) -> list[MemberView]:
+    """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
+    their emails: two statements, whatever the page's size."""
+    query = select(*_USER_COLUMNS).where(_USERS.c.id.in_(window.scalar_subquery())).order_by(_USERS.c.id)
+    page = [MemberView(*row) for row in _execute(query)]
     if page:
         by_id = {member.id: member for member in page}
         for user_id, *email in _execute(_EMAILS_OF, {"user_ids": list(by_id)}):
@@ -114,8 +107,3 @@ def _execute(statement: Select, parameters: dict | None = None):
     would get the ORM's result handling, which these column reads do not use.
     """
     return db.session.connection().execute(statement, parameters)
-
-
-def count(query: Select) -> int:
-    """Count the rows of `matching(...)`."""
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
