@@ -113,7 +113,7 @@ def link_origin(tenant: Tenant) -> str | None:
     return origin
 
 
-def mail_link(tenant: Tenant, endpoint: str, **values) -> str:
+def mail_link(tenant: Tenant, endpoint: str, **values: Any) -> str:
     """Build the absolute link for a mail from configuration, never from the request.
 
     The Host header (or X-Forwarded-Host) is whatever the sender wrote: `Host: attacker.example` on a

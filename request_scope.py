@@ -16,7 +16,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 
-from flask import Flask, after_this_request, copy_current_request_context, current_app, g, request
+from flask import Flask, Response, after_this_request, copy_current_request_context, current_app, g, request
 
 import logsafe
 from logsafe import Traceback
@@ -53,12 +53,8 @@ def tenant() -> Tenant | None:
     """Return the tenant the request's Host names, or None; looked up once per request."""
     if "tenant" not in g:
         g.tenant = tenants.resolve_host(request.host, current_app.config.get("TENANT_BASE_DOMAIN"))
-    return g.tenant
-
-
-def keep_tenant(found: Tenant | None) -> None:
-    """Keep the Host's tenant when a query found it along with something else (SCIM's credential lookup)."""
-    g.tenant = found
+    found: Tenant | None = g.tenant
+    return found
 
 
 def after_response(work: Callable[[], None]) -> None:
@@ -80,6 +76,6 @@ def after_response(work: Callable[[], None]) -> None:
     run = copy_current_request_context(guarded)
 
     @after_this_request
-    def _schedule(response):
+    def _schedule(response: Response) -> Response:
         response.call_on_close(run)
         return response

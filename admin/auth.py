@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cache, partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import bcrypt
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import Response, current_app, flash, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 
 import request_scope
@@ -18,7 +20,6 @@ from admin.guards import public
 from admin.limits import (
     ACCOUNT,
     breaches,
-    client_key,
     note_failed_sign_in,
     throttle_account,
     throttle_address,
@@ -26,6 +27,7 @@ from admin.limits import (
 )
 from admin.member_forms import ResendForm
 from admin.pages import form_status, render_form, render_page
+from extensions import client_key
 from models import User
 from request_scope import after_response
 from services import accounts, setup
@@ -45,7 +47,7 @@ ACCOUNT_PAUSED = (
 
 
 @bp.app_context_processor
-def _navigation() -> dict:
+def _navigation() -> dict[str, Any]:
     """Give base.html the signed-in admin and the SCIM switch, also on error pages of unknown hosts."""
     tenant = request_scope.tenant()
     if tenant is None:
@@ -54,7 +56,7 @@ def _navigation() -> dict:
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     """Land on the credentials page where SCIM is on, else on users."""
     if current_tenant().learn_scim:
         return redirect(url_for("admin.credentials_index"))
@@ -66,7 +68,7 @@ def index():
 @throttle_address
 @throttle_email
 @throttle_account
-def login():
+def login() -> ResponseReturnValue:
     """Sign a tenant admin in with email and password."""
     tenant = current_tenant()
     if request.method == "GET" and current_admin() is not None:
@@ -79,7 +81,7 @@ def login():
     password_ok = _password_matches(user, form.password.data)
     # A fresh session on every attempt: nothing from before signing in survives it.
     session.clear()
-    if password_ok:
+    if password_ok and user is not None:  # a password matches only an account's own
         start_session(user)
     # The same gate every request passes (role 4-5, verified, this tenant, not deprovisioned)
     # decides the sign-in, and clears the session again when it says no.
@@ -95,7 +97,7 @@ def login():
 
 @bp.post("/logout")
 @public
-def logout():
+def logout() -> ResponseReturnValue:
     """Sign out: end every session of the account (also copies of this cookie) and forget this one."""
     admin = current_admin()
     if admin is not None:
@@ -107,7 +109,7 @@ def logout():
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 @public
-def setup_account(token: str):
+def setup_account(token: str) -> ResponseReturnValue:
     """Create the tenant's first super-admin through the one-time link `flask bootstrap` printed."""
     tenant = current_tenant()
     store = _setup_store()
@@ -129,7 +131,7 @@ def setup_account(token: str):
 
 
 @bp.errorhandler(RateLimitExceeded)
-def _too_many_attempts(error: RateLimitExceeded):
+def _too_many_attempts(error: RateLimitExceeded) -> Response:
     """Answer a throttled sign-in (or link request) with the form and a plain explanation, not an error page."""
     if request.endpoint == "admin.verify_resend":
         form = ResendForm()
@@ -157,11 +159,11 @@ def _too_many_attempts(error: RateLimitExceeded):
     return response
 
 
-def _login_page(form: LoginForm, status: int):
+def _login_page(form: LoginForm, status: int) -> Response:
     return render_page(LOGIN, form=form, needs_setup=not setup.has_admin(current_tenant()), status=status)
 
 
-def _invalid_setup_link():
+def _invalid_setup_link() -> Response:
     return render_page(SETUP, form=None, invalid=True, status=404, private=True)
 
 

@@ -26,7 +26,8 @@ def current_admin() -> User | None:
     """
     if "admin" not in g:
         g.admin = _signed_in_admin()
-    return g.admin
+    admin: User | None = g.admin
+    return admin
 
 
 def require_admin() -> User:
@@ -60,7 +61,7 @@ def _signed_in_admin() -> User | None:
 CLOCK_SKEW_SECONDS = 60
 
 
-def session_values(user: User) -> dict:
+def session_values(user: User) -> dict[str, int]:
     """Return what a dashboard session holds: who, which of their session epochs, and since when (UTC)."""
     return {"user_id": user.id, "epoch": user.session_epoch, "issued_at": int(time.time())}
 

@@ -8,29 +8,37 @@ reach it. Views opt out with @public (signing in, links from mails) and declare 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from htmx_flask import request as htmx_request
 
 from admin import bp
 from admin.context import current_admin, current_tenant
 
+# The marks @public and @scim_feature set on a view function.
+_PUBLIC, _SCIM_FEATURE = "public", "scim_feature"
 
-def public(view: Callable) -> Callable:
+
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+def public(view: View) -> View:
     """Mark a view anyone may reach: signing in, signing out, and the pages behind links in mails."""
-    view.public = True
+    setattr(view, _PUBLIC, True)  # a mark of our own on the function: the guard reads it with getattr
     return view
 
 
-def scim_feature(view: Callable) -> Callable:
+def scim_feature(view: View) -> View:
     """Mark a view absent (404) where the tenant's SCIM feature is off: the whole screen is absent (R10)."""
-    view.scim_feature = True
+    setattr(view, _SCIM_FEATURE, True)  # as above
     return view
 
 
 @bp.before_request
-def _guard():
+def _guard() -> ResponseReturnValue | None:
     """Answer 404 for a SCIM screen the tenant lacks, then send anonymous visitors to the sign-in page.
 
     In that order: a tenant without SCIM has no such screen, whoever asks.
@@ -38,10 +46,10 @@ def _guard():
     rule = request.url_rule
     if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
         return None  # Flask answers it with the allowed methods; no view runs
-    view = current_app.view_functions[request.endpoint]
-    if getattr(view, "scim_feature", False) and not current_tenant().learn_scim:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, _SCIM_FEATURE, False) and not current_tenant().learn_scim:
         abort(404)
-    if getattr(view, "public", False) or current_admin() is not None:
+    if getattr(view, _PUBLIC, False) or current_admin() is not None:
         return None
     if htmx_request.htmx:
         # A polled or swapped fragment is no page to come back to: return to the page it sits on.

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask.sessions import SecureCookieSessionInterface
-from flask.wrappers import Response
-from flask_limiter import RequestLimit
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request, Response
+from flask_limiter import RequestLimit, RouteLimit
 from limits import parse_many
 
 from extensions import client_key, limiter
@@ -39,21 +39,25 @@ def _client_and_email() -> str:
 
 
 def _login_limit() -> str:
-    return current_app.config.get("LOGIN_LIMIT", "5 per minute")
+    limit: str = current_app.config.get("LOGIN_LIMIT", "5 per minute")
+    return limit
 
 
 def _address_limit() -> str:
     # A looser cap per address alone stops one client trying a few passwords on many emails.
-    return current_app.config.get("LOGIN_ADDRESS_LIMIT", "30 per minute")
+    limit: str = current_app.config.get("LOGIN_ADDRESS_LIMIT", "30 per minute")
+    return limit
 
 
 def _account_limit() -> str:
     # A cap per account, whatever the address: guessing one password from many addresses stops too.
-    return current_app.config.get("LOGIN_ACCOUNT_LIMIT", "20 per hour")
+    limit: str = current_app.config.get("LOGIN_ACCOUNT_LIMIT", "20 per hour")
+    return limit
 
 
 def _resend_limit() -> str:
-    return current_app.config.get("VERIFY_RESEND_LIMIT", "10 per hour")
+    limit: str = current_app.config.get("VERIFY_RESEND_LIMIT", "10 per hour")
+    return limit
 
 
 def _sign_in_failed(_response: Response) -> bool:
@@ -66,6 +70,8 @@ def account_window() -> timedelta:
     return timedelta(seconds=max(item.get_expiry() for item in parse_many(_account_limit())))
 
 
+# The request attribute holding the sign-in limits a request breached.
+_BREACHES = "_sign_in_breaches"
 # The scopes below, as recorded when a request breaches them.
 ADDRESS_AND_EMAIL, ADDRESS, ACCOUNT = "sign-in", "sign-in-address", "sign-in-account"
 
@@ -75,14 +81,15 @@ def _noting_breach(scope: str) -> Callable[[RequestLimit], None]:
 
     def note(_limit: RequestLimit) -> None:
         # On the request, not on `g`: an app context can outlive one request (as in tests).
-        request._sign_in_breaches = breaches() | {scope}
+        setattr(request, _BREACHES, breaches() | {scope})  # an attribute of our own: Request declares none
 
     return note
 
 
 def breaches() -> frozenset[str]:
     """Return the sign-in limits this request breached (every one is checked, not only the first)."""
-    return getattr(request, "_sign_in_breaches", frozenset())
+    noted: frozenset[str] = getattr(request, _BREACHES, frozenset())
+    return noted
 
 
 def _limits_off() -> bool:
@@ -90,7 +97,9 @@ def _limits_off() -> bool:
     return not current_app.config.get("RATELIMIT_ENABLED", True)
 
 
-def _sign_in_throttle(limit: Callable[[], str], key: Callable[[], str], scope: str, *, noted: bool = True):
+def _sign_in_throttle(
+    limit: Callable[[], str], key: Callable[[], str], scope: str, *, noted: bool = True
+) -> RouteLimit:
     """Throttle failed sign-ins (POSTs only) under `scope`; `noted` records a breach for the answer (breaches())."""
     return limiter.limit(
         limit,
@@ -130,7 +139,7 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
         super().__init__()
         self.sessionless = sessionless
 
-    def open_session(self, app: Flask, request):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Leave the cookie unread on sessionless paths (SCIM's: a request proves itself with its bearer token).
 
         Verifying and decoding a signed cookie that nothing reads cost every SCIM request; the empty session

@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from models.accounts import Tenant, User
 
 
+def credential_state(revoked_at: datetime | None, disabled_at: datetime | None) -> str:
+    """Name a SCIM credential's state: the one definition of active, disabled and revoked (revoked wins)."""
+    if revoked_at:
+        return "revoked"
+    if disabled_at:
+        return "disabled"
+    return "active"
+
+
 class ScimCredential(Model):
     __tablename__ = "scim_credentials"
     __table_args__ = (Index("uq_scim_credentials_tenant_slug", "tenant_id", "slug", unique=True),)
@@ -34,11 +43,7 @@ class ScimCredential(Model):
 
     @property
     def state(self) -> str:
-        if self.revoked_at:
-            return "revoked"
-        if self.disabled_at:
-            return "disabled"
-        return "active"
+        return credential_state(self.revoked_at, self.disabled_at)
 
 
 class ScimCredentialOperation(Model):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, Response, g, request
 from limits import parse_many
 
 from extensions import limiter
@@ -13,6 +15,9 @@ from scim import errors
 from scim.audit import record_request
 from scim.auth import authenticate
 from scim.throttle import check_rate_limit
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 PREFIX = "/scim/v2"
 
@@ -38,10 +43,10 @@ class _NormalizeScimPath:
     base URL the admin typed, with or without a trailing slash.
     """
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path[: len(PREFIX)].lower() == PREFIX:
             path = PREFIX + re.sub(r"/{2,}", "/", path[len(PREFIX) :])
@@ -62,7 +67,7 @@ def init_app(app: Flask) -> None:
     failure_limit = app.config.get("SCIM_AUTH_FAILURE_LIMIT")
     if failure_limit:
         parse_many(failure_limit)  # a typo stops the start, instead of answering 500 to every failed token
-    app.wsgi_app = _NormalizeScimPath(app.wsgi_app)
+    app.wsgi_app = _NormalizeScimPath(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented middleware hook
     app.before_request(_before_scim_request)
     app.after_request(_after_scim_request)
     app.register_error_handler(errors.ScimError, errors.render)
@@ -96,7 +101,7 @@ def _before_scim_request() -> None:
     check_rate_limit()
 
 
-def _after_scim_request(response):
+def _after_scim_request(response: Response) -> Response:
     if is_scim_path(request.path):
         if request.method == "OPTIONS" and response.status_code == 200 and _automatic_options():
             _answer_options(response)
@@ -110,7 +115,7 @@ def _automatic_options() -> bool:
     return rule is not None and bool(getattr(rule, "provide_automatic_options", False))
 
 
-def _answer_options(response) -> None:
+def _answer_options(response: Response) -> None:
     """Turn Flask's empty 200 text/html answer to OPTIONS into a 204 that only says Allow.
 
     A SCIM path never answers HTML; what OPTIONS asks (the methods allowed) is all in Allow. Changed in

@@ -45,6 +45,7 @@ def _id(row: Any) -> int | None:
         return None
     state = inspect(row, raiseerr=False)
     if state is None:  # a plain value read without the ORM (services.credentials.PresentedCredential)
-        return row.id
+        plain_id: int = row.id
+        return plain_id
     identity = state.identity
     return identity[0] if identity else None

@@ -36,9 +36,8 @@ def authenticate() -> None:
     # One query finds the credential and its tenant together; only a request without a valid token of
     # this tenant pays a second one, for the tenant alone.
     credential = credentials.find_on_host(slug, digest) if slug is not None else None
-    if credential is not None:
-        request_scope.keep_tenant(credential.tenant)
-    tenant = request_scope.tenant()
+    # The tenant as the credential's query read it (a HostTenant, not an ORM Tenant): SCIM needs no more of it.
+    tenant = credential.tenant if credential is not None else request_scope.tenant()
     if tenant is None or not tenant.learn_scim:
         g.scim_counted = True  # no tenant to show it to: counted per address and minute, not a row each
         raise NotFound("SCIM is not enabled for this tenant")

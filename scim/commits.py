@@ -34,6 +34,12 @@ class Outcome(Generic[T]):
     value: T | None = None
     xid: int | None = None
 
+    def built(self) -> T:
+        """Return what `build` made: a block that ended without an error reached its COMMIT, so `build` ran."""
+        if self.value is None:
+            raise AssertionError("a write answered at its commit has its answer built")
+        return self.value
+
 
 @contextmanager
 def answered_at_commit(build: Callable[[Any], T] | None = None, target: Any = None) -> Iterator[Outcome[T]]:

@@ -10,7 +10,9 @@ same checks as PUT.
 
 from __future__ import annotations
 
-from flask import g, url_for
+from typing import Any
+
+from flask import Response, g, url_for
 from sqlalchemy import func, select
 
 from models import Cohort, db
@@ -40,14 +42,14 @@ from services.cohort_members import MembershipChange, MembershipResult
 _group_schema = GroupSchema()
 
 
-def group_resource(cohort: Cohort, members: Members | None, *, display: bool = False) -> dict:
+def group_resource(cohort: Cohort, members: Members | None, *, display: bool = False) -> dict[str, Any]:
     """Render a cohort as a SCIM Group; `members` None leaves the attribute out (it was not asked for).
 
     A member's `display` is derived from the user, so it is returned only when asked for by name (`display`):
     echoing it by default would make every member differ from what a client wrote, which scim2-tester's PATCH
     checks count as an error.
     """
-    body: dict = {"schemas": [GROUP_SCHEMA], "id": cohort.scim_id}
+    body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": cohort.scim_id}
     if cohort.external_id:
         body["externalId"] = cohort.external_id
     body["displayName"] = cohort.name
@@ -77,7 +79,7 @@ def _names_member_display(path: str) -> bool:
     return (schema is None or schema is GROUP_RESOURCE.schema) and (rest or "").lower() == "members.display"
 
 
-def _render(cohort: Cohort) -> dict:
+def _render(cohort: Cohort) -> dict[str, Any]:
     attributes, excluded = attribute_params()
     # Entra asks for excludedAttributes=members (A10, A12): then not one member is read.
     members = _members_of(cohort) if wanted(GROUP_RESOURCE, attributes, excluded, "members") else None
@@ -89,7 +91,7 @@ def _members_of(cohort: Cohort) -> Members:
     return cohort_members.visible_members(cohort.tenant_id, [cohort.id])[cohort.id]
 
 
-def _read_group(body: dict) -> tuple[cohorts.GroupProfile, list[str] | None]:
+def _read_group(body: dict[str, Any]) -> tuple[cohorts.GroupProfile, list[str] | None]:
     """Validate a POST/PUT body; the member list is None when the body has no `members` at all."""
     data = load(_group_schema, body)
     profile = cohorts.GroupProfile(display_name=data["displayName"], external_id=data.get("externalId"))
@@ -98,13 +100,13 @@ def _read_group(body: dict) -> tuple[cohorts.GroupProfile, list[str] | None]:
     return profile, (member_ids(data.get("members") or []) if present else None)
 
 
-def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
+def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
     """Return the total of groups matching the query and the rendered slice [offset, offset+limit)."""
     tenant = g.scim_tenant
     matching = select(Cohort).where(cohorts.scim_visible_cohort(tenant.id))
     if query.filter:
         matching = matching.where(compile_filter(query.filter, GROUP_FILTERS))
-    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
+    total = db.session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
     page: list[Cohort] = []
     if limit > 0:
         page = list(db.session.scalars(matching.order_by(Cohort.id).offset(offset).limit(limit)))
@@ -124,19 +126,19 @@ def find_groups(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]
 
 
 @bp.get("/Groups", strict_slashes=False)
-def index_groups():
+def index_groups() -> Response:
     """List or filter groups (RFC 7644 §3.4.2); Okta pages through them, Entra matches by displayName."""
     return list_page(find_groups, query_from_args(), "groups.searched")
 
 
 @bp.post("/Groups/.search", strict_slashes=False)
-def search_groups():
+def search_groups() -> Response:
     """Search groups with POST (RFC 7644 §3.4.3)."""
     return list_page(find_groups, query_from_body(), "groups.searched")
 
 
 @bp.post("/Groups", strict_slashes=False)
-def create_group():
+def create_group() -> Response:
     """Create a cohort for a group (RFC 7644 §3.3), owned by the lowest-id super-admin (R6); 201."""
     profile, member_ids = _read_group(request_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
@@ -145,12 +147,12 @@ def create_group():
         _, result = cohorts.create_scim_cohort(g.scim_tenant, profile, member_ids or [])
     g.scim_operation = "group.created"
     _note_skipped(result)
-    resource = outcome.value
+    resource = outcome.built()
     return scim_response(resource, 201, location=resource["meta"]["location"])
 
 
 @bp.get("/Groups/<scim_id>", strict_slashes=False)
-def show_group(scim_id: str):
+def show_group(scim_id: str) -> Response:
     """Show a group with its SCIM-visible members."""
     with domain_errors():
         cohort = cohorts.get_scim_cohort(g.scim_tenant, scim_id)
@@ -159,7 +161,7 @@ def show_group(scim_id: str):
 
 
 @bp.put("/Groups/<scim_id>", strict_slashes=False)
-def replace_group(scim_id: str):
+def replace_group(scim_id: str) -> Response:
     """Replace a group (RFC 7644 §3.5.1): name, externalId and the whole visible membership (Okta AIW, K12b)."""
     profile, member_ids = _read_group(request_body())
     change = None
@@ -184,7 +186,7 @@ def replace_group(scim_id: str):
 
 
 @bp.patch("/Groups/<scim_id>", strict_slashes=False)
-def modify_group(scim_id: str):
+def modify_group(scim_id: str) -> Response:
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's and Entra's shapes, in one transaction; 200 with the group."""
     operations = patch_operations(request_body())
     asked: list[MembershipChange | None] = []
@@ -229,7 +231,7 @@ def _note_skipped(result: MembershipResult | None) -> None:
 
 
 @bp.delete("/Groups/<scim_id>", strict_slashes=False)
-def delete_group(scim_id: str):
+def delete_group(scim_id: str) -> Response:
     """Delete a group for SCIM (204); the cohort and its members stay for the tenant."""
     with answered_at_commit(), domain_errors():
         cohorts.delete_scim_cohort(g.scim_tenant, scim_id)

@@ -9,6 +9,7 @@ its second half is then walked from the end, so the deepest pages cost what the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Boolean, ColumnElement, Select, and_, func, literal_column, select
 from sqlalchemy.sql import operators
@@ -31,7 +32,9 @@ def visible_users(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
     `+` keeps those columns out of its index choice, so the filter's own index (userName, emails...) is taken.
     PostgreSQL plans from its statistics and needs neither.
     """
-    managed, role = User.scim_managed, User.role
+    # The mapped columns as SQL expressions, which a UnaryExpression wraps.
+    managed: ColumnElement[bool] = User.scim_managed.expression
+    role: ColumnElement[Role] = User.role.expression
     if filtered and db.engine.dialect.name == "sqlite":
         managed = UnaryExpression(managed, operator=operators.custom_op("+"), type_=Boolean())
         role = UnaryExpression(role, operator=operators.custom_op("+"))
@@ -43,7 +46,12 @@ def visible_users(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
     )
 
 
-def page_of(ids: Select, key: ColumnElement, offset: int, limit: int, load: Callable[[Select], list]):
+Row = TypeVar("Row")
+
+
+def page_of(
+    ids: Select[int], key: ColumnElement[int], offset: int, limit: int, load: Callable[[Select[int]], list[Row]]
+) -> tuple[int, list[Row]]:
     """Return (total, rows) for the slice [offset, offset + limit) of `ids` in `key` order.
 
     `ids` selects the key of every matching row; `load(window)` returns the rows whose key `window` (a SELECT of
@@ -51,7 +59,7 @@ def page_of(ids: Select, key: ColumnElement, offset: int, limit: int, load: Call
     """
 
     def count() -> int:
-        return db.session.scalar(select(func.count()).select_from(ids.subquery()))
+        return db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
 
     if limit <= 0:
         return count(), []

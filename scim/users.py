@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-from flask import g, url_for
-from sqlalchemy import select
+from flask import Response, g, url_for
+from sqlalchemy import ColumnElement, select
 
 from models import User, db
 from scim import bp, paging
@@ -31,17 +33,18 @@ from scim.wire import (
     scim_response,
 )
 from services import cohorts, member_reads, provisioning
+from services.database import AnyRow
 
 _user_schema = UserSchema()
 # Characters a URL path segment carries as they are.
 _UNQUOTED = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
-def user_resource(user: User | member_reads.MemberView, groups: list) -> dict:
+def user_resource(user: User | member_reads.MemberView, groups: list[AnyRow]) -> dict[str, Any]:
     """Render a member as a SCIM User; nothing empty, `manager` always as `{"value": ...}`."""
     profile = dict(user.profile or {})
     enterprise = profile.pop("enterprise", None)
-    body: dict = {"schemas": [USER_SCHEMA], "id": user.scim_id}
+    body: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
     if user.external_id:
         body["externalId"] = user.external_id
     body["userName"] = user.user_name
@@ -87,20 +90,20 @@ def _link(endpoint: str, scim_id: str) -> str:
     """
     if not _UNQUOTED.fullmatch(scim_id):
         return url_for(endpoint, scim_id=scim_id, _external=True)
-    prefixes = g.setdefault("scim_link_prefixes", {})
+    prefixes: dict[str, str] = g.setdefault("scim_link_prefixes", {})
     prefix = prefixes.get(endpoint)
     if prefix is None:
         prefix = prefixes[endpoint] = url_for(endpoint, scim_id="0", _external=True)[:-1]
     return prefix + scim_id
 
 
-def _render(user: User | member_reads.MemberView) -> dict:
+def _render(user: User | member_reads.MemberView) -> dict[str, Any]:
     groups = cohorts.scim_groups_for(user.tenant_id, [user.id]).get(user.id, [])
     attributes, excluded = attribute_params()
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
 
 
-def _profile(body: dict) -> provisioning.ScimProfile:
+def _profile(body: dict[str, Any]) -> provisioning.ScimProfile:
     data = load(_user_schema, body)
     attributes = {k: v for k, v in data.items() if k not in ("userName", "externalId", "active", "emails")}
     return provisioning.ScimProfile(
@@ -112,15 +115,15 @@ def _profile(body: dict) -> provisioning.ScimProfile:
     )
 
 
-def _user_body() -> dict:
+def _user_body() -> dict[str, Any]:
     """Read a POST or PUT body; an over-long multi-valued attribute is refused before anything walks it."""
     return request_body(lambda body: check_value_counts(_user_schema, body))
 
 
-def _patch_body() -> dict:
+def _patch_body() -> dict[str, Any]:
     """Read a PATCH body; no value of a User is a list of more than MAX_VALUES, so a longer one is refused at once."""
 
-    def precheck(body: dict) -> None:
+    def precheck(body: dict[str, Any]) -> None:
         for operation in patch_operations(body):
             if not isinstance(operation, dict):
                 continue  # apply_patch reports it
@@ -135,13 +138,13 @@ def _patch_body() -> dict:
     return request_body(precheck)
 
 
-def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
+def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
     """Return the total of members matching the query and the rendered slice [offset, offset+limit)."""
     tenant_id = g.scim_tenant.id
     filtered = bool(query.filter)
     ids = select(User.id).where(paging.visible_users(tenant_id, filtered=filtered))
-    key = User.id
-    if filtered:
+    key: ColumnElement[int] = User.id.expression
+    if query.filter:
         ids = ids.where(compile_filter(query.filter, USER_FILTERS))
         if db.engine.dialect.name == "sqlite":
             key = User.id + 0  # SQLite would walk the tenant in id order to save a sort of the few matches
@@ -153,31 +156,31 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict]]:
 
 
 @bp.get("/Users", strict_slashes=False)
-def index_users():
+def index_users() -> Response:
     """List or filter members (RFC 7644 §3.4.2); zero matches is a 200 with totalResults 0."""
     return list_page(find_users, query_from_args(), "users.searched")
 
 
 @bp.post("/Users/.search", strict_slashes=False)
-def search_users():
+def search_users() -> Response:
     """Search with POST (RFC 7644 §3.4.3), for filters that should not travel in a URL."""
     return list_page(find_users, query_from_body(), "users.searched")
 
 
 @bp.post("/Users", strict_slashes=False)
-def create_user():
+def create_user() -> Response:
     """Provision a member (201 with the full resource and its Location)."""
     profile = _profile(_user_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with answered_at_commit(_render, User) as outcome, domain_errors():
         provisioning.create_scim_user(g.scim_tenant, profile)
     g.scim_operation = "user.created"
-    resource = outcome.value
+    resource = outcome.built()
     return scim_response(resource, 201, location=resource["meta"]["location"])
 
 
 @bp.get("/Users/<scim_id>", strict_slashes=False)
-def show_user(scim_id: str):
+def show_user(scim_id: str) -> Response:
     """Show a member; deactivated ones stay readable with active false (R2)."""
     with domain_errors():
         user = member_reads.scim_user(g.scim_tenant.id, scim_id)
@@ -185,29 +188,34 @@ def show_user(scim_id: str):
     return scim_response(_render(user))
 
 
-def _save(scim_id: str, plan, operation: str, intent):
+def _save(
+    scim_id: str,
+    plan: Callable[[User], provisioning.ScimProfile | None],
+    operation: str,
+    intent: Callable[[User], str | None],
+) -> Response:
     """Write a member with `plan` (the new profile, computed from the member as it is now) and answer it.
 
     The log names every kind of change the request made: a PATCH that reactivates and renames is both
     "user.reactivated" and "user.updated", so the first-sync checklist sees the profile update too.
     `intent(user)` says what the request asks of a member SCIM may not see (scim.refused), for the dashboard.
     """
-    seen: list[tuple[User, bool, dict]] = []
+    seen: list[tuple[User, bool, tuple[object, ...]]] = []
 
     def planned(user: User) -> provisioning.ScimProfile | None:
         seen.append((user, user.active, _profile_fields(user)))
         return plan(user)
 
-    def answer(_) -> tuple[dict, bool, bool]:
+    def answer(_: object) -> tuple[dict[str, Any], bool, bool]:
         user, _, before = seen[-1]
         return _render(user), user.active, _profile_fields(user) != before
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with noticed(scim_id, intent), answered_at_commit(answer) as outcome, domain_errors():
         provisioning.update_scim_user(g.scim_tenant, scim_id, planned)
-    resource, active, profile_changed = outcome.value
+    resource, active, profile_changed = outcome.built()
     was_active = seen[-1][1]  # the state the change was applied to
-    operations = []
+    operations: list[str] = []
     if was_active and not active:
         operations.append("user.deactivated")
     elif not was_active and active:
@@ -218,7 +226,7 @@ def _save(scim_id: str, plan, operation: str, intent):
     return scim_response(resource)
 
 
-def _profile_fields(user: User) -> tuple:
+def _profile_fields(user: User) -> tuple[object, ...]:
     """Return what a profile update can change, as the write sets it (provisioning.ScimProfile): not `active`.
 
     Compared before and after a write to tell a profile update from a (de)activation. The fields themselves,
@@ -229,14 +237,14 @@ def _profile_fields(user: User) -> tuple:
 
 
 @bp.put("/Users/<scim_id>", strict_slashes=False)
-def replace_user(scim_id: str):
+def replace_user(scim_id: str) -> Response:
     """Replace a member's profile (RFC 7644 §3.5.1); read-only attributes sent back are ignored."""
     body = _user_body()
     return _save(scim_id, lambda _: _profile(body), "user.updated", lambda _: from_active(_profile(body).active))
 
 
 @bp.patch("/Users/<scim_id>", strict_slashes=False)
-def modify_user(scim_id: str):
+def modify_user(scim_id: str) -> Response:
     """Apply PATCH operations (RFC 7644 §3.5.2) in Okta's or Entra's dialect; 200 with the resource."""
     body = _patch_body()
 
@@ -253,9 +261,9 @@ def modify_user(scim_id: str):
     return _save(scim_id, plan, "user.updated", intent)
 
 
-def _without_password(operations: list) -> list:
+def _without_password(operations: list[Any]) -> list[Any]:
     """Drop `password` from PATCH operations: sign-in is the IdP's job, so Okta's password sync is a no-op."""
-    kept = []
+    kept: list[Any] = []
     for operation in operations:
         if not isinstance(operation, dict):
             kept.append(operation)  # apply_patch reports the malformed operation
@@ -280,7 +288,7 @@ def _names_password(path: str) -> bool:
 
 
 @bp.delete("/Users/<scim_id>", strict_slashes=False)
-def delete_user(scim_id: str):
+def delete_user(scim_id: str) -> Response:
     """Deprovision (R8): the member is banned and leaves SCIM; the account stays for the tenant."""
     with noticed(scim_id, deletion), answered_at_commit(), domain_errors():
         provisioning.deprovision_scim_user(g.scim_tenant, scim_id)

@@ -87,7 +87,7 @@ def mark_verified(user: User) -> User:
     """Record that the user proved ownership of their current email."""
     user_id = user.id
     with write_transaction():
-        user = db.session.scalar(for_write(select(User).where(User.id == user_id)))
+        user = db.session.execute(for_write(select(User).where(User.id == user_id))).scalar_one()
         user.email_verified_at = utcnow()
     return user
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Executable, case, delete, func, insert, select
+from sqlalchemy import Executable, Insert, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -56,7 +58,10 @@ class RequestRecord:
 # A row of its own: built once, so each request reuses its cache key and compiled form.
 _INSERT = insert(ScimRequest)
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
-_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_UPSERT_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 def record(entry: RequestRecord) -> None:
@@ -66,7 +71,7 @@ def record(entry: RequestRecord) -> None:
     is retried on a fresh one; one that cannot be written is counted and logged (without personal
     data) instead of breaking the response.
     """
-    row = {
+    row: dict[str, Any] = {
         "tenant_id": entry.tenant_id,
         "credential_id": entry.credential_id,
         "method": _text(entry.method, 10),
@@ -106,12 +111,12 @@ def record(entry: RequestRecord) -> None:
             return
 
 
-def _insert(connection: Connection, row: dict, counted: bool) -> tuple[int | None, list[tuple[int, str]]]:
+def _insert(connection: Connection, row: dict[str, Any], counted: bool) -> tuple[int | None, list[tuple[int, str]]]:
     """Write the row (or count it in) and its rollups; return the transaction's id (PostgreSQL) and new first-seens."""
     statement, values = _write(row, counted, connection.dialect.name)
     xid = None
     if connection.dialect.name == "postgresql":
-        xid = int(connection.execute(_with_xid(statement), values).first()[0])
+        xid = int(connection.execute(_with_xid(statement), values).scalar_one())
     else:
         database.relax_commit(connection)  # before the transaction's first write, or it has no effect
         connection.execute(statement, values)
@@ -120,7 +125,7 @@ def _insert(connection: Connection, row: dict, counted: bool) -> tuple[int | Non
 
 
 @cache
-def _with_xid(statement: Executable) -> Executable:
+def _with_xid(statement: Insert) -> Executable:
     """Return the write with RETURNING txid_current() and `SET LOCAL synchronous_commit = off`, built once.
 
     Both ride on the INSERT's round trip (see database.RELAXED_COMMIT); built once per statement, so each
@@ -151,7 +156,7 @@ def lost_rows() -> int:
     return _lost
 
 
-def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
+def _write(row: dict[str, Any], counted: bool, dialect: str) -> tuple[Insert, dict[str, Any]]:
     """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
     if not counted or dialect not in _UPSERT_INSERTS:
         return _INSERT, row
@@ -169,7 +174,7 @@ def _write(row: dict, counted: bool, dialect: str) -> tuple[Executable, dict]:
 
 
 @cache
-def _upsert(dialect: str) -> Executable:
+def _upsert(dialect: str) -> Insert:
     """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
     statement = _UPSERT_INSERTS[dialect](ScimRequest)
     return statement.on_conflict_do_update(index_elements=[ScimRequest.bucket], set_={"count": ScimRequest.count + 1})

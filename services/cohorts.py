@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
+from services.database import AnyRow
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, lock_row, write_transaction
@@ -58,7 +59,7 @@ _GROUPS_OF_USERS = (
 )
 
 
-def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Row]]:
+def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[AnyRow]]:
     """Return, per user id, the `scim_id` and `name` of each SCIM-visible cohort the user belongs to.
 
     One query for a whole page, reading only what a User's `groups` shows: no cohort entities to load.
@@ -67,7 +68,7 @@ def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[Row]]
         return {}
     # On the session's connection, in its transaction: plain rows, without the ORM's result handling.
     rows = db.session.connection().execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
-    groups: dict[int, list[Cohort]] = defaultdict(list)
+    groups: dict[int, list[AnyRow]] = defaultdict(list)
     for row in rows:
         groups[row.user_id].append(row)
     return groups

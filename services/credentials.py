@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from models import ScimCredential, Tenant, User, db, utcnow
+from models.credentials import credential_state
 from services import bearer_secrets
 from services.errors import Conflict, InvalidInput
 from services.transactions import for_write, write_transaction
@@ -18,7 +19,9 @@ from services.validation import SLUG
 TOKEN_PREFIX = "ms_scim_"  # noqa: S105 - a public prefix, not a secret
 
 
-def issue(tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None):
+def issue(
+    tenant: Tenant, name: str, slug: str | None = None, created_by: User | None = None
+) -> tuple[ScimCredential, str]:
     """Create a credential and return `(credential, token)`; the token exists only in this return value."""
     name = bearer_secrets.checked_name(name)
     slug = (slug or "").strip().lower() or None
@@ -65,7 +68,9 @@ class PresentedCredential:
     revoked_at: datetime | None
     tenant: HostTenant
 
-    state = property(ScimCredential.state.fget)  # one definition of active, disabled and revoked
+    @property
+    def state(self) -> str:
+        return credential_state(self.revoked_at, self.disabled_at)  # the definition ScimCredential.state uses
 
 
 _CREDENTIALS = ScimCredential.__table__
@@ -153,5 +158,6 @@ def _change_state(credential: ScimCredential, change: Callable[[ScimCredential],
     """Apply a state change to the credential as it is now, its row locked: "revoked is final" holds under races."""
     credential_id = credential.id
     with write_transaction():
-        change(db.session.scalar(for_write(select(ScimCredential).where(ScimCredential.id == credential_id))))
+        locked = for_write(select(ScimCredential).where(ScimCredential.id == credential_id))
+        change(db.session.execute(locked).scalar_one())
     return credential

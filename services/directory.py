@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, FromClause, Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Cohort, CohortMember, User, db
@@ -35,7 +36,7 @@ class UserFilter:
 class Page:
     """One page of a listing with the total it was cut from."""
 
-    items: Sequence
+    items: Sequence[Any]  # users or CohortRows, by listing
     total: int
     page: int
     per_page: int
@@ -110,7 +111,13 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _paged(query, clauses, count_from, page: int, per_page: int) -> Page:
+def _paged(
+    query: Select[User],
+    clauses: Sequence[ColumnElement[bool]],
+    count_from: Sequence[type[User] | FromClause],
+    page: int,
+    per_page: int,
+) -> Page:
     """Fetch one page in a stable order (newest id first) with the total, clamping the page into range.
 
     A search over 100,000 users scans them; when the page asked for turns out to be the last one, its
@@ -118,7 +125,7 @@ def _paged(query, clauses, count_from, page: int, per_page: int) -> Page:
     """
     page = min(max(1, page), MAX_PAGE)
 
-    def fetch(number: int) -> list:
+    def fetch(number: int) -> list[User]:
         ordered = query.order_by(User.id.desc()).limit(per_page).offset((number - 1) * per_page)
         return list(db.session.scalars(ordered))
 

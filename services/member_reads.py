@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import CursorResult, Select, bindparam, select
 
 from models import Role, User, UserEmail, db
+from services.database import AnySelect
 from services.provisioning import _scim_user, scim_visible
 
 _USERS = User.__table__
@@ -51,7 +53,7 @@ class MemberView:
     user_name: str | None
     external_id: str | None
     role: int
-    profile: dict | None
+    profile: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
     emails: list[Email] = field(default_factory=list)
@@ -88,7 +90,7 @@ def scim_user(tenant_id: int, scim_id: str) -> MemberView:
     return member
 
 
-def members_in(window: Select) -> list[MemberView]:
+def members_in(window: Select[int]) -> list[MemberView]:
     """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
     their emails: two statements, whatever the page's size."""
     query = select(*_USER_COLUMNS).where(_USERS.c.id.in_(window.scalar_subquery())).order_by(_USERS.c.id)
@@ -100,7 +102,7 @@ def members_in(window: Select) -> list[MemberView]:
     return page
 
 
-def _execute(statement: Select, parameters: dict | None = None):
+def _execute(statement: AnySelect, parameters: dict[str, Any] | None = None) -> CursorResult[*tuple[Any, ...]]:
     """Run a read on the session's connection, in its transaction: rows come back as plain rows.
 
     Through the session, a statement whose clauses name ORM attributes (the visibility clause, filters)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -29,12 +30,15 @@ class ScimProfile:
     user_name: str
     external_id: str | None = None
     active: bool | None = None  # None leaves the current state alone
-    emails: Sequence[dict] = ()
-    attributes: dict = field(default_factory=dict)
+    emails: Sequence[dict[str, Any]] = ()
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
-def scim_visible(tenant_id: int) -> ColumnElement[bool]:
-    """Return the clause for users SCIM may see: its own members on the member rung (R1, R3, R8)."""
+def scim_visible(tenant_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """Return the clause for users SCIM may see: its own members on the member rung (R1, R3, R8).
+
+    `tenant_id` is a tenant's id, or an expression for it (a bound parameter of a statement built once).
+    """
     if isinstance(tenant_id, int):
         return _scim_visible_in(tenant_id)
     return _scim_visible(tenant_id)
@@ -46,7 +50,7 @@ def _scim_visible_in(tenant_id: int) -> ColumnElement[bool]:
     return _scim_visible(tenant_id)
 
 
-def _scim_visible(tenant_id) -> ColumnElement[bool]:
+def _scim_visible(tenant_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     return and_(
         User.tenant_id == tenant_id,
         User.scim_managed.is_(True),
@@ -197,7 +201,7 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
         user.email_verified_at = None
 
 
-def _main_email(emails: Sequence[dict]) -> str | None:
+def _main_email(emails: Sequence[dict[str, Any]]) -> str | None:
     values = [e for e in emails if e.get("value")]
     chosen = (
         next((e for e in values if e.get("primary") is True), None)

@@ -9,9 +9,10 @@ request calls `record()` once. Readers then sum at most a few hundred rollup row
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Executable, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,7 +24,11 @@ MINUTE, HOUR = 1, 60
 # Minute rollups serve the last hour only; a day of them is plenty for clocks and late readers.
 MINUTE_ROLLUPS_KEPT = timedelta(days=1)
 CLASSES = {2: "2xx", 4: "4xx", 5: "5xx"}
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Typed as either dialect's Insert: both have ON CONFLICT, which the generic Insert has not.
+_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 # (credential id, operation) pairs this process knows are recorded as first seen: a first-seen row is never
 # removed, so once one has committed, later requests need not insert it again (one statement less per request).
 _KNOWN_FIRST_SEEN: set[tuple[int, str]] = set()
@@ -36,7 +41,7 @@ def status_class(status: int) -> int:
     return 2 if status < 300 else 4 if status < 500 else 5
 
 
-def add(connection: Connection, row: dict) -> list[tuple[int, str]]:
+def add(connection: Connection, row: dict[str, Any]) -> list[tuple[int, str]]:
     """Count one logged request into its credential's minute and hour rollups, and note first operations.
 
     Returns the first-seen pairs it wrote, for `remember` once the transaction has committed.

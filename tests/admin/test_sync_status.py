@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import Row
+from sqlalchemy.engine.result import result_tuple
 
 from admin import sync_status
-from models import ScimRequest
+from services.request_log import COLUMNS
+
+# A request-log row as services.request_log reads it (plain columns, not an ORM object), as the views pass them.
+_LOGGED = result_tuple([column.key for column in COLUMNS])
+
+
+def logged(**values: object) -> Row:
+    """Return a request-log row with these values, every other column None."""
+    return _LOGGED([values.get(column.key) for column in COLUMNS])
+
 
 FAILURES = [
     "invalid_token",
@@ -110,8 +121,8 @@ def test_advice_falls_back_on_the_status_and_is_never_given_for_success():
 
 
 def test_log_entries_label_successes_by_operation_and_failures_by_kind():
-    ok = ScimRequest(status=201, operation="user.created", user_agent="Okta SCIM Client 1.0.0")
-    failed = ScimRequest(status=404, operation=None, failure="not_visible", user_agent="Azure AD")
+    ok = logged(status=201, operation="user.created", user_agent="Okta SCIM Client 1.0.0")
+    failed = logged(status=404, operation=None, failure="not_visible", user_agent="Azure AD")
     first, second = sync_status.log_entries([ok, failed])
     assert (first.label, first.client, first.hint) == ("user created", "Okta", None)
     assert (second.label, second.client) == ("not_visible", "Entra ID")
@@ -120,8 +131,8 @@ def test_log_entries_label_successes_by_operation_and_failures_by_kind():
 
 def test_log_entries_give_a_counted_row_its_requests_and_minute():
     start = datetime(2026, 12, 1, 17, 31)
-    single = ScimRequest(status=401, at=start, failure="credential_revoked", count=1)
-    counted = ScimRequest(status=429, at=start, failure="too_many_failures", count=57, bucket="k")
+    single = logged(status=401, at=start, failure="credential_revoked", count=1)
+    counted = logged(status=429, at=start, failure="too_many_failures", count=57, bucket="k")
     first, second = sync_status.log_entries([single, counted])
     assert (first.count, first.until) == (1, None)
     assert (second.count, second.until) == (57, datetime(2026, 12, 1, 17, 32))
@@ -129,5 +140,5 @@ def test_log_entries_give_a_counted_row_its_requests_and_minute():
 
 
 def test_clients_seen_keeps_first_appearance_order_without_repeats():
-    rows = [ScimRequest(user_agent=agent) for agent in ("curl/8", "Azure AD", "Okta SCIM Client", "Azure AD")]
+    rows = [logged(user_agent=agent) for agent in ("curl/8", "Azure AD", "Okta SCIM Client", "Azure AD")]
     assert sync_status.clients_seen(rows) == ["Entra ID", "Okta"]
