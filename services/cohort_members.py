@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Cohort, CohortMember, User, db, utcnow
 from services.database import rows_affected
-from services.provisioning import scim_visible
+from services.provisioning import scim_visible, scim_visible_by_id
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ def visible_members(tenant_id: int, cohort_ids: Sequence[int]) -> dict[int, list
     rows = db.session.execute(
         select(CohortMember.cohort_id, User.scim_id, User.display_name, User.user_name)
         .join(User, User.id == CohortMember.user_id)
-        .where(CohortMember.cohort_id.in_(cohort_ids), scim_visible(tenant_id))
+        .where(CohortMember.cohort_id.in_(cohort_ids), scim_visible_by_id(tenant_id))
         .order_by(CohortMember.cohort_id, User.id)
     )
     for cohort_id, scim_id, display_name, user_name in rows:

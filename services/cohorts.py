@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
-from services.database import AnyRow
+from services.database import AnyRow, BareFlag
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, lock_row, write_transaction
@@ -39,8 +39,13 @@ class GroupProfile:
 
 
 def scim_visible_cohort(tenant_id: int) -> ColumnElement[bool]:
-    """Return the clause for cohorts SCIM sees: its own, until it deletes them."""
-    return and_(Cohort.tenant_id == tenant_id, Cohort.scim_managed.is_(True), Cohort.scim_deleted_at.is_(None))
+    """Return the clause for cohorts SCIM sees: its own, until it deletes them.
+
+    Written as the partial unique indexes on name and externalId are, so SQLite finds an `eq` filter through them.
+    """
+    return and_(
+        Cohort.tenant_id == tenant_id, BareFlag(Cohort.scim_managed.expression), Cohort.scim_deleted_at.is_(None)
+    )
 
 
 # Built once; the values travel as bound parameters. `tenant_id + 0` keeps the planner off the cohorts' tenant

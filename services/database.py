@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import CursorResult, Result, Row, Select, event, exc, func, text
+from sqlalchemy import ColumnElement, CursorResult, Result, Row, Select, event, exc, func, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
 
 import logsafe
 from models import db
@@ -20,6 +24,26 @@ AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 def rows_affected(result: Result[Any]) -> int:
     """Return how many rows an UPDATE or DELETE changed (its result is a cursor result at run time)."""
     return cast(CursorResult[Any], result).rowcount
+
+
+class BareFlag(ColumnElement[Any]):
+    """A boolean column as a condition, written bare (`cohorts.scim_managed`) on every database.
+
+    SQLite uses a partial index only when the query's WHERE repeats the index's own terms, and SQLAlchemy writes a
+    boolean column there as `scim_managed = 1` (or `IS 1`), which is not `scim_managed` to SQLite's planner.
+    """
+
+    type = NullType()  # not Boolean: SQLAlchemy would add its `= 1` for databases without a boolean type
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[bool]) -> None:
+        self.column = column
+
+
+@compiles(BareFlag)
+def _bare_flag(element: BareFlag, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
 
 
 log = logsafe.logger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -50,9 +50,20 @@ def _scim_visible_in(tenant_id: int) -> ColumnElement[bool]:
     return _scim_visible(tenant_id)
 
 
-def _scim_visible(tenant_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+def scim_visible_by_id(tenant_id: int) -> ColumnElement[bool]:
+    """Return `scim_visible` for users a statement reaches by id (through the cohorts' memberships, say).
+
+    Its tenant term offers no index to start from: SQLite, which keeps no statistics, would otherwise walk every
+    member of the tenant and look each one up in the memberships, instead of the other way round.
+    """
+    return _scim_visible(tenant_id, tenant=User.tenant_id + 0)
+
+
+def _scim_visible(
+    tenant_id: int | ColumnElement[int], tenant: SQLColumnExpression[int] = User.tenant_id
+) -> ColumnElement[bool]:
     return and_(
-        User.tenant_id == tenant_id,
+        tenant == tenant_id,
         User.scim_managed.is_(True),
         User.role.in_(Role.SCIM_RUNG),
         User.deprovisioned_at.is_(None),

@@ -179,3 +179,30 @@ def test_a_list_reads_members_through_the_index_that_fits(app, scim, seeded, que
             assert any(index in step for step in plan), plan
             walks = [s for s in plan if s.startswith("SEARCH users") and s.endswith("(tenant_id=?)") and index not in s]
             assert not walks, plan  # no walk over every account of the tenant
+
+
+def test_a_group_eq_filter_finds_the_group_and_its_members_without_walking_the_tenant(app, scim, seeded):
+    """SQLite keeps no statistics: the group by its name's partial index, its members by id from the memberships."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by statistics")
+    captured: list[tuple[str, tuple]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if "FROM cohorts" in statement or "FROM cohort_members" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        body = scim.get('/Groups?filter=displayName eq "g"').get_json()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert [len(group["members"]) for group in body["Resources"]] == [1]
+    with db.engine.connect() as connection:
+        plans = [
+            [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            for statement, parameters in captured
+        ]
+    cohort_steps = [step for plan in plans for step in plan if step.startswith("SEARCH cohorts ")]
+    assert cohort_steps and all("uq_cohorts_tenant_scim_name" in step for step in cohort_steps), plans
+    walks = [step for plan in plans for step in plan if "(tenant_id=?)" in step]
+    assert not walks, plans  # neither the tenant's cohorts nor its users are walked
