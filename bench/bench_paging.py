@@ -16,12 +16,11 @@ than wall time on a busy machine), the SQL statements one request runs and the m
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-from pathlib import Path
 
 import bench_request_log as log_bench  # first: it puts this checkout on sys.path
+from servers import cpu_seconds
 from sqlalchemy import event, insert, select, text
 
 from models import Cohort, CohortMember, Role, User, UserEmail, db, utcnow
@@ -29,7 +28,6 @@ from services import credentials, provisioning, tenants
 
 PAGE = 100
 GROUP_SIZE = 10  # members per SCIM group
-TICKS = os.sysconf("SC_CLK_TCK")
 DOMAIN = "bench.test"  # tenant t1000 answers on t1000.bench.test
 
 
@@ -133,18 +131,6 @@ def cases(n: int, groups: int, name: str) -> list[tuple[str, str]]:
     ]
 
 
-def server_cpu(pids: set[int]) -> float:
-    """Return the CPU seconds (user + system) the PostgreSQL backends `pids` have used, read from /proc."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
 def measure(client, calls: list[tuple[str, dict]], runs: int) -> list[tuple[float, float, int, float]]:
     """Send the requests of `calls` (url, headers) in turn, `runs` rounds; per call return its median ms, the
     mean CPU ms of the app and its database, the statements one runs and the median ms spent in them.
@@ -175,9 +161,9 @@ def measure(client, calls: list[tuple[str, dict]], runs: int) -> list[tuple[floa
         for _ in range(runs):
             for (url, headers), taken in zip(calls, samples, strict=True):
                 spent.clear()
-                started, cpu = time.perf_counter(), time.process_time() + server_cpu(backends)
+                started, cpu = time.perf_counter(), time.process_time() + cpu_seconds(backends)
                 client.get(url, headers=headers).get_data()
-                wall, cpu = time.perf_counter() - started, time.process_time() + server_cpu(backends) - cpu
+                wall, cpu = time.perf_counter() - started, time.process_time() + cpu_seconds(backends) - cpu
                 taken.append((wall * 1000, cpu * 1000, len(spent), sum(spent) * 1000))
     finally:
         event.remove(db.engine, "checkout", checkout)

@@ -73,24 +73,31 @@ def test_a_read_answers_the_groups_and_emails_it_loaded_in_its_statements(scim, 
     assert not any("FROM user_emails" in s and "JOIN" not in s for s in seen)  # no lazy load of the emails
 
 
-def test_groups_of_a_user_are_found_through_the_members_user_index(app, scim, seeded):
-    """One user's groups must not be found by walking every cohort of the tenant (SQLite's plan)."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL plans by statistics; the SQLite planner needs the hint")
+def _sqlite_plans(send, *tables: str) -> list[list[str]]:
+    """Send a request (200 expected); return SQLite's plan, step by step, of each statement it ran on `tables`."""
     captured: list[tuple[str, tuple]] = []
 
     def record(_conn, _cursor, statement, parameters, *_args):
-        if "FROM cohort_members" in statement:
+        if any(f"FROM {table}" in statement for table in tables):
             captured.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        scim.get(f"/Users/{seeded[0]}")
+        assert send().status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    statement, parameters = captured[0]
     with db.engine.connect() as connection:
-        plan = " ".join(row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        return [
+            [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            for statement, parameters in captured
+        ]
+
+
+def test_groups_of_a_user_are_found_through_the_members_user_index(app, scim, seeded):
+    """One user's groups must not be found by walking every cohort of the tenant (SQLite's plan)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by statistics; the SQLite planner needs the hint")
+    plan = " ".join(_sqlite_plans(lambda: scim.get(f"/Users/{seeded[0]}"), "cohort_members")[0])
     assert "ix_cohort_members_user" in plan, plan
     assert "ix_cohorts_tenant_id" not in plan, plan
 
@@ -161,47 +168,21 @@ def test_a_list_reads_members_through_the_index_that_fits(app, scim, seeded, que
     """SQLite keeps no statistics: the list's WHERE must lead it to the partial index, a filter to its own."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL plans by statistics")
-    captured: list[tuple[str, tuple]] = []
-
-    def record(_conn, _cursor, statement, parameters, *_args):
-        if "FROM users" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert scim.get(f"/Users?{query}").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert captured
-    with db.engine.connect() as connection:
-        for statement, parameters in captured:
-            plan = [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
-            assert any(index in step for step in plan), plan
-            walks = [s for s in plan if s.startswith("SEARCH users") and s.endswith("(tenant_id=?)") and index not in s]
-            assert not walks, plan  # no walk over every account of the tenant
+    plans = _sqlite_plans(lambda: scim.get(f"/Users?{query}"), "users")
+    assert plans
+    for plan in plans:
+        assert any(index in step for step in plan), plan
+        walks = [s for s in plan if s.startswith("SEARCH users") and s.endswith("(tenant_id=?)") and index not in s]
+        assert not walks, plan  # no walk over every account of the tenant
 
 
 def test_a_group_eq_filter_finds_the_group_and_its_members_without_walking_the_tenant(app, scim, seeded):
     """SQLite keeps no statistics: the group by its name's partial index, its members by id from the memberships."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL plans by statistics")
-    captured: list[tuple[str, tuple]] = []
-
-    def record(_conn, _cursor, statement, parameters, *_args):
-        if "FROM cohorts" in statement or "FROM cohort_members" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        body = scim.get('/Groups?filter=displayName eq "g"').get_json()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert [len(group["members"]) for group in body["Resources"]] == [1]
-    with db.engine.connect() as connection:
-        plans = [
-            [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
-            for statement, parameters in captured
-        ]
+    url = '/Groups?filter=displayName eq "g"'
+    plans = _sqlite_plans(lambda: scim.get(url), "cohorts", "cohort_members")
+    assert [len(group["members"]) for group in scim.get(url).get_json()["Resources"]] == [1]
     cohort_steps = [step for plan in plans for step in plan if step.startswith("SEARCH cohorts ")]
     assert cohort_steps and all("uq_cohorts_tenant_scim_name" in step for step in cohort_steps), plans
     walks = [step for plan in plans for step in plan if "(tenant_id=?)" in step]
