@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from models import Cohort, CohortMember, Role, User, UserEmail
 from scim.definitions import GROUP_RESOURCE, USER_RESOURCE, Attribute
-from scim.filters import Computed, Field, FilterMap, Related, Target
+from scim.filter_targets import Computed, Field, FilterMap, Related, Target
 
 __all__ = ["GROUP_FILTERS", "USER_FILTERS"]
 
