@@ -6,34 +6,28 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, abort, current_app, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
 import origins
 from admin import bp, sync_status
 from admin.context import current_tenant, require_admin
+from admin.credential_watch import polling, tenant_credential
 from admin.forms import IssueCredentialForm
 from admin.guards import scim_feature
 from admin.offboarding import attention_context
 from admin.pages import redirect_after_post, render_form, render_page, sentence, shown_once
+from admin.request_log import log_context
 from models import ScimCredential, utcnow
 from services import credentials, histogram, rollups
-from services.errors import Conflict, DomainError, InvalidInput, NotFound
+from services.errors import Conflict, DomainError, InvalidInput
 
 INDEX = "admin/credentials/index.html"
 SHOW = "admin/credentials/show.html"
 # Histogram windows: query value -> (label, ...).
 WINDOWS = histogram.WINDOWS
 LIST_COUNTS_HOURS = 24
-# A credential with no request (or, never used, no creation) this recent is idle: its page polls slowly.
-IDLE_AFTER = timedelta(minutes=15)
-FAST_POLL = {"histogram": "2s", "requests": "2s", "checklist": "3s"}
-SLOW_POLL_SECONDS = 30
-# Right after a revoke or disable the admin watches the IdP's next calls being refused: full rate this long.
-STATE_CHANGE_GRACE = timedelta(minutes=2)
-# Where polling() keeps its answer for the rest of the request (the page asks once per widget).
-POLLING_KEY = "mobieuslearn.credential_polling"
 
 
 @bp.get("/learn/scim-credentials")
@@ -68,7 +62,7 @@ def credentials_issue() -> Response:
 @scim_feature
 def credentials_show(credential_id: int) -> Response:
     """Show one credential: setup snippet, live request log, status histogram, first-sync checklist."""
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     return render_page(SHOW, **_show_context(credential, _window()), token=None)
 
 
@@ -76,7 +70,7 @@ def credentials_show(credential_id: int) -> Response:
 @scim_feature
 def credentials_requests(credential_id: int) -> Response:
     """Render the request log widget (polled by htmx)."""
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     return render_page("admin/credentials/_requests.html", credential=credential, **_log_context(credential))
 
 
@@ -84,7 +78,7 @@ def credentials_requests(credential_id: int) -> Response:
 @scim_feature
 def credentials_histogram(credential_id: int) -> Response:
     """Render the 2xx/4xx/5xx histogram widget for ?window=hour|day|week (polled by htmx)."""
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     context = _histogram_context(credential, _window())
     return render_page("admin/credentials/_histogram.html", credential=credential, **context)
 
@@ -93,7 +87,7 @@ def credentials_histogram(credential_id: int) -> Response:
 @scim_feature
 def credentials_checklist(credential_id: int) -> Response:
     """Render the first-sync checklist widget (polled by htmx until every step is done)."""
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     return render_page("admin/credentials/_checklist.html", credential=credential, **_checklist_context(credential))
 
 
@@ -119,20 +113,13 @@ def credentials_revoke(credential_id: int) -> ResponseReturnValue:
 
 
 def _change_state(credential_id: int, action: Callable[[ScimCredential], ScimCredential], done: str) -> BaseResponse:
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     back = url_for("admin.credentials_show", credential_id=credential.id)
     try:
         action(credential)
     except DomainError as error:
         return redirect_after_post(back, error=sentence(error.message))
     return redirect_after_post(back, message=f"“{credential.name}” {done}.")
-
-
-def _credential(credential_id: int) -> ScimCredential:
-    try:
-        return credentials.get(current_tenant(), credential_id)
-    except NotFound:
-        abort(404)
 
 
 def _window() -> str:
@@ -175,7 +162,6 @@ def _show_context(credential: ScimCredential, window: str) -> dict[str, Any]:
 
 
 def _log_context(credential: ScimCredential) -> dict[str, Any]:
-    from admin.request_log import log_context  # it imports this module for its own routes
 
     return log_context(credential)
 
@@ -188,27 +174,3 @@ def _histogram_context(credential: ScimCredential, window: str) -> dict[str, Any
 def _checklist_context(credential: ScimCredential) -> dict[str, Any]:
     steps = sync_status.checklist(rollups.operations_seen(credential.id))
     return {"steps": steps, "complete": all(step.done for step in steps), **polling(credential)}
-
-
-def polling(credential: ScimCredential) -> dict[str, Any]:
-    """Say how often the page's widgets refresh: every few seconds while the credential is in use, else slowly.
-
-    A revoked or disabled credential gets no new successes to watch (after STATE_CHANGE_GRACE, in which the
-    admin sees the first refusals arrive), and an idle one (no request for IDLE_AFTER) rarely changes: their
-    widgets ask every SLOW_POLL_SECONDS instead, and the page says so.
-    """
-    cached: tuple[int, dict[str, Any]] | None = request.environ.get(POLLING_KEY)
-    if cached is not None and cached[0] == credential.id:
-        return cached[1]
-    now = utcnow()
-    if credential.state != "active":
-        moments = [moment for moment in (credential.revoked_at, credential.disabled_at) if moment]
-        changed = max(moments, default=credential.created_at)
-        slow = now - changed > STATE_CHANGE_GRACE
-    else:
-        latest = rollups.last_used([credential.id]).get(credential.id) or credential.created_at
-        slow = now - latest > IDLE_AFTER
-    every = {key: f"{SLOW_POLL_SECONDS}s" for key in FAST_POLL} if slow else FAST_POLL
-    result = {"poll": every, "poll_slow": slow, "slow_poll_seconds": SLOW_POLL_SECONDS}
-    request.environ[POLLING_KEY] = (credential.id, result)
-    return result

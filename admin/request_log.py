@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, request, stream_with_context, ur
 from sqlalchemy import select
 
 from admin import bp, sync_status
-from admin.credentials import _credential, polling
+from admin.credential_watch import polling, tenant_credential
 from admin.guards import scim_feature
 from admin.log_forms import LogFilterForm
 from admin.pages import render_page
@@ -50,7 +50,7 @@ def log_context(credential: ScimCredential) -> dict[str, Any]:
 @scim_feature
 def credentials_requests_csv(credential_id: int) -> Response:
     """Download the credential's requests the filters select, oldest first: the rows the API gives."""
-    credential = _credential(credential_id)
+    credential = tenant_credential(credential_id)
     form = LogFilterForm(request.args)
     if not form.validate():
         return Response("The filters are not valid; fix them on the credential's page.\n", 400, mimetype="text/plain")
@@ -79,7 +79,7 @@ def _filters(credential: ScimCredential, form: LogFilterForm | None) -> request_
 @scim_feature
 def credentials_request(credential_id: int, request_id: int) -> Response:
     """Show one logged request: every recorded field, the hint, what it names, and why it failed."""
-    credential = _credential(credential_id)  # of this tenant, else 404
+    credential = tenant_credential(credential_id)  # of this tenant, else 404
     row = request_log.one(credential.id, request_id)
     if row is None:
         abort(404)
