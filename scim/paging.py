@@ -11,39 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, func, literal_column, select
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy import ColumnElement, Select, func, select
 
-from models import Role, User, db
+from models import db
 
 # Up to this offset the ids are walked from the start and the total counted only when the page is full; the
 # walk is shorter than a count. Past it the count comes first and tells which end is nearer.
 FORWARD_WALK = 1_000
-
-
-def visible_users(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
-    """Return services.provisioning.scim_visible in the shape the planner needs for a list (R1, R3, R8).
-
-    The rung is written as constants, not bound values: SQLite uses a partial index only for a query whose
-    WHERE repeats the index's own terms, so `ix_users_scim_visible` serves the unfiltered list and its count.
-    With a filter, SQLite (which keeps no statistics) would still take that index, or the one on
-    (tenant_id, scim_managed, role), for their equality terms and check the filter on every member; a unary
-    `+` keeps those columns out of its index choice, so the filter's own index (userName, emails...) is taken.
-    PostgreSQL plans from its statistics and needs neither.
-    """
-    # The mapped columns as SQL expressions, which a UnaryExpression wraps.
-    managed: ColumnElement[bool] = User.scim_managed.expression
-    role: ColumnElement[Role] = User.role.expression
-    if filtered and db.engine.dialect.name == "sqlite":
-        managed = UnaryExpression(managed, operator=operators.custom_op("+"), type_=Boolean())
-        role = UnaryExpression(role, operator=operators.custom_op("+"))
-    return and_(
-        User.tenant_id == tenant_id,
-        managed.is_(True),
-        role.in_([literal_column(str(int(rung))) for rung in Role.SCIM_RUNG]),
-        User.deprovisioned_at.is_(None),
-    )
 
 
 Row = TypeVar("Row")

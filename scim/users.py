@@ -142,7 +142,7 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
     """Return the total of members matching the query and the rendered slice [offset, offset+limit)."""
     tenant_id = g.scim_tenant.id
     filtered = bool(query.filter)
-    ids = select(User.id).where(paging.visible_users(tenant_id, filtered=filtered))
+    ids = select(User.id).where(provisioning.scim_visible_for_list(tenant_id, filtered=filtered))
     key: ColumnElement[int] = User.id.expression
     if query.filter:
         ids = ids.where(compile_filter(query.filter, USER_FILTERS))

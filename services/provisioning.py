@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, delete, select
+from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, bindparam, delete, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
 from services.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
@@ -59,15 +61,35 @@ def scim_visible_by_id(tenant_id: int) -> ColumnElement[bool]:
     return _scim_visible(tenant_id, tenant=User.tenant_id + 0)
 
 
+def scim_visible_for_list(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
+    """Return `scim_visible` in the shape the planner needs for a list (scim/paging.py).
+
+    The rung is written as constants, not bound values: SQLite uses a partial index only for a query whose
+    WHERE repeats the index's own terms, so `ix_users_scim_visible` serves the unfiltered list and its count.
+    With a filter, SQLite (which keeps no statistics) would still take that index, or the one on
+    (tenant_id, scim_managed, role), for their equality terms and check the filter on every member; a unary
+    `+` keeps those columns out of its index choice, so the filter's own index (userName, emails...) is taken.
+    PostgreSQL plans from its statistics and needs neither.
+    """
+    managed: ColumnElement[bool] = User.scim_managed.expression
+    role: ColumnElement[Role] = User.role.expression
+    if filtered and db.engine.dialect.name == "sqlite":
+        managed = UnaryExpression(managed, operator=operators.custom_op("+"), type_=Boolean())
+        role = UnaryExpression(role, operator=operators.custom_op("+"))
+    rung: list[ColumnElement[Any]] = [literal_column(str(int(step))) for step in Role.SCIM_RUNG]
+    return _scim_visible(tenant_id, managed=managed, role=role, rung=rung)
+
+
 def _scim_visible(
-    tenant_id: int | ColumnElement[int], tenant: SQLColumnExpression[int] = User.tenant_id
+    tenant_id: int | ColumnElement[int],
+    *,
+    tenant: SQLColumnExpression[int] = User.tenant_id,
+    managed: SQLColumnExpression[bool] = User.scim_managed,
+    role: SQLColumnExpression[Role] = User.role,
+    rung: Sequence[Any] = Role.SCIM_RUNG,
 ) -> ColumnElement[bool]:
-    return and_(
-        tenant == tenant_id,
-        User.scim_managed.is_(True),
-        User.role.in_(Role.SCIM_RUNG),
-        User.deprovisioned_at.is_(None),
-    )
+    """The one visibility rule (R1, R3, R8); the keywords only change how its terms are written for a planner."""
+    return and_(tenant == tenant_id, managed.is_(True), role.in_(rung), User.deprovisioned_at.is_(None))
 
 
 # GET /Users/{id}: built once, with its emails joined; the values travel as bound parameters.
