@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, Select, bindparam, select
 
 from models import Role, User, UserEmail, db
 from services.database import AnySelect
-from services.provisioning import _scim_user, scim_visible
+from services.provisioning import scim_visible, user_not_found
 
 _USERS = User.__table__
 _EMAILS = UserEmail.__table__
@@ -80,11 +80,10 @@ _USER_WIDTH = len(_USER_COLUMNS)
 
 
 def scim_user(tenant_id: int, scim_id: str) -> MemberView:
-    """Return the SCIM-visible member with this id, or raise NotFound as `provisioning.get_scim_user` does (R3)."""
+    """Return the SCIM-visible member with this id, or raise NotFound alike for anyone else (R3)."""
     rows = _execute(_BY_SCIM_ID, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
     if not rows:
-        _scim_user(tenant_id, User.scim_id == scim_id)  # tells "not_visible" from "not_found", and raises
-        raise AssertionError("a member _scim_user finds is one this read finds")
+        raise user_not_found(tenant_id, User.scim_id == scim_id)
     member = MemberView(*rows[0][:_USER_WIDTH])
     member.emails = [Email(*row[_USER_WIDTH + 1 :]) for row in rows if row.email_id is not None]
     return member

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, bindparam, delete, literal_column, select
+from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, delete, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -92,36 +92,35 @@ def _scim_visible(
     return and_(tenant == tenant_id, managed.is_(True), role.in_(rung), User.deprovisioned_at.is_(None))
 
 
-# GET /Users/{id}: built once, with its emails joined; the values travel as bound parameters.
-_READ_BY_SCIM_ID = (
-    select(User)
-    .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
-    .options(joinedload(User.emails))
-)
-
-
 def get_scim_user(tenant: Tenant, scim_id: str) -> User:
-    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3)."""
-    user = db.session.scalar(_READ_BY_SCIM_ID, {"tenant_id": tenant.id, "scim_id": scim_id})
-    return user if user is not None else _scim_user(tenant.id, User.scim_id == scim_id)
+    """Return the SCIM-visible user with this id; anyone else is NotFound, alike (R3).
+
+    SCIM's own GET reads plain columns (services/member_reads.py); this is the ORM read of the same member.
+    """
+    return _scim_user(tenant.id, User.scim_id == scim_id)
 
 
 def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False) -> User:
-    """Return the SCIM-visible user `which` selects (locked for a write when asked), or raise NotFound.
-
-    The reason says "not_visible" for a live account of the tenant that SCIM may not touch (local, or promoted
-    past member), and "not_found" otherwise, deprovisioned ones included (R8): the IdP may create those again.
-    """
+    """Return the SCIM-visible user `which` selects (locked for a write when asked), or raise user_not_found."""
     query = select(User).where(scim_visible(tenant_id), which)
     # The emails come with the user, in the same statement: every answer renders them. A locked read keeps
     # the plain SELECT ... FOR UPDATE (an outer join cannot be locked on PostgreSQL) and loads them after.
     user = db.session.scalar(for_write(query, User) if lock else query.options(joinedload(User.emails)))
     if user is None:
-        hidden = db.session.scalar(
-            select(User.id).where(User.tenant_id == tenant_id, which, User.deprovisioned_at.is_(None))
-        )
-        raise NotFound("user not found", reason="not_visible" if hidden is not None else "not_found")
+        raise user_not_found(tenant_id, which)
     return user
+
+
+def user_not_found(tenant_id: int, which: ColumnElement[bool]) -> NotFound:
+    """Return the NotFound for a user SCIM cannot see, its reason telling the log why (the answer is the same).
+
+    "not_visible" is a live account of the tenant that SCIM may not touch (local, or promoted past member);
+    "not_found" is anything else, deprovisioned ones included (R8): the IdP may create those again.
+    """
+    hidden = db.session.scalar(
+        select(User.id).where(User.tenant_id == tenant_id, which, User.deprovisioned_at.is_(None))
+    )
+    return NotFound("user not found", reason="not_visible" if hidden is not None else "not_found")
 
 
 def create_scim_user(tenant: Tenant, profile: ScimProfile) -> User:
