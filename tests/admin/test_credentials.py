@@ -92,6 +92,15 @@ def test_with_scim_off_the_navigation_has_no_credentials_link(admin_client, tena
     assert BASE not in text(admin_client.get("/admin/users"))
 
 
+def test_with_scim_off_the_screen_is_absent_before_any_sign_in(client, tenant, credential):
+    """R10: the guard asks about the feature first, so not even a sign-in redirect says the screen exists."""
+    tenants.set_scim(tenant, False)
+    for path in ("", f"/{credential.id}", f"/{credential.id}/requests"):
+        assert client.get(BASE + path).status_code == 404
+    assert client.post(f"{BASE}/{credential.id}/revoke").status_code == 404
+    assert client.get("/admin/learn/api-keys").status_code == 404
+    assert fresh(credential).state == "active"
+
 def test_anonymous_visitors_are_sent_to_sign_in(client, credential):
     for path in ("", f"/{credential.id}", f"/{credential.id}/requests"):
         assert client.get(BASE + path).location.startswith("/admin/login")
