@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from admin.limits import client_key, email_key, limiter
+from admin.limits import email_key
+from extensions import client_key, limiter
 from models import Role, User, db, utcnow
 from services import accounts, roles, tenants, verification
 

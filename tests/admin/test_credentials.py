@@ -101,6 +101,7 @@ def test_with_scim_off_the_screen_is_absent_before_any_sign_in(client, tenant, c
     assert client.get("/admin/learn/api-keys").status_code == 404
     assert fresh(credential).state == "active"
 
+
 def test_anonymous_visitors_are_sent_to_sign_in(client, credential):
     for path in ("", f"/{credential.id}", f"/{credential.id}/requests"):
         assert client.get(BASE + path).location.startswith("/admin/login")

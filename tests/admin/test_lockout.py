@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from admin.limits import limiter
+from extensions import limiter
 from models import EmailToken, Role, SignInFailure, User, db, utcnow
 from services import accounts, tenants, verification
 from services.verification import SIGN_IN, InvalidLink

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from admin.limits import limiter
 from admin.verification import NoLinkOrigin, send_link
+from extensions import limiter
 from models import EmailToken, Role, User, db, utcnow
 from services import accounts, provisioning, roles, tenants, tokens, verification
 from services.provisioning import ScimProfile

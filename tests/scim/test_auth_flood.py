@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import limiter
+from extensions import limiter
 from models import ScimRequest, db, utcnow
 from services import audit, credentials, tenants
 from tests.conftest import ScimClient, scim_error
