@@ -19,7 +19,7 @@ from admin.limits import throttle_resend
 from admin.member_forms import ConfirmForm, ResendForm, SetPasswordForm
 from admin.pages import render_form, render_page
 from models import Tenant, User, db, utcnow
-from origins import NO_ORIGIN, NoLinkOrigin, link_origin, mail_link  # noqa: F401 - send_link raises NoLinkOrigin: callers catch it from here
+from origins import NO_ORIGIN, link_origin, mail_link
 from request_scope import after_response
 from services import accounts, mail, verification
 from services.errors import DomainError

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from admin.verification import NoLinkOrigin, send_link
+from admin.verification import send_link
 from extensions import limiter
 from models import EmailToken, Role, User, db, utcnow
+from origins import NoLinkOrigin
 from services import accounts, provisioning, roles, tenants, tokens, verification
 from services.provisioning import ScimProfile
 from services.verification import SET_PASSWORD, VERIFY, InvalidLink
