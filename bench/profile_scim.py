@@ -132,7 +132,8 @@ def main() -> None:
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(args.limit)
         print(stream.getvalue())
-        print(f"{args.phase}: {cpu / args.requests * 1000:.3f} ms CPU per request under the profiler, answers {statuses}")
+        per_request = cpu / args.requests * 1000
+        print(f"{args.phase}: {per_request:.3f} ms CPU per request under the profiler, answers {statuses}")
 
 
 if __name__ == "__main__":
