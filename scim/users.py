@@ -73,10 +73,16 @@ def user_resource(user: User | member_reads.MemberView, groups: list[AnyRow]) ->
     if enterprise:
         body["schemas"].append(ENTERPRISE_USER_SCHEMA)
         body[ENTERPRISE_USER_SCHEMA] = enterprise
+    created: str | None
+    last_modified: str | None
+    if isinstance(user, member_reads.MemberView):  # read with its times formatted by the database
+        created, last_modified = user.created, user.last_modified
+    else:
+        created, last_modified = iso(user.created_at), iso(user.updated_at)
     body["meta"] = {
         "resourceType": "User",
-        "created": iso(user.created_at),
-        "lastModified": iso(user.updated_at),
+        "created": created,
+        "lastModified": last_modified,
         "location": _link("scim.show_user", user.scim_id),
     }
     return body

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.sqltypes import NullType, String
 from sqlalchemy.sql.visitors import InternalTraversal
 
 import logsafe
@@ -44,6 +45,28 @@ class BareFlag(ColumnElement[Any]):
 @compiles(BareFlag)
 def _bare_flag(element: BareFlag, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column, **kw)
+
+
+class Rfc3339(FunctionElement[str]):
+    """A naive-UTC timestamp column as the text SCIM shows (`2024-05-01T09:30:00Z`), formatted by the database.
+
+    Reading the timestamp costs a parse on SQLite (a regex per value) and Python's strftime costs more again;
+    a page of 100 members holds 200 of them. Both databases drop the fraction of a second, as `strftime` does.
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "rfc3339"
+
+
+@compiles(Rfc3339, "sqlite")
+def _rfc3339_sqlite(element: Rfc3339, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.strftime("%Y-%m-%dT%H:%M:%SZ", *element.clauses), **kw)
+
+
+@compiles(Rfc3339, "postgresql")
+def _rfc3339_postgresql(element: Rfc3339, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.to_char(*element.clauses, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), **kw)
 
 
 log = logsafe.logger(__name__)

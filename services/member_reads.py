@@ -9,18 +9,17 @@ its emails joined for one id; a page, then its emails). Writes keep loading `mod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, Select, bindparam, select
 
 from models import Role, User, UserEmail, db
-from services.database import AnySelect
+from services.database import AnySelect, Rfc3339
 from services.provisioning import scim_visible, user_not_found
 
 _USERS = User.__table__
 _EMAILS = UserEmail.__table__
-# What a SCIM User is rendered from (scim/users.py user_resource); the folded and dashboard columns stay behind.
+# What a SCIM User is rendered from (scim/user_resources.py); the folded and dashboard columns stay behind.
 _USER_COLUMNS = (
     _USERS.c.id,
     _USERS.c.tenant_id,
@@ -29,8 +28,8 @@ _USER_COLUMNS = (
     _USERS.c.external_id,
     _USERS.c.role,
     _USERS.c.profile,
-    _USERS.c.created_at,
-    _USERS.c.updated_at,
+    Rfc3339(_USERS.c.created_at).label("created"),
+    Rfc3339(_USERS.c.updated_at).label("last_modified"),
 )
 _EMAIL_COLUMNS = (_EMAILS.c.value, _EMAILS.c.type, _EMAILS.c.primary, _EMAILS.c.display)
 
@@ -54,8 +53,8 @@ class MemberView:
     external_id: str | None
     role: int
     profile: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
+    created: str  # `created_at` as SCIM shows it (RFC 3339, whole seconds), formatted by the database
+    last_modified: str  # `updated_at`, likewise
     emails: list[Email] = field(default_factory=list)
 
     @property
@@ -93,7 +92,7 @@ def members_in(window: Select[int]) -> list[MemberView]:
     """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
     their emails: two statements, whatever the page's size."""
     query = select(*_USER_COLUMNS).where(_USERS.c.id.in_(window.scalar_subquery())).order_by(_USERS.c.id)
-    page = [MemberView(*row) for row in _execute(query)]
+    page = [MemberView(*row) for row in _execute(query).all()]
     if page:
         by_id = {member.id: member for member in page}
         for user_id, *email in _execute(_EMAILS_OF, {"user_ids": list(by_id)}):
