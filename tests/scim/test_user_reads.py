@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import flask
 from sqlalchemy import select, update
 
 from models import User, db
-from scim import users
+from scim import user_resources
 from scim.translate import iso
 from tests.helpers import USER
 
@@ -33,7 +34,7 @@ def test_meta_times_drop_the_fraction_of_a_second_in_a_read_a_list_and_a_write(s
     expected = {"created": "2024-05-01T09:30:59Z", "lastModified": "2024-12-31T23:59:59Z"}
 
     with monkeypatch.context() as patched:
-        patched.setattr(users, "iso", _not_in_a_read)
+        patched.setattr(user_resources, "iso", _not_in_a_read)
         read = scim.get(f"/Users/{scim_id}").get_json()["meta"]
         listed = scim.get("/Users?count=10").get_json()["Resources"][0]["meta"]
     assert {key: read[key] for key in expected} == expected
@@ -65,3 +66,22 @@ def test_a_listed_member_is_the_member_a_read_and_a_write_answer(scim):
     assert scim.get(f"/Users/{written['id']}").get_json() == replaced
     assert listed[1]["emails"] == [{"value": "edsger@example.com", "type": "work", "primary": True}]
     assert listed[1]["meta"]["location"].endswith(f"/scim/v2/Users/{listed[1]['id']}")
+
+
+def test_a_page_builds_each_link_once_and_quotes_an_id_that_needs_it(scim, monkeypatch):
+    """Links to plain ids are the URL built once for the page plus the id; any other id is quoted by url_for."""
+    plain = _member(scim, "alan@example.com")["id"]
+    odd = _member(scim, "kurt@example.com")["id"]
+    db.session.execute(update(User).where(User.scim_id == odd).values(scim_id="Kurt Gödel"))
+    db.session.commit()
+    built: list[str] = []
+
+    def url_for(endpoint: str, **values: object) -> str:
+        built.append(endpoint)
+        return flask.url_for(endpoint, **values)
+
+    monkeypatch.setattr(user_resources, "url_for", url_for)
+    listed = scim.get("/Users?count=10").get_json()["Resources"]
+    paths = [r["meta"]["location"].split("/scim/v2/")[1] for r in listed]
+    assert paths == [f"Users/{plain}", "Users/Kurt%20G%C3%B6del"]
+    assert built == ["scim.show_user", "scim.show_user"]  # the page's URL, and the id it could not append
