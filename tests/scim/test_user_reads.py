@@ -48,6 +48,7 @@ def test_a_listed_member_is_the_member_a_read_and_a_write_answer(scim):
     """The list renders members from plain rows; a write renders them from the ORM entity. Same resource."""
     written = _member(scim, "grace@example.com")
     _member(scim, "edsger@example.com")
+    assert scim.post("/Users", {"schemas": [USER], "userName": "barbara@example.com"}).status_code == 201
     replaced = scim.put(
         f"/Users/{written['id']}",
         {
@@ -66,6 +67,7 @@ def test_a_listed_member_is_the_member_a_read_and_a_write_answer(scim):
     assert scim.get(f"/Users/{written['id']}").get_json() == replaced
     assert listed[1]["emails"] == [{"value": "edsger@example.com", "type": "work", "primary": True}]
     assert listed[1]["meta"]["location"].endswith(f"/scim/v2/Users/{listed[1]['id']}")
+    assert listed[2]["userName"] == "barbara@example.com" and "emails" not in listed[2]
 
 
 def test_a_page_builds_each_link_once_and_quotes_an_id_that_needs_it(scim, monkeypatch):
