@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, bindparam, select
+from sqlalchemy import CursorResult, Integer, Select, bindparam, select, type_coerce
 
 from models import Role, User, UserEmail, db
 from services.database import AnySelect, Rfc3339
@@ -26,7 +26,7 @@ _USER_COLUMNS = (
     _USERS.c.scim_id,
     _USERS.c.user_name,
     _USERS.c.external_id,
-    _USERS.c.role,
+    type_coerce(_USERS.c.role, Integer).label("role"),  # the number: `active` compares it, nothing needs the Role
     _USERS.c.profile,
     Rfc3339(_USERS.c.created_at).label("created"),
     Rfc3339(_USERS.c.updated_at).label("last_modified"),
@@ -70,6 +70,12 @@ _BY_SCIM_ID = (
     .where(scim_visible(bindparam("tenant_id")), _USERS.c.scim_id == bindparam("scim_id"))
     .order_by(_EMAILS.c.position)
 )
+# A page (GET /Users): the same join in id order, built once; `members_in` adds which ids.
+_PAGE = (
+    select(*_USER_COLUMNS, _EMAILS.c.id.label("email_id"), *_EMAIL_COLUMNS)
+    .select_from(_USERS.outerjoin(_EMAILS, _EMAILS.c.user_id == _USERS.c.id))
+    .order_by(_USERS.c.id, _EMAILS.c.position)
+)
 _USER_WIDTH = len(_USER_COLUMNS)
 
 
@@ -86,12 +92,7 @@ def scim_user(tenant_id: int, scim_id: str) -> MemberView:
 def members_in(window: Select[int]) -> list[MemberView]:
     """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
     their emails joined: one statement, whatever the page's size."""
-    query = (
-        select(*_USER_COLUMNS, _EMAILS.c.id.label("email_id"), *_EMAIL_COLUMNS)
-        .select_from(_USERS.outerjoin(_EMAILS, _EMAILS.c.user_id == _USERS.c.id))
-        .where(_USERS.c.id.in_(window.scalar_subquery()))
-        .order_by(_USERS.c.id, _EMAILS.c.position)
-    )
+    query = _PAGE.where(_USERS.c.id.in_(window.scalar_subquery()))
     page: list[MemberView] = []
     member: MemberView | None = None
     for row in _execute(query).all():
