@@ -125,14 +125,15 @@ def main() -> None:
         for environ in environs:
             status, answer = _call(app, environ)
             if status >= 400 and not statuses:
-                print(answer[:300])
+                print(f"the first request answered {status}: {answer[:300]!r}")
             statuses[status] = statuses.get(status, 0) + 1
         profiler.disable()
         cpu = time.process_time() - started_cpu
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(args.limit)
         print(stream.getvalue())
-        print(f"{args.phase}: {cpu / args.requests * 1000:.3f} ms CPU per request under the profiler, answers {statuses}")
+        per_request = cpu / args.requests * 1000
+        print(f"{args.phase}: {per_request:.3f} ms CPU per request under the profiler, answers {statuses}")
 
 
 if __name__ == "__main__":
