@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 
 from models import db
 from scim import paging
+from services import provisioning
 from services.cohorts import _GROUPS_OF_USERS
 from tests.conftest import statements
 from tests.helpers import GROUP, PATCH_OP, USER
@@ -242,3 +243,10 @@ def test_postgresql_plans_a_pages_groups_knowing_how_many_groups_the_tenant_has(
     # walk over every group of the tenant for a page of 100 users (17 ms at 10,000 groups: bench/bench_paging.py).
     estimated = re.search(r"Scan (?:using \w+ )?on cohorts\s+\(cost=[\d.]+ rows=(\d+)", plan)
     assert estimated and int(estimated.group(1)) >= 2_500, plan
+
+
+def test_the_lists_visibility_clause_is_built_once_per_tenant_and_shape(app, tenant):
+    """Building it cost a filtered list 10% of its CPU (bench/profile_scim.py --phase filter)."""
+    first = provisioning.scim_visible_for_list(tenant.id, filtered=True)
+    assert provisioning.scim_visible_for_list(tenant.id, filtered=True) is first
+    assert provisioning.scim_visible_for_list(tenant.id, filtered=False) is not first
