@@ -250,3 +250,16 @@ def test_the_lists_visibility_clause_is_built_once_per_tenant_and_shape(app, ten
     first = provisioning.scim_visible_for_list(tenant.id, filtered=True)
     assert provisioning.scim_visible_for_list(tenant.id, filtered=True) is first
     assert provisioning.scim_visible_for_list(tenant.id, filtered=False) is not first
+
+
+def test_a_write_that_keeps_its_user_name_and_external_id_asks_no_uniqueness_question(scim):
+    """R5 is checked for a value the write changes; one it keeps is already unique under the partial indexes."""
+    body = {**_user("keep@example.com"), "externalId": "ext-keep"}
+    scim_id = scim.post("/Users", body).get_json()["id"]
+    with statements() as seen:
+        assert scim.put(f"/Users/{scim_id}", {**body, "displayName": "Kept"}).status_code == 200
+    assert not [s for s in seen if s.startswith("SELECT users.id") and "LIMIT" in s], seen
+    with statements() as seen:
+        taken = scim.put(f"/Users/{scim_id}", {**body, "externalId": "ext-other"})
+    assert taken.status_code == 200
+    assert [s for s in seen if s.startswith("SELECT users.id") and "users.external_id =" in s]
