@@ -125,7 +125,7 @@ def main() -> None:
         for environ in environs:
             status, answer = _call(app, environ)
             if status >= 400 and not statuses:
-                print(answer[:300])
+                print(f"the first request answered {status}: {answer[:300]!r}")
             statuses[status] = statuses.get(status, 0) + 1
         profiler.disable()
         cpu = time.process_time() - started_cpu

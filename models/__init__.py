@@ -16,6 +16,7 @@ from models.accounts import (
 from models.base import db, new_scim_id, utcnow
 from models.cohorts import Cohort, CohortMember
 from models.credentials import ApiKey, ScimCredential, ScimCredentialOperation
+from models.member_counts import ScimMemberCount
 from models.request_log import OffboardingRequest, ScimRequest, ScimRequestRollup
 from models.roles import Role
 
@@ -30,6 +31,7 @@ __all__ = [
     "SCIM_VISIBLE_SQLITE",
     "ScimCredential",
     "ScimCredentialOperation",
+    "ScimMemberCount",
     "ScimRequest",
     "ScimRequestRollup",
     "SignInFailure",

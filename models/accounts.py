@@ -9,13 +9,13 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from models.base import Model, db, folded, new_scim_id, utcnow
+from models.member_counts import visible_sql
 from models.roles import Role, RoleType
 from services.identifiers import fold_profile
 
 # The predicate of ix_users_scim_visible, as each database's planner must find it in a query's WHERE.
-_RUNG = ", ".join(str(int(role)) for role in Role.SCIM_RUNG)
-SCIM_VISIBLE_SQLITE = f"scim_managed IS 1 AND role IN ({_RUNG}) AND deprovisioned_at IS NULL"
-SCIM_VISIBLE_POSTGRESQL = f"scim_managed IS true AND role IN ({_RUNG}) AND deprovisioned_at IS NULL"
+SCIM_VISIBLE_SQLITE = visible_sql("", "1")
+SCIM_VISIBLE_POSTGRESQL = visible_sql("", "true")
 
 
 class Tenant(Model):

@@ -3,7 +3,8 @@
 `startIndex` is an offset, so a page deep in the list is found by stepping over the ids before it. The steps
 run over ids alone (for the unfiltered member list, an index-only walk of `ix_users_scim_visible`) and only
 the page's rows are loaded, by id. A list that starts beyond the first stretch is counted first: a page in
-its second half is then walked from the end, so the deepest pages cost what the first ones do.
+its second half is then walked from the end, so the deepest pages cost what the first ones do. The unfiltered
+member list is not counted at all: the database keeps its total (models/member_counts.py).
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ Row = TypeVar("Row")
 
 
 def page_of(
-    ids: Select[int], key: ColumnElement[int], offset: int, limit: int, load: Callable[[Select[int]], list[Row]]
+    ids: Select[int],
+    key: ColumnElement[int],
+    offset: int,
+    limit: int,
+    load: Callable[[Select[int]], list[Row]],
+    known_total: Callable[[], int] | None = None,
 ) -> tuple[int, list[Row]]:
     """Return (total, rows) for the slice [offset, offset + limit) of `ids` in `key` order.
 
     `ids` selects the key of every matching row; `load(window)` returns the rows whose key `window` (a SELECT of
-    keys) holds, in key order. A page that is not full is the last one, so its total needs no count.
+    keys) holds, in key order. A page that is not full is the last one, so its total needs no count. `known_total`,
+    when given, says how many rows `ids` selects without counting them (a count the database keeps).
     """
 
     def count() -> int:
+        if known_total is not None:
+            return known_total()
         return db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
 
     if limit <= 0:

@@ -88,7 +88,9 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
         ids = ids.where(compile_filter(query.filter, USER_FILTERS))
         if db.engine.dialect.name == "sqlite":
             key = User.id + 0  # SQLite would walk the tenant in id order to save a sort of the few matches
-    total, users = paging.page_of(ids, key, offset, limit, member_reads.members_in)
+    # Unfiltered, the total is the count the database keeps, not a walk over every visible member.
+    kept_total = None if filtered else (lambda: member_reads.visible_count(tenant_id))
+    total, users = paging.page_of(ids, key, offset, limit, member_reads.members_in, kept_total)
     groups = cohorts.scim_groups_for(tenant_id, [u.id for u in users])
     links = request_links()
     resources = [user_resource(u, groups.get(u.id, []), links) for u in users]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
@@ -48,20 +48,28 @@ def scim_visible_cohort(tenant_id: int) -> ColumnElement[bool]:
     )
 
 
-# Built once; the values travel as bound parameters. `tenant_id + 0` keeps the planner off the cohorts' tenant
-# index: found through that index, a tenant's every cohort would be walked to answer for one user. The members'
-# user index finds the few rows instead.
-_GROUPS_OF_USERS = (
-    select(CohortMember.user_id, Cohort.scim_id, Cohort.name)
-    .join(Cohort, Cohort.id == CohortMember.cohort_id)
-    .where(
-        Cohort.tenant_id + 0 == bindparam("tenant_id"),
-        Cohort.scim_managed.is_(True),
-        Cohort.scim_deleted_at.is_(None),
-        InIntegers(CohortMember.user_id.expression, "user_ids"),
+def _groups_of_users(tenant: ColumnElement[int]) -> Select[int, str, str]:
+    return (
+        select(CohortMember.user_id, Cohort.scim_id, Cohort.name)
+        .join(Cohort, Cohort.id == CohortMember.cohort_id)
+        .where(
+            tenant == bindparam("tenant_id"),
+            Cohort.scim_managed.is_(True),
+            Cohort.scim_deleted_at.is_(None),
+            InIntegers(CohortMember.user_id.expression, "user_ids"),
+        )
+        .order_by(Cohort.id)
     )
-    .order_by(Cohort.id)
-)
+
+
+# Built once per dialect; the values travel as bound parameters. The members' user index finds the few rows a
+# page's users have. SQLite, without statistics, would walk the tenant's every cohort through the cohorts' tenant
+# index instead: `tenant_id + 0` keeps it off that index. PostgreSQL must see the plain column: the `+ 0` hides the
+# column's statistics, so it guessed a tenant of 10,000 cohorts held 50 and walked them all for a page of users.
+_GROUPS_OF_USERS = {
+    "sqlite": _groups_of_users(Cohort.tenant_id + 0),
+    "postgresql": _groups_of_users(Cohort.tenant_id.expression),
+}
 
 
 def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[AnyRow]]:
@@ -72,7 +80,9 @@ def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[AnyRo
     if not user_ids:
         return {}
     # On the session's connection, in its transaction: plain rows, without the ORM's result handling.
-    rows = db.session.connection().execute(_GROUPS_OF_USERS, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
+    connection = db.session.connection()
+    statement = _GROUPS_OF_USERS[connection.dialect.name]
+    rows = connection.execute(statement, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
     groups: dict[int, list[AnyRow]] = defaultdict(list)
     for row in rows:
         groups[row.user_id].append(row)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Integer, Select, bindparam, select, type_coerce
 
-from models import Role, User, UserEmail, db
+from models import Role, ScimMemberCount, User, UserEmail, db
 from services.database import AnySelect, Rfc3339
 from services.provisioning import scim_visible, user_not_found
 
@@ -102,6 +102,15 @@ def members_in(window: Select[int]) -> list[MemberView]:
         if row[_USER_WIDTH] is not None:
             member.emails.append(Email(*row[_USER_WIDTH + 1 :]))
     return page
+
+
+_VISIBLE_COUNT = select(ScimMemberCount.visible).where(ScimMemberCount.tenant_id == bindparam("tenant_id"))
+
+
+def visible_count(tenant_id: int) -> int:
+    """Return how many members SCIM sees in the tenant: one row the database keeps (models/member_counts.py)."""
+    count: int | None = _execute(_VISIBLE_COUNT, {"tenant_id": tenant_id}).scalar()
+    return count or 0
 
 
 def _execute(statement: AnySelect, parameters: dict[str, Any] | None = None) -> CursorResult[*tuple[Any, ...]]:

@@ -71,9 +71,15 @@ def scim_visible_for_list(tenant_id: int, *, filtered: bool) -> ColumnElement[bo
     `+` keeps those columns out of its index choice, so the filter's own index (userName, emails...) is taken.
     PostgreSQL plans from its statistics and needs neither.
     """
+    return _scim_visible_for_list(tenant_id, filtered, db.engine.dialect.name)
+
+
+@lru_cache(maxsize=1024)
+def _scim_visible_for_list(tenant_id: int, filtered: bool, dialect: str) -> ColumnElement[bool]:
+    """Built once per tenant and shape, as `_scim_visible_in` is: building it cost a filtered list 10% of its CPU."""
     managed: ColumnElement[bool] = User.scim_managed.expression
     role: ColumnElement[Role] = User.role.expression
-    if filtered and db.engine.dialect.name == "sqlite":
+    if filtered and dialect == "sqlite":
         managed = UnaryExpression(managed, operator=operators.custom_op("+"), type_=Boolean())
         role = UnaryExpression(role, operator=operators.custom_op("+"))
     rung: list[ColumnElement[Any]] = [literal_column(str(int(step))) for step in Role.SCIM_RUNG]
@@ -247,16 +253,21 @@ def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     """R5: userName (by its fold) and externalId are unique among live accounts of a tenant.
 
     An account keeping its own userName key is not checked: two accounts that only collided when the fold
-    changed from lower() to Unicode folding both stay usable, but nobody can take such a key anew.
+    changed from lower() to Unicode folding both stay usable, but nobody can take such a key anew. A live
+    account keeping its externalId is not checked either: the unique index lets no other live account hold it.
+    Nothing is built or asked for a value the write keeps (a PATCH of `active`, say).
     """
+    key = fold(user_name)
+    new_name = user.id is None or key != user.user_name_ci
+    new_external_id = bool(external_id) and (user.id is None or external_id != user.external_id)
+    if not (new_name or new_external_id):
+        return
     live = and_(User.tenant_id == user.tenant_id, User.deprovisioned_at.is_(None))
     if user.id is not None:
         live = and_(live, User.id != user.id)
-    key = fold(user_name)
-    taken = select(User.id).where(live, User.user_name_ci == key).limit(1)
-    if (user.id is None or key != user.user_name_ci) and db.session.scalar(taken):
+    if new_name and db.session.scalar(select(User.id).where(live, User.user_name_ci == key).limit(1)):
         raise Conflict("userName is already in use in this tenant", "userName")
-    if external_id and db.session.scalar(select(User.id).where(live, User.external_id == external_id).limit(1)):
+    if new_external_id and db.session.scalar(select(User.id).where(live, User.external_id == external_id).limit(1)):
         raise Conflict("externalId is already in use in this tenant", "externalId")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask_migrate
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from models import SCIM_VISIBLE_POSTGRESQL, SCIM_VISIBLE_SQLITE, db
 from tests.test_migrations import _keep_logging, migrated_app, postgres_app, schema_differences  # noqa: F401
@@ -38,30 +38,36 @@ def _listed_through_the_index() -> list[int]:
         return list(connection.execute(text(query)).scalars())
 
 
+def insert_accounts(connection: Connection, tenant_id: int = 1, accounts: dict | None = None) -> None:
+    """Insert a tenant and its accounts (ACCOUNTS unless given) with plain SQL, as any revision's schema takes them."""
+    connection.execute(
+        text("INSERT INTO tenants (id, slug, name, learn_scim, created_at) VALUES (:id, :slug, :slug, :on, :at)"),
+        {"id": tenant_id, "slug": f"t{tenant_id}", "on": True, "at": NOW},
+    )
+    for user_id, (managed, role, gone) in (ACCOUNTS if accounts is None else accounts).items():
+        connection.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, scim_id, user_name, user_name_ci, role, scim_managed, profile,"
+                " created_at, updated_at, deprovisioned_at)"
+                " VALUES (:id, :tenant_id, :scim_id, :name, :name, :role, :managed, '{}', :at, :at, :gone)"
+            ),
+            {
+                "id": user_id,
+                "tenant_id": tenant_id,
+                "scim_id": f"00000000-0000-0000-0000-{user_id:012d}",
+                "name": f"user{user_id}",
+                "role": role,
+                "managed": managed,
+                "at": NOW,
+                "gone": NOW if gone else None,
+            },
+        )
+
+
 def check_paging_migration() -> None:
     flask_migrate.upgrade(revision=BEFORE)
     with db.engine.begin() as connection:
-        connection.execute(
-            text("INSERT INTO tenants (id, slug, name, learn_scim, created_at) VALUES (1, 't', 't', :on, :at)"),
-            {"on": True, "at": NOW},
-        )
-        for user_id, (managed, role, gone) in ACCOUNTS.items():
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, tenant_id, scim_id, user_name, user_name_ci, role, scim_managed, profile,"
-                    " created_at, updated_at, deprovisioned_at)"
-                    " VALUES (:id, 1, :scim_id, :name, :name, :role, :managed, '{}', :at, :at, :gone)"
-                ),
-                {
-                    "id": user_id,
-                    "scim_id": f"00000000-0000-0000-0000-{user_id:012d}",
-                    "name": f"user{user_id}",
-                    "role": role,
-                    "managed": managed,
-                    "at": NOW,
-                    "gone": NOW if gone else None,
-                },
-            )
+        insert_accounts(connection)
     assert _index_definition() == ""
     flask_migrate.upgrade()
     assert schema_differences() == []
