@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, url_for
+from flask import Response, g
 from sqlalchemy import ColumnElement, select
 
 from models import User, db
 from scim import bp, paging
 from scim.commits import answered_at_commit
-from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA, split_urn
+from scim.definitions import USER_RESOURCE, split_urn
 from scim.errors import InvalidValue
 from scim.filter_maps import USER_FILTERS
 from scim.filters import compile_filter
@@ -21,7 +20,8 @@ from scim.patch_message import patch_operations, read_operation
 from scim.projection import project
 from scim.refused import deletion, from_active, noticed, patch_intent
 from scim.schemas import MAX_VALUES, UserSchema, check_value_counts, load
-from scim.translate import domain_errors, iso
+from scim.translate import domain_errors
+from scim.user_resources import request_links, user_resource
 from scim.wire import (
     PLAIN_NAME,
     Query,
@@ -33,68 +33,8 @@ from scim.wire import (
     scim_response,
 )
 from services import cohorts, member_reads, provisioning
-from services.database import AnyRow
 
 _user_schema = UserSchema()
-# Characters a URL path segment carries as they are.
-_UNQUOTED = re.compile(r"[A-Za-z0-9-]{1,100}")
-
-
-def user_resource(user: User | member_reads.MemberView, groups: list[AnyRow]) -> dict[str, Any]:
-    """Render a member as a SCIM User; nothing empty, `manager` always as `{"value": ...}`."""
-    profile = dict(user.profile or {})
-    enterprise = profile.pop("enterprise", None)
-    body: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
-    if user.external_id:
-        body["externalId"] = user.external_id
-    body["userName"] = user.user_name
-    body.update(profile)
-    body["active"] = user.active
-    emails = [
-        {
-            k: v
-            for k, v in (("value", e.value), ("type", e.type), ("primary", e.primary), ("display", e.display))
-            if v is not None
-        }
-        for e in user.emails
-    ]
-    if emails:
-        body["emails"] = emails
-    if groups:
-        body["groups"] = [
-            {
-                "value": c.scim_id,
-                "$ref": _link("scim.show_group", c.scim_id),
-                "display": c.name,
-                "type": "direct",
-            }
-            for c in groups
-        ]
-    if enterprise:
-        body["schemas"].append(ENTERPRISE_USER_SCHEMA)
-        body[ENTERPRISE_USER_SCHEMA] = enterprise
-    body["meta"] = {
-        "resourceType": "User",
-        "created": iso(user.created_at),
-        "lastModified": iso(user.updated_at),
-        "location": _link("scim.show_user", user.scim_id),
-    }
-    return body
-
-
-def _link(endpoint: str, scim_id: str) -> str:
-    """Return url_for(endpoint, scim_id=..., _external=True), building the URL once per request and endpoint.
-
-    A page of 100 users asks for 100 or more links; an id that needs no quoting (ours are UUIDs) is appended
-    to the URL built for a placeholder, which is what url_for would return. Any other id goes through url_for.
-    """
-    if not _UNQUOTED.fullmatch(scim_id):
-        return url_for(endpoint, scim_id=scim_id, _external=True)
-    prefixes: dict[str, str] = g.setdefault("scim_link_prefixes", {})
-    prefix = prefixes.get(endpoint)
-    if prefix is None:
-        prefix = prefixes[endpoint] = url_for(endpoint, scim_id="0", _external=True)[:-1]
-    return prefix + scim_id
 
 
 def _render(user: User | member_reads.MemberView) -> dict[str, Any]:
@@ -152,9 +92,11 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
     kept_total = None if filtered else (lambda: member_reads.visible_count(tenant_id))
     total, users = paging.page_of(ids, key, offset, limit, member_reads.members_in, kept_total)
     groups = cohorts.scim_groups_for(tenant_id, [u.id for u in users])
-    return total, [
-        project(user_resource(u, groups.get(u.id, [])), USER_RESOURCE, query.attributes, query.excluded) for u in users
-    ]
+    links = request_links()
+    resources = [user_resource(u, groups.get(u.id, []), links) for u in users]
+    if query.attributes or query.excluded:
+        resources = [project(r, USER_RESOURCE, query.attributes, query.excluded) for r in resources]
+    return total, resources
 
 
 @bp.get("/Users", strict_slashes=False)

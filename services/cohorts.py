@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
-from services.database import AnyRow, BareFlag
+from services.database import AnyRow, BareFlag, InIntegers
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, lock_row, write_transaction
@@ -56,7 +56,7 @@ def _groups_of_users(tenant: ColumnElement[int]) -> Select[int, str, str]:
             tenant == bindparam("tenant_id"),
             Cohort.scim_managed.is_(True),
             Cohort.scim_deleted_at.is_(None),
-            CohortMember.user_id.in_(bindparam("user_ids", expanding=True)),
+            InIntegers(CohortMember.user_id.expression, "user_ids"),
         )
         .order_by(Cohort.id)
     )
