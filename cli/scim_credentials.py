@@ -1,4 +1,5 @@
-"""`flask scim`: SCIM bearer credentials, request-log retention and name clashes left by the Unicode fold."""
+"""`flask scim`: SCIM bearer credentials, request-log retention, name clashes left by the Unicode fold, and the
+member counts the database keeps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask.cli import AppGroup
 
 from cli.common import fail, tenant_named
 from models import ScimCredential, utcnow
-from services import audit, credentials, name_clashes
+from services import audit, credentials, member_counts, name_clashes
 from services.errors import DomainError
 
 scim_cli = AppGroup("scim", help="Issue, list, disable, enable and revoke SCIM bearer credentials.")
@@ -83,3 +84,22 @@ def scim_name_clashes() -> None:
     """
     for clash in name_clashes.name_clashes():
         click.echo(f"{clash.kind}\t{clash.tenant}\t{clash.scim_id}\t{clash.older_scim_id}")
+
+
+@scim_cli.command("member-counts")
+@click.option("--repair", is_flag=True, help="Set every count that differs to the count of the tenant's members.")
+def scim_member_counts(repair: bool) -> None:
+    """Check each tenant's kept count of SCIM-visible members (GET /Users's total) against the members themselves.
+
+    One line per tenant that differs: tenant, kept count, members counted. Exits 1 when one differs, unless
+    --repair set it right.
+    """
+    wrong = member_counts.check(repair=repair)
+    for check in wrong:
+        click.echo(f"{check.tenant}\t{check.kept}\t{check.counted}")
+    if not wrong:
+        click.echo("member counts: every tenant's count agrees with its members")
+    elif repair:
+        click.echo(f"member counts: {len(wrong)} repaired")
+    else:
+        raise click.ClickException(f"member counts: {len(wrong)} tenant(s) differ; run again with --repair")
