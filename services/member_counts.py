@@ -36,15 +36,19 @@ def check(*, repair: bool = False) -> list[CountCheck]:
     with write_transaction():
         if db.session.connection().dialect.name == "postgresql":
             db.session.execute(text("LOCK TABLE users IN SHARE MODE"))
+        # The one visibility rule, over every tenant at once: its tenant term compares the column with itself.
+        visible = scim_visible(User.tenant_id.expression)
+        by_tenant = select(User.tenant_id, func.count()).where(visible).group_by(User.tenant_id)
+        counted: dict[int, int] = {tenant_id: n for tenant_id, n in db.session.execute(by_tenant)}
+        rows = db.session.execute(select(ScimMemberCount.tenant_id, ScimMemberCount.visible))
+        kept: dict[int, int] = {tenant_id: n for tenant_id, n in rows}
         for tenant_id, slug in db.session.execute(select(Tenant.id, Tenant.slug).order_by(Tenant.slug)).all():
-            counted = db.session.scalar(select(func.count()).select_from(User).where(scim_visible(tenant_id))) or 0
-            row = db.session.get(ScimMemberCount, tenant_id)
-            kept = row.visible if row is not None else 0
-            if kept == counted:
+            check = CountCheck(slug, kept.get(tenant_id, 0), counted.get(tenant_id, 0))
+            if check.kept == check.counted:
                 continue
-            wrong.append(CountCheck(slug, kept, counted))
+            wrong.append(check)
             if repair:
-                db.session.merge(ScimMemberCount(tenant_id=tenant_id, visible=counted))
+                db.session.merge(ScimMemberCount(tenant_id=tenant_id, visible=check.counted))
         if not repair:
             db.session.rollback()  # nothing to write: release the lock at once
     return wrong

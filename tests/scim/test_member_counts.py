@@ -132,6 +132,11 @@ def _cli(app, *args: str):
 def test_the_operator_finds_and_repairs_a_count_that_drifted(app, scim, tenant):
     for i in range(3):
         _post(scim, f"d{i}@example.com")
+    other = tenants.create_tenant("other")  # counted in the same pass, and left as it is
+    for name in ("o1@example.com", "o2@example.com"):
+        profile = provisioning.ScimProfile(user_name=name, external_id=None, active=None, emails=[], attributes={})
+        provisioning.create_scim_user(other, profile)
+    db.session.commit()
     agreed = _cli(app)
     assert agreed.exit_code == 0 and "agrees" in agreed.output, agreed.output
     # A drift the triggers cannot cause: rows changed with them dropped, say. The check names it and fails.
@@ -139,7 +144,7 @@ def test_the_operator_finds_and_repairs_a_count_that_drifted(app, scim, tenant):
     db.session.commit()
     found = _cli(app)
     assert found.exit_code == 1
-    assert "default\t7\t3" in found.output and "--repair" in found.output
+    assert "default\t7\t3" in found.output and "--repair" in found.output and "other" not in found.output
     assert _kept(tenant.id) == 7  # a check alone changes nothing
     repaired = _cli(app, "--repair")
     assert repaired.exit_code == 0 and "default\t7\t3" in repaired.output and "1 repaired" in repaired.output
@@ -148,5 +153,6 @@ def test_the_operator_finds_and_repairs_a_count_that_drifted(app, scim, tenant):
     # A tenant with members and no count row at all is repaired too.
     db.session.execute(text("DELETE FROM scim_member_counts"))
     db.session.commit()
-    assert "default\t0\t3" in _cli(app, "--repair").output
-    assert _kept(tenant.id) == 3
+    repaired = _cli(app, "--repair").output
+    assert "default\t0\t3" in repaired and "other\t0\t2" in repaired and "2 repaired" in repaired
+    assert (_kept(tenant.id), _kept(other.id)) == (3, 2)

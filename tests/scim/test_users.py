@@ -160,6 +160,17 @@ def test_r5_external_id_unique(scim):
     scim_error(scim.post("/Users", new_user("other@example.com", externalId="ext-1")), 409, "uniqueness")
 
 
+def test_r5_moving_a_member_onto_a_taken_external_id_is_409(scim):
+    create(scim, externalId="ext-1")
+    other = create(scim, user_name="grace@example.com", externalId="ext-2")
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "externalId", "value": "ext-1"}]}
+    error = scim_error(scim.patch(f"/Users/{other['id']}", patch), 409, "uniqueness")
+    assert "externalId" in error["detail"]
+    assert stored(other["id"]).external_id == "ext-2"
+    keep = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Grace"}]}
+    assert scim.patch(f"/Users/{other['id']}", keep).status_code == 200  # keeping its own externalId is no clash
+
+
 def test_r5_rename_onto_taken_username_is_409(scim):
     create(scim)
     other = create(scim, user_name="grace@example.com")
