@@ -5,7 +5,7 @@ import os
 import re
 import traceback
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 from logsafe import install, printable  # the project folder is on sys.path: gunicorn reads this file from there
 
@@ -46,19 +46,34 @@ class _PrintableErrorLog(logging.Filter):
         return True
 
 
+class EscapedAtoms(SafeAtoms):
+    """The atoms of one access-log line, each without tokens and with control characters escaped as the format
+    reads it, so `%0a` in a path cannot forge a line.
+
+    Escaped on reading, not all at once: gunicorn offers some thirty atoms (one per request and response header
+    among them) and the format names six, so escaping each costs more than writing the line. Any atom a custom
+    format names is read through here too. Quotes are escaped last, as gunicorn's own SafeAtoms does.
+    """
+
+    def __init__(self, atoms) -> None:
+        dict.__init__(self, atoms)
+
+    def __getitem__(self, name):
+        value = super().__getitem__(name)
+        return printable(redact(value)).replace('"', '\\"') if isinstance(value, str) else value
+
+
 class RedactingLogger(Logger):
     """gunicorn's logger: every access-log atom (path, request line, User-Agent, Referer ...) without tokens
-    and with control characters escaped, so `%0a` in a path cannot forge a line; the same for the error log."""
+    and with control characters escaped; the same for the error log."""
+
+    atoms_wrapper_class = EscapedAtoms
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
         # Once per logger, however often this file is read. It runs before ErrorLogFilter (added after the
         # fork, below), which appends a traceback's frames, multi-line on purpose, after this escaping.
         install(self.error_log, _PrintableErrorLog())
-
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {name: printable(redact(value)) for name, value in atoms.items()}
 
 
 logger_class = RedactingLogger

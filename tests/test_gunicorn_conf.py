@@ -37,8 +37,9 @@ def access_line(
     }
     response = SimpleNamespace(status="200 OK", headers=[("Content-Type", "text/html")], sent=512)
     request = SimpleNamespace(headers=[("Referer", referer), ("Host", "localhost"), ("User-Agent", user_agent)])
-    atoms = logger.atoms(response, request, environ, timedelta(milliseconds=12))
-    return (log_format or CONF["access_log_format"]) % logger.atoms_wrapper_class(atoms), atoms
+    atoms = logger.atoms_wrapper_class(logger.atoms(response, request, environ, timedelta(milliseconds=12)))
+    # Every atom as a format naming it would read it: escaped on reading, so read each one.
+    return (log_format or CONF["access_log_format"]) % atoms, {name: atoms[name] for name in atoms}
 
 
 @pytest.mark.parametrize("prefix", ["/admin/password/", "/admin/verify/", "/admin/setup/", "/admin/sign-in/"])
