@@ -73,19 +73,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(errors.ScimError, errors.render)
 
     # Per credential, not per IP: Okta's and Entra's egress addresses are shared by many tenants. Counted by
-    # scim.throttle in the hook below; Flask-Limiter's own per-request check skips SCIM paths. The limiter is
-    # one object for every app made in this process, so the filter is added once.
-    global _limiter_skips_scim
-    if not _limiter_skips_scim:
-        limiter.request_filter(_is_scim_request)
-        _limiter_skips_scim = True
-
-
-_limiter_skips_scim = False
-
-
-def _is_scim_request() -> bool:
-    return is_scim_path(request.path)
+    # scim.throttle in the hook below; Flask-Limiter's own per-request check skips SCIM paths.
+    limiter.skip_paths(is_scim_path)
 
 
 def _before_scim_request() -> None:
