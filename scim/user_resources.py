@@ -11,14 +11,13 @@ from models import User
 from scim.definitions import ENTERPRISE_USER_SCHEMA, USER_SCHEMA
 from scim.translate import iso
 from services import member_reads
-from services.database import AnyRow
 
 # Characters a URL path segment carries as they are.
 _UNQUOTED = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 def user_resource(
-    user: User | member_reads.MemberView, groups: list[AnyRow], links: Links | None = None
+    user: User | member_reads.MemberView, groups: list[tuple[str, str]], links: Links | None = None
 ) -> dict[str, Any]:
     """Render a member as a SCIM User; nothing empty, `manager` always as `{"value": ...}`.
 
@@ -38,13 +37,8 @@ def user_resource(
         body["emails"] = [_email(e.value, e.type, e.primary, e.display) for e in user.emails]
     if groups:
         body["groups"] = [
-            {
-                "value": c.scim_id,
-                "$ref": links.link("scim.show_group", c.scim_id),
-                "display": c.name,
-                "type": "direct",
-            }
-            for c in groups
+            {"value": scim_id, "$ref": links.link("scim.show_group", scim_id), "display": name, "type": "direct"}
+            for scim_id, name in groups
         ]
     if enterprise:
         body["schemas"].append(ENTERPRISE_USER_SCHEMA)

@@ -32,13 +32,14 @@ from scim.wire import (
     request_body,
     scim_response,
 )
-from services import cohorts, member_reads, provisioning
+from services import member_reads, provisioning
 
 _user_schema = UserSchema()
 
 
 def _render(user: User | member_reads.MemberView) -> dict[str, Any]:
-    groups = cohorts.scim_groups_for(user.tenant_id, [user.id]).get(user.id, [])
+    # A read gathered the groups in the member's own statement; a write loaded the entity, without them.
+    groups = user.groups if isinstance(user, member_reads.MemberView) else member_reads.groups_of(user.id)
     attributes, excluded = attribute_params()
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
 
@@ -91,9 +92,8 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
     # Unfiltered, the total is the count the database keeps, not a walk over every visible member.
     kept_total = None if filtered else (lambda: member_reads.visible_count(tenant_id))
     total, users = paging.page_of(ids, key, offset, limit, member_reads.members_in, kept_total)
-    groups = cohorts.scim_groups_for(tenant_id, [u.id for u in users])
     links = request_links()
-    resources = [user_resource(u, groups.get(u.id, []), links) for u in users]
+    resources = [user_resource(u, u.groups, links) for u in users]
     if query.attributes or query.excluded:
         resources = [project(r, USER_RESOURCE, query.attributes, query.excluded) for r in resources]
     return total, resources

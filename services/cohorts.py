@@ -9,17 +9,16 @@ tenant, and its name and externalId are free for a new group.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 
-from models import Cohort, CohortMember, Role, Tenant, User, db, utcnow
+from models import Cohort, Role, Tenant, User, db, utcnow
 from services.cohort_members import MembershipChange, MembershipResult, apply_change
-from services.database import AnyRow, BareFlag, InIntegers
+from services.database import BareFlag
 from services.errors import Conflict, InvalidInput, NoSuperAdmin, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, lock_row, write_transaction
@@ -46,47 +45,6 @@ def scim_visible_cohort(tenant_id: int) -> ColumnElement[bool]:
     return and_(
         Cohort.tenant_id == tenant_id, BareFlag(Cohort.scim_managed.expression), Cohort.scim_deleted_at.is_(None)
     )
-
-
-def _groups_of_users(tenant: ColumnElement[int]) -> Select[int, str, str]:
-    return (
-        select(CohortMember.user_id, Cohort.scim_id, Cohort.name)
-        .join(Cohort, Cohort.id == CohortMember.cohort_id)
-        .where(
-            tenant == bindparam("tenant_id"),
-            Cohort.scim_managed.is_(True),
-            Cohort.scim_deleted_at.is_(None),
-            InIntegers(CohortMember.user_id.expression, "user_ids"),
-        )
-        .order_by(Cohort.id)
-    )
-
-
-# Built once per dialect; the values travel as bound parameters. The members' user index finds the few rows a
-# page's users have. SQLite, without statistics, would walk the tenant's every cohort through the cohorts' tenant
-# index instead: `tenant_id + 0` keeps it off that index. PostgreSQL must see the plain column: the `+ 0` hides the
-# column's statistics, so it guessed a tenant of 10,000 cohorts held 50 and walked them all for a page of users.
-_GROUPS_OF_USERS = {
-    "sqlite": _groups_of_users(Cohort.tenant_id + 0),
-    "postgresql": _groups_of_users(Cohort.tenant_id.expression),
-}
-
-
-def scim_groups_for(tenant_id: int, user_ids: list[int]) -> dict[int, list[AnyRow]]:
-    """Return, per user id, the `scim_id` and `name` of each SCIM-visible cohort the user belongs to.
-
-    One query for a whole page, reading only what a User's `groups` shows: no cohort entities to load.
-    """
-    if not user_ids:
-        return {}
-    # On the session's connection, in its transaction: plain rows, without the ORM's result handling.
-    connection = db.session.connection()
-    statement = _GROUPS_OF_USERS[connection.dialect.name]
-    rows = connection.execute(statement, {"tenant_id": tenant_id, "user_ids": list(user_ids)})
-    groups: dict[int, list[AnyRow]] = defaultdict(list)
-    for row in rows:
-        groups[row.user_id].append(row)
-    return groups
 
 
 def owner_for(tenant_id: int) -> User | None:

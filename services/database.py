@@ -8,17 +8,14 @@ from typing import Any, TypeAlias, cast
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
-    Integer,
     Result,
     Row,
     Select,
-    bindparam,
     event,
     exc,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -80,38 +77,6 @@ def _rfc3339_sqlite(element: Rfc3339, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(Rfc3339, "postgresql")
 def _rfc3339_postgresql(element: Rfc3339, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(func.to_char(*element.clauses, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), **kw)
-
-
-class InIntegers(ColumnElement[Any]):
-    """`column IN (...)` for a list of integers bound under `name`: on PostgreSQL as one array parameter.
-
-    An expanding IN binds each value apart: for a page of 100 members SQLAlchemy renders 100 placeholders on every
-    call, each with a cast on PostgreSQL, and psycopg parses the long statement again in Python, as its text is new
-    to it. PostgreSQL compares with `= ANY` of one integer array instead. SQLite keeps the expanding IN: its
-    planner picks the column's index for a list of values, not for a list it cannot see (json_each).
-    """
-
-    type = NullType()  # as BareFlag: a Boolean gets `= 1` on SQLite, and the planner then skips the index
-    inherit_cache = True
-    _traverse_internals = [
-        ("column", InternalTraversal.dp_clauseelement),
-        ("name", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, column: ColumnElement[int], name: str) -> None:
-        self.column = column
-        self.name = name
-
-
-@compiles(InIntegers)
-def _in_integers(element: InIntegers, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
-
-
-@compiles(InIntegers, "postgresql")
-def _in_integers_postgresql(element: InIntegers, compiler: SQLCompiler, **kw: Any) -> str:
-    values = bindparam(element.name, type_=ARRAY(Integer))
-    return compiler.process(element.column == func.any(values), **kw)
 
 
 log = logsafe.logger(__name__)

@@ -2,8 +2,8 @@
 
 A read changes nothing, so the ORM's identity map, change tracking and per-entity loading buy it nothing,
 and on a page of 100 users they cost more CPU than the rest of the request. These statements select only
-the columns a SCIM User is rendered from, each with its emails joined: one statement for one id, one for a page
-(the ORM loads took two for a page). Writes keep loading `models.User`.
+the columns a SCIM User is rendered from, each with its emails joined and its groups gathered into one value:
+one statement for one id, one for a page (the ORM loads took three). Writes keep loading `models.User`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, Integer, Select, bindparam, select, type_coerce
+from sqlalchemy import JSON, ColumnElement, CursorResult, Integer, Select, bindparam, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from models import Role, ScimMemberCount, User, UserEmail, db
-from services.database import AnySelect, Rfc3339
+from models import Cohort, CohortMember, Role, ScimMemberCount, User, UserEmail, db
+from services.database import AnyRow, AnySelect, Rfc3339
 from services.provisioning import scim_visible, user_not_found
 
 _USERS = User.__table__
@@ -56,6 +57,7 @@ class MemberView:
     created: str  # `created_at` as SCIM shows it (RFC 3339, whole seconds), formatted by the database
     last_modified: str  # `updated_at`, likewise
     emails: list[Email] = field(default_factory=list)
+    groups: list[tuple[str, str]] = field(default_factory=list)  # (scim_id, name) of each SCIM-visible cohort
 
     @property
     def active(self) -> bool:
@@ -63,45 +65,113 @@ class MemberView:
         return self.role == Role.MEMBER
 
 
-# GET /Users/{id}: built once, the emails joined in position order; the values travel as bound parameters.
-_BY_SCIM_ID = (
-    select(*_USER_COLUMNS, _EMAILS.c.id.label("email_id"), *_EMAIL_COLUMNS)
-    .select_from(_USERS.outerjoin(_EMAILS, _EMAILS.c.user_id == _USERS.c.id))
-    .where(scim_visible(bindparam("tenant_id")), _USERS.c.scim_id == bindparam("scim_id"))
-    .order_by(_EMAILS.c.position)
-)
-# A page (GET /Users): the same join in id order, built once; `members_in` adds which ids.
-_PAGE = (
-    select(*_USER_COLUMNS, _EMAILS.c.id.label("email_id"), *_EMAIL_COLUMNS)
-    .select_from(_USERS.outerjoin(_EMAILS, _EMAILS.c.user_id == _USERS.c.id))
-    .order_by(_USERS.c.id, _EMAILS.c.position)
-)
+def _groups_sqlite() -> ColumnElement[Any]:
+    """The member's SCIM-visible cohorts as one JSON array of [scim_id, name], in cohort id order.
+
+    SQLite 3.40 has no ORDER BY inside an aggregate; it aggregates an ordered subquery in that order (such a
+    subquery is never flattened into an aggregate). The members' user index finds the member's few rows; without
+    statistics SQLite would walk the tenant's every cohort through the cohorts' tenant index instead, which
+    `tenant_id + 0` keeps it off.
+    """
+    mine = (
+        select(Cohort.scim_id, Cohort.name)
+        .join(CohortMember, CohortMember.cohort_id == Cohort.id)
+        .where(
+            CohortMember.user_id == _USERS.c.id,
+            Cohort.tenant_id + 0 == _USERS.c.tenant_id,
+            Cohort.scim_managed.is_(True),
+            Cohort.scim_deleted_at.is_(None),
+        )
+        .order_by(Cohort.id)
+        .correlate(_USERS)
+        .subquery()
+    )
+    gathered = select(func.json_group_array(func.json_array(mine.c.scim_id, mine.c.name))).scalar_subquery()
+    return type_coerce(gathered, JSON).label("groups")
+
+
+def _groups_postgresql() -> ColumnElement[Any]:
+    """The same on PostgreSQL: json_agg in cohort id order (NULL when none, read as an empty list)."""
+    gathered = (
+        select(func.json_agg(aggregate_order_by(func.json_build_array(Cohort.scim_id, Cohort.name), Cohort.id)))
+        .join_from(CohortMember, Cohort, Cohort.id == CohortMember.cohort_id)
+        .where(
+            CohortMember.user_id == _USERS.c.id,
+            Cohort.tenant_id == _USERS.c.tenant_id,
+            Cohort.scim_managed.is_(True),
+            Cohort.scim_deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return type_coerce(gathered, JSON).label("groups")
+
+
+def _reads(groups: ColumnElement[Any]) -> tuple[AnySelect, AnySelect]:
+    """Return the read of one member by id and of a page, each with its emails joined and groups gathered."""
+    columns = (*_USER_COLUMNS, groups, _EMAILS.c.id.label("email_id"), *_EMAIL_COLUMNS)
+    joined = _USERS.outerjoin(_EMAILS, _EMAILS.c.user_id == _USERS.c.id)
+    by_scim_id = (
+        select(*columns)
+        .select_from(joined)
+        .where(scim_visible(bindparam("tenant_id")), _USERS.c.scim_id == bindparam("scim_id"))
+        .order_by(_EMAILS.c.position)
+    )
+    page = select(*columns).select_from(joined).order_by(_USERS.c.id, _EMAILS.c.position)  # members_in adds the ids
+    return by_scim_id, page
+
+
+# Built once per dialect; the values travel as bound parameters.
+_GROUPS = {"sqlite": _groups_sqlite(), "postgresql": _groups_postgresql()}
+_READS = {dialect: _reads(groups) for dialect, groups in _GROUPS.items()}
+# The groups of a member a write loaded as an entity (POST, PUT, PATCH render it afterwards).
+_GROUPS_OF = {
+    dialect: select(groups).select_from(_USERS).where(_USERS.c.id == bindparam("user_id"))
+    for dialect, groups in _GROUPS.items()
+}
 _USER_WIDTH = len(_USER_COLUMNS)
+_EMAIL_AT = _USER_WIDTH + 2  # after the user's columns, its groups and the email's id
 
 
 def scim_user(tenant_id: int, scim_id: str) -> MemberView:
     """Return the SCIM-visible member with this id, or raise NotFound alike for anyone else (R3)."""
-    rows = _execute(_BY_SCIM_ID, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
+    connection = db.session.connection()
+    by_scim_id, _page = _READS[connection.dialect.name]
+    rows = connection.execute(by_scim_id, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
     if not rows:
         raise user_not_found(tenant_id, User.scim_id == scim_id)
-    member = MemberView(*rows[0][:_USER_WIDTH])
-    member.emails = [Email(*row[_USER_WIDTH + 1 :]) for row in rows if row.email_id is not None]
+    member = _member(rows[0])
+    member.emails = [Email(*row[_EMAIL_AT:]) for row in rows if row.email_id is not None]
     return member
 
 
 def members_in(window: Select[int]) -> list[MemberView]:
     """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
-    their emails joined: one statement, whatever the page's size."""
-    query = _PAGE.where(_USERS.c.id.in_(window.scalar_subquery()))
+    their emails and groups: one statement, whatever the page's size."""
+    connection = db.session.connection()
+    _by_scim_id, page_read = _READS[connection.dialect.name]
     page: list[MemberView] = []
     member: MemberView | None = None
-    for row in _execute(query).all():
+    for row in connection.execute(page_read.where(_USERS.c.id.in_(window.scalar_subquery()))).all():
         if member is None or member.id != row[0]:
-            member = MemberView(*row[:_USER_WIDTH])
+            member = _member(row)
             page.append(member)
-        if row[_USER_WIDTH] is not None:
-            member.emails.append(Email(*row[_USER_WIDTH + 1 :]))
+        if row.email_id is not None:
+            member.emails.append(Email(*row[_EMAIL_AT:]))
     return page
+
+
+def groups_of(user_id: int) -> list[tuple[str, str]]:
+    """Return the (scim_id, name) of each SCIM-visible cohort the member belongs to, in cohort id order."""
+    connection = db.session.connection()
+    gathered = connection.execute(_GROUPS_OF[connection.dialect.name], {"user_id": user_id}).scalar()
+    return [(scim_id, name) for scim_id, name in gathered or ()]
+
+
+def _member(row: AnyRow) -> MemberView:
+    """Build a member from the user columns of a read's row, with its groups as (scim_id, name) pairs."""
+    member = MemberView(*row[:_USER_WIDTH])
+    member.groups = [(scim_id, name) for scim_id, name in row.groups or ()]
+    return member
 
 
 _VISIBLE_COUNT = select(ScimMemberCount.visible).where(ScimMemberCount.tenant_id == bindparam("tenant_id"))
