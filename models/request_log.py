@@ -1,11 +1,18 @@
-"""What identity providers sent: the request log (R11), its per-minute rollups, and offboarding SCIM could not apply."""
+"""What identity providers sent: the request log (R11), its per-minute rollups, and offboarding SCIM could not apply.
+
+The rollups are kept by the database: triggers on `scim_requests` (below) add each log row's requests to its
+credential's minute and hour rollup in the statement that writes the row, so a request's log transaction is
+one statement and its COMMIT. `db.create_all()` installs them through the DDL events at the end of this module,
+and migration a8c2e6f4b1d9 installs the same text. A migration that rebuilds `scim_requests` on SQLite
+(Alembic's batch mode copies the table) drops them with the old table and must create them again.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import DDL, DateTime, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, db, utcnow
@@ -68,9 +75,10 @@ class ScimRequest(Model):
 class ScimRequestRollup(Model):
     """How many of a credential's requests answered a status class in one minute or one hour.
 
-    Kept in step with the log by services/rollups.py in the transaction of each log row, so the live page
-    and the credentials list sum a few dozen rows however long the log is. `status_class` is 2, 4 or 5 as
-    the histogram groups statuses (below 300, below 500, the rest).
+    Kept in step with the log by the triggers below, in the statement that writes each log row, so the live
+    page and the credentials list sum a few dozen rows however long the log is. `status_class` is 2, 4 or 5
+    as the histogram groups statuses (below 300, below 500, the rest); `start` is the bucket's first instant.
+    Pruning the log leaves them be: services/rollups.prune drops whole hours of them with the log's.
     """
 
     __tablename__ = "scim_request_rollups"
@@ -85,6 +93,74 @@ class ScimRequestRollup(Model):
     status_class: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# The rollup rows of a log row: its minute and hour buckets, in that order (the lock order on PostgreSQL),
+# each raised by `added` requests. `count` may exceed 1: a counted refusal row, or rows written as a run.
+_ROLLUP_COLUMNS = "credential_id, span_minutes, start, status_class, tenant_id, count"
+_STATUS_CLASS = "CASE WHEN NEW.status < 300 THEN 2 WHEN NEW.status < 500 THEN 4 ELSE 5 END"
+_ADD_TO_ROLLUP = (
+    "ON CONFLICT (credential_id, span_minutes, start, status_class)\n"
+    "    DO UPDATE SET count = scim_request_rollups.count + excluded.count"
+)
+
+
+# SQLite keeps `at` as the text SQLAlchemy writes for a DateTime ('2026-11-30 19:41:23.078282'). A bucket's
+# start must be the very text SQLAlchemy would write for it ('2026-11-30 19:41:00.000000'), or the readers,
+# which compare it with datetime parameters, would miss it: `at` up to the minute's colon (17 characters) or
+# the hour's (14), then zeros. No literal starts with a colon: the migration's text() would read ':00' as a
+# parameter.
+_SQLITE_MINUTE = "substr(NEW.at, 1, 17) || '00.000000'"
+_SQLITE_HOUR = "substr(NEW.at, 1, 14) || '00:00.000000'"
+
+
+def _sqlite_rollup_insert(added: str) -> str:
+    return (
+        f"  INSERT INTO scim_request_rollups ({_ROLLUP_COLUMNS}) VALUES\n"
+        f"    (NEW.credential_id, 1, {_SQLITE_MINUTE}, {_STATUS_CLASS}, NEW.tenant_id, {added}),\n"
+        f"    (NEW.credential_id, 60, {_SQLITE_HOUR}, {_STATUS_CLASS}, NEW.tenant_id, {added})\n"
+        f"  {_ADD_TO_ROLLUP};"
+    )
+
+
+# A row of its own fires the INSERT trigger. A counted refusal is an INSERT ... ON CONFLICT (bucket) DO UPDATE
+# SET count = count + 1 (services/audit.py): its first request inserts, and each later one fires only the
+# UPDATE trigger, with the request it adds as NEW.count - OLD.count. Nothing else updates log rows, and
+# deleting them (the log's pruning) leaves the rollups alone.
+SQLITE_ROLLUP_TRIGGERS = (
+    f"""CREATE TRIGGER scim_request_rollup_insert AFTER INSERT ON scim_requests
+WHEN NEW.credential_id IS NOT NULL
+BEGIN
+{_sqlite_rollup_insert("NEW.count")}
+END""",
+    f"""CREATE TRIGGER scim_request_rollup_update AFTER UPDATE OF count ON scim_requests
+WHEN NEW.credential_id IS NOT NULL AND NEW.count IS NOT OLD.count
+BEGIN
+{_sqlite_rollup_insert("NEW.count - OLD.count")}
+END""",
+)
+
+# A plain AFTER ROW trigger, not a deferred one as for the member counts: a log transaction is its one write
+# and its COMMIT (and, rarely, a first-seen operation between), so the rollup rows are locked hardly longer
+# than a trigger deferred to COMMIT would lock them. Every log transaction locks its log row first (a counted
+# row's bucket), then the minute rollup, then the hour one, so two of them never wait on each other in a cycle.
+POSTGRESQL_ROLLUP_TRIGGERS = (
+    f"""CREATE OR REPLACE FUNCTION scim_request_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  added integer := NEW.count - CASE WHEN TG_OP = 'UPDATE' THEN OLD.count ELSE 0 END;
+  klass integer := {_STATUS_CLASS};
+BEGIN
+  IF added <> 0 THEN
+    INSERT INTO scim_request_rollups ({_ROLLUP_COLUMNS}) VALUES
+      (NEW.credential_id, 1, date_trunc('minute', NEW.at), klass, NEW.tenant_id, added),
+      (NEW.credential_id, 60, date_trunc('hour', NEW.at), klass, NEW.tenant_id, added)
+    {_ADD_TO_ROLLUP};
+  END IF;
+  RETURN NULL;
+END $$""",
+    """CREATE TRIGGER scim_request_rollup AFTER INSERT OR UPDATE OF count ON scim_requests
+FOR EACH ROW WHEN (NEW.credential_id IS NOT NULL) EXECUTE FUNCTION scim_request_rollup_add()""",
+)
 
 
 class OffboardingRequest(Model):
@@ -111,3 +187,10 @@ class OffboardingRequest(Model):
 
     user: Mapped[User] = relationship()
     credential: Mapped[ScimCredential | None] = relationship()
+
+
+# Once every table exists: the triggers name both `scim_requests` and `scim_request_rollups`.
+for _dialect, _statements in (("sqlite", SQLITE_ROLLUP_TRIGGERS), ("postgresql", POSTGRESQL_ROLLUP_TRIGGERS)):
+    for _statement in _statements:
+        _ddl = DDL(_statement)  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL's constructor unannotated
+        event.listen(Model.metadata, "after_create", _ddl.execute_if(dialect=_dialect))

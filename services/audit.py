@@ -112,7 +112,10 @@ def record(entry: RequestRecord) -> None:
 
 
 def _insert(connection: Connection, row: dict[str, Any], counted: bool) -> tuple[int | None, list[tuple[int, str]]]:
-    """Write the row (or count it in) and its rollups; return the transaction's id (PostgreSQL) and new first-seens."""
+    """Write the row (or count it in); return the transaction's id (PostgreSQL) and the first-seens it noted.
+
+    The row's statement also adds it to its rollups: the log table's triggers do (models/request_log.py).
+    """
     statement, values = _write(row, counted, connection.dialect.name)
     xid = None
     if connection.dialect.name == "postgresql":
@@ -120,8 +123,8 @@ def _insert(connection: Connection, row: dict[str, Any], counted: bool) -> tuple
     else:
         database.relax_commit(connection)  # before the transaction's first write, or it has no effect
         connection.execute(statement, values)
-    # In the same transaction, after the insert: a row and its counts commit together or not at all.
-    return xid, rollups.add(connection, row)
+    # In the same transaction, after the insert: a row and its first-seen operations commit together or not at all.
+    return xid, rollups.note_first_seen(connection, row)
 
 
 @cache

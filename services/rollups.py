@@ -1,9 +1,11 @@
 """Keep per-credential counts in step with the request log (R11), and read the live page's figures from them.
 
-Each log row adds 1 to its credential's minute and hour rollup for its status class, and notes the
-operations a successful request made the first time the credential makes them, in the same transaction
-as the row (services/audit.py). A counted refusal row counts each request it stands for, since every
-request calls `record()` once. Readers then sum at most a few hundred rollup rows, whatever the log holds.
+The database adds each log row's requests to its credential's minute and hour rollup for its status class,
+through triggers on `scim_requests` (models/request_log.py), in the very statement that writes the row. A
+counted refusal row counts each request it stands for, since every request calls `audit.record()` once and
+each raises the row's `count`. What stays here, in the same transaction as the row (services/audit.py), is
+noting the operations a successful request made the first time the credential makes them. Readers then sum
+at most a few hundred rollup rows, whatever the log holds.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -36,36 +37,15 @@ _KNOWN_LIMIT = 100_000
 _known_lock = threading.Lock()
 
 
-def status_class(status: int) -> int:
-    """Group a status as the histogram does: below 300 is 2, below 500 is 4, the rest 5."""
-    return 2 if status < 300 else 4 if status < 500 else 5
+def note_first_seen(connection: Connection, row: dict[str, Any]) -> list[tuple[int, str]]:
+    """Note the operations of a logged successful request that its credential makes for the first time.
 
-
-def add(connection: Connection, row: dict[str, Any]) -> list[tuple[int, str]]:
-    """Count one logged request into its credential's minute and hour rollups, and note first operations.
-
-    Returns the first-seen pairs it wrote, for `remember` once the transaction has committed.
+    Returns the first-seen pairs it wrote, for `remember` once the transaction has committed. The row's
+    rollups are not written here: the log table's triggers add them.
     """
     credential_id = row["credential_id"]
     insert = _INSERTS.get(connection.dialect.name)
-    if credential_id is None or insert is None:
-        return []
-    at: datetime = row["at"]
-    shared = {
-        "credential_id": credential_id,
-        "tenant_id": row["tenant_id"],
-        "status_class": status_class(row["status"]),
-        "count": row.get("count") or 1,  # a log row written as a run of requests (tests, backfills) adds all
-    }
-    # Both rows in one executemany: one statement, one round trip (psycopg pipelines it).
-    connection.execute(
-        _rollup_upsert(connection.dialect.name),
-        [
-            {**shared, "span_minutes": MINUTE, "start": at.replace(second=0, microsecond=0)},
-            {**shared, "span_minutes": HOUR, "start": at.replace(minute=0, second=0, microsecond=0)},
-        ],
-    )
-    if row["status"] >= 300:
+    if credential_id is None or insert is None or row["status"] >= 300:
         return []
     pairs = [
         (credential_id, op)
@@ -74,24 +54,10 @@ def add(connection: Connection, row: dict[str, Any]) -> list[tuple[int, str]]:
     ]
     if pairs:
         seen = insert(ScimCredentialOperation).values(
-            [{"credential_id": credential_id, "operation": op, "first_at": at} for _, op in pairs]
+            [{"credential_id": credential_id, "operation": op, "first_at": row["at"]} for _, op in pairs]
         )
         connection.execute(seen.on_conflict_do_nothing(index_elements=["credential_id", "operation"]))
     return pairs
-
-
-@cache
-def _rollup_upsert(dialect: str) -> Executable:
-    """Build once per dialect: the upsert of one rollup row, its values as bound parameters.
-
-    A statement built per request (or any multi-row VALUES, which SQLAlchemy never caches) is compiled anew
-    each time, which cost more CPU than the rest of a GET; this one is compiled once and cached.
-    """
-    statement = _INSERTS[dialect](ScimRequestRollup)
-    return statement.on_conflict_do_update(
-        index_elements=["credential_id", "span_minutes", "start", "status_class"],
-        set_={"count": ScimRequestRollup.count + statement.excluded.count},
-    )
 
 
 def forget_first_seen() -> None:

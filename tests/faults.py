@@ -131,9 +131,9 @@ def lose_commit(app, admin: Engine, *, reply_only: bool) -> Iterator[list[int]]:
         del dialect.do_commit
 
 
-# The request log's own transaction (its row, the row's rollups, a first-seen operation) runs after the
-# request's COMMIT by design, on a connection of its own.
-LOG_WRITES = ("INSERT INTO scim_requests", "INSERT INTO scim_request_rollups", "INSERT INTO scim_credential_operations")
+# The request log's own transaction (its row, whose triggers add its rollups, and a first-seen operation)
+# runs after the request's COMMIT by design, on a connection of its own.
+LOG_WRITES = ("INSERT INTO scim_requests", "INSERT INTO scim_credential_operations")
 
 
 @contextmanager

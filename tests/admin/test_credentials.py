@@ -43,8 +43,11 @@ def logged(credential, status=200, operation=None, failure=None, user_agent=OKTA
     )
     db.session.add(row)
     db.session.flush()
-    # As services/audit.py does in the log row's transaction: its rollups and first-seen operations.
-    rollups.add(db.session.connection(), {c.key: getattr(row, c.key) for c in ScimRequest.__table__.columns})
+    # The insert's triggers added its rollups; as services/audit.py does in the row's transaction, note its
+    # first-seen operations.
+    rollups.note_first_seen(
+        db.session.connection(), {c.key: getattr(row, c.key) for c in ScimRequest.__table__.columns}
+    )
     db.session.commit()
     return row
 
