@@ -31,7 +31,7 @@ from services.identifiers import fold
 
 # Public API; parse_filter and Node are re-exported so callers need only this module. The maps for our two
 # resource types, USER_FILTERS and GROUP_FILTERS, are declared in scim.filter_maps.
-__all__ = ["Computed", "Field", "FilterMap", "Node", "Related", "compile_filter", "parse_filter"]
+__all__ = ["Computed", "Field", "FilterMap", "Node", "Related", "compile_filter", "equality_value", "parse_filter"]
 
 # Which operators make sense for which attribute type (RFC 7644 §3.4.2.2: gt/ge/lt/le on booleans is an error).
 _OPS = {
@@ -79,9 +79,26 @@ class _Scope:
     via: Related | None
 
 
-def compile_filter(text: str, targets: FilterMap) -> ColumnElement[bool]:
-    """Compile a filter (RFC 7644 §3.4.2.2) to a WHERE clause, raising InvalidFilter when it is unusable."""
-    return _compile(parse_filter(text), targets, negate=False, scope=None)
+def compile_filter(text: str | Node, targets: FilterMap) -> ColumnElement[bool]:
+    """Compile a filter (RFC 7644 §3.4.2.2), as text or parsed, to a WHERE clause; raise InvalidFilter when unusable."""
+    node = parse_filter(text) if isinstance(text, str) else text
+    return _compile(node, targets, negate=False, scope=None)
+
+
+def equality_value(node: Node, targets: FilterMap, key: str) -> Any | None:
+    """Return the value of a filter that is exactly `<the attribute mapped at key> eq <value>`, else None.
+
+    The value comes as its column holds it (checked against the attribute's type, folded where the column is), so
+    a caller can answer the filter IdPs send before every create (`userName eq "..."`, docs/idp-behaviour.md)
+    from a statement built once. What `compile_filter` would refuse, this refuses alike.
+    """
+    if not isinstance(node, Compare) or node.op != "eq" or node.value is None:
+        return None
+    name, target = _target(node.path, targets, None)
+    if target is not targets.targets.get(key) or not isinstance(target, Field) or target.via is not None:
+        return None
+    value = _coerce(name, target.kind, node.value)
+    return fold(value) if target.kind == "string" and not target.case_exact else value
 
 
 def _compile(node: Node, fmap: FilterMap, negate: bool, scope: _Scope | None) -> ColumnElement[bool]:

@@ -61,7 +61,9 @@ def scim_visible_by_id(tenant_id: int) -> ColumnElement[bool]:
     return _scim_visible(tenant_id, tenant=User.tenant_id + 0)
 
 
-def scim_visible_for_list(tenant_id: int, *, filtered: bool) -> ColumnElement[bool]:
+def scim_visible_for_list(
+    tenant_id: int | ColumnElement[int], *, filtered: bool, dialect: str | None = None
+) -> ColumnElement[bool]:
     """Return `scim_visible` in the shape the planner needs for a list (scim/paging.py).
 
     The rung is written as constants, not bound values: SQLite uses a partial index only for a query whose
@@ -69,13 +71,14 @@ def scim_visible_for_list(tenant_id: int, *, filtered: bool) -> ColumnElement[bo
     With a filter, SQLite (which keeps no statistics) would still take that index, or the one on
     (tenant_id, scim_managed, role), for their equality terms and check the filter on every member; a unary
     `+` keeps those columns out of its index choice, so the filter's own index (userName, emails...) is taken.
-    PostgreSQL plans from its statistics and needs neither.
+    PostgreSQL plans from its statistics and needs neither. A statement built once, before any engine exists,
+    names its `dialect` and passes its tenant as a bound parameter.
     """
-    return _scim_visible_for_list(tenant_id, filtered, db.engine.dialect.name)
+    return _scim_visible_for_list(tenant_id, filtered, dialect or db.engine.dialect.name)
 
 
 @lru_cache(maxsize=1024)
-def _scim_visible_for_list(tenant_id: int, filtered: bool, dialect: str) -> ColumnElement[bool]:
+def _scim_visible_for_list(tenant_id: int | ColumnElement[int], filtered: bool, dialect: str) -> ColumnElement[bool]:
     """Built once per tenant and shape, as `_scim_visible_in` is: building it cost a filtered list 10% of its CPU."""
     managed: ColumnElement[bool] = User.scim_managed.expression
     role: ColumnElement[Role] = User.role.expression
