@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--dump", help="also write the raw profile here, for pstats or snakeviz")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder, fresh_database(args.database_url, Path(folder), "profile") as url:
@@ -128,6 +129,8 @@ def main() -> None:
                 print(f"the first request answered {status}: {answer[:300]!r}")
             statuses[status] = statuses.get(status, 0) + 1
         profiler.disable()
+        if args.dump:
+            profiler.dump_stats(args.dump)
         cpu = time.process_time() - started_cpu
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(args.limit)
