@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
@@ -38,7 +38,7 @@ from scim import bp as scim_bp
 from scim import init_app as init_scim
 from scim import is_scim_path
 from scim.errors import error_response
-from services import database
+from services import audit, database
 
 # The app is Flask(__name__) below, so this is app.logger too: the one that escapes what a client wrote (logsafe).
 log = logsafe.logger(__name__)
@@ -81,7 +81,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
-            database.restore_full_sync(db.engine)
+            # The request log's rows commit on a pool of their own, on the same file, whose connections never
+            # wait for the disk: on one shared pool each log row paid two PRAGMAs to relax and restore the sync.
+            log_engine = create_engine(db.engine.url, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+            event.listen(log_engine, "connect", _sqlite_log_pragmas)
+            app.extensions[audit.ENGINE] = log_engine
 
     init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
@@ -121,8 +125,16 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Every commit reaches the disk before it is answered (only the request log relaxes this, per commit).
+    # Every commit reaches the disk before it is answered: the request log's connections alone relax this.
     cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_log_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    """The request log's own connections: as every other, but their commits skip the fsync (services/database.py)."""
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -16,9 +16,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Executable, Insert, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 import logsafe
 from models import ScimCredential, ScimRequest, db, utcnow
@@ -55,6 +56,8 @@ class RequestRecord:
     skipped_members: int | None = None
 
 
+# Where app.py keeps the SQLite log's own engine, in `app.extensions`.
+ENGINE = "request_log_engine"
 # A row of its own: built once, so each request reuses its cache key and compiled form.
 _INSERT = insert(ScimRequest)
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
@@ -88,7 +91,7 @@ def record(entry: RequestRecord) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         xid: int | None = None
         try:
-            with db.engine.begin() as connection:
+            with _engine().begin() as connection:
                 # Stamped once a connection is held, on every attempt: readers of the log rely on a row
                 # committing within moments of its time stamp (services/request_log.py), and a wait for a
                 # pooled connection or a retry would break that.
@@ -121,10 +124,15 @@ def _insert(connection: Connection, row: dict[str, Any], counted: bool) -> tuple
     if connection.dialect.name == "postgresql":
         xid = int(connection.execute(_with_xid(statement), values).scalar_one())
     else:
-        database.relax_commit(connection)  # before the transaction's first write, or it has no effect
         connection.execute(statement, values)
     # In the same transaction, after the insert: a row and its first-seen operations commit together or not at all.
     return xid, rollups.note_first_seen(connection, row)
+
+
+def _engine() -> Engine:
+    """The engine log rows are written with: on SQLite one of their own (app.py), whose commits skip the fsync."""
+    engine: Engine | None = current_app.extensions.get(ENGINE)
+    return engine or db.engine
 
 
 @cache

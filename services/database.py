@@ -11,12 +11,11 @@ from sqlalchemy import (
     Result,
     Row,
     Select,
-    event,
     exc,
     func,
     text,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -156,29 +155,12 @@ def committed(xid: int, *, attempts: int = 20, pause: float = 0.05) -> bool | No
 # Only an operating-system crash or power loss can drop the last moments of log rows (PostgreSQL: at most
 # 3 x wal_writer_delay, 0.6 s by default; SQLite: the rows since the last fully synced commit). The data stays
 # consistent either way. On PostgreSQL this is `SET LOCAL synchronous_commit = off`, spelled as a function so it
-# rides on the INSERT's RETURNING instead of costing a round trip of its own.
+# rides on the INSERT's RETURNING instead of costing a round trip of its own. On SQLite the log writes through an
+# engine of its own whose connections are opened with `synchronous=NORMAL` (app.py, services/audit.py).
 RELAXED_COMMIT = func.set_config("synchronous_commit", "off", True)
-_RELAXED = "synchronous_relaxed"
 
 
 def driver_in_transaction(connection: Connection) -> bool:
     """Tell whether the DBAPI connection under `connection` has begun a transaction of its own."""
     driver: Any = connection.connection.driver_connection
     return bool(driver.in_transaction)
-
-
-def relax_commit(connection: Connection) -> None:
-    """On SQLite, let this connection's next COMMIT skip the fsync; the pool restores full sync on check-in."""
-    if connection.dialect.name != "sqlite" or driver_in_transaction(connection):
-        return  # the level can only change between transactions: this commit then keeps the full sync
-    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-    connection.info[_RELAXED] = True
-
-
-def restore_full_sync(engine: Engine) -> None:
-    """Install the check-in hook that gives every SQLite connection back its full sync before reuse."""
-
-    @event.listens_for(engine, "checkin")
-    def _restore(dbapi_connection: Any, record: Any) -> None:
-        if dbapi_connection is not None and record.info.pop(_RELAXED, False):
-            dbapi_connection.execute("PRAGMA synchronous=FULL")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import close_all_sessions
 import config
 from app import create_app
 from models import Role, db
-from services import accounts, credentials, rollups, tenants
+from services import accounts, audit, credentials, rollups, tenants
 from tests.admin import sign_in
 
 SCIM = "/scim/v2"
@@ -191,11 +191,14 @@ def statements():
     def record(_conn, _cursor, statement, *_args):
         seen.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = {db.engine, audit._engine()}  # the request log's own engine too, on SQLite
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def scim_error(response, status: int, scim_type: str | None = None) -> dict:
