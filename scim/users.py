@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import Response, g
@@ -37,9 +38,13 @@ from services import member_reads, provisioning
 _user_schema = UserSchema()
 
 
-def _render(user: User | member_reads.MemberView) -> dict[str, Any]:
-    # A read gathered the groups in the member's own statement; a write loaded the entity, without them.
-    groups = user.groups if isinstance(user, member_reads.MemberView) else member_reads.groups_of(user.id)
+def _render(user: User | member_reads.MemberView, *, created: bool = False) -> dict[str, Any]:
+    # A read gathered the groups in the member's own statement; a write loaded the entity, without them. A member
+    # created in this transaction belongs to no cohort yet.
+    if isinstance(user, member_reads.MemberView):
+        groups = user.groups
+    else:
+        groups = [] if created else member_reads.groups_of(user.id)
     attributes, excluded = attribute_params()
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
 
@@ -125,7 +130,7 @@ def create_user() -> Response:
     """Provision a member (201 with the full resource and its Location)."""
     profile = _profile(_user_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
-    with answered_at_commit(_render, User) as outcome, domain_errors():
+    with answered_at_commit(partial(_render, created=True), User) as outcome, domain_errors():
         provisioning.create_scim_user(g.scim_tenant, profile)
     g.scim_operation = "user.created"
     resource = outcome.built()

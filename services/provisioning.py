@@ -111,10 +111,10 @@ def get_scim_user(tenant: Tenant, scim_id: str) -> User:
 
 def _scim_user(tenant_id: int, which: ColumnElement[bool], *, lock: bool = False) -> User:
     """Return the SCIM-visible user `which` selects (locked for a write when asked), or raise user_not_found."""
-    query = select(User).where(scim_visible(tenant_id), which)
-    # The emails come with the user, in the same statement: every answer renders them. A locked read keeps
-    # the plain SELECT ... FOR UPDATE (an outer join cannot be locked on PostgreSQL) and loads them after.
-    user = db.session.scalar(for_write(query, User) if lock else query.options(joinedload(User.emails)))
+    # The emails come with the user, in the same statement: every answer renders them. A locked read locks the
+    # user's row only (FOR ... OF users): PostgreSQL cannot lock the nullable side of an outer join.
+    query = select(User).where(scim_visible(tenant_id), which).options(joinedload(User.emails))
+    user = db.session.scalar(for_write(query, User) if lock else query)
     if user is None:
         raise user_not_found(tenant_id, which)
     return user
