@@ -20,7 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,9 +72,64 @@ def _call(app, environ: dict) -> tuple[int, bytes]:
     return int(status[0].split()[0]), body
 
 
+PHASES = ("get", "filter", "post", "patch", "list")
+
+
+@contextmanager
+def prepared_app(
+    database_url: str | None, users: int, root: Path = ROOT
+) -> Iterator[tuple[Any, str, list[tuple[str, str]]]]:
+    """Yield (app, token, seeded) on a fresh database: the app of the project at `root` (this one by default),
+    made as gunicorn makes it, with `users` members."""
+    with tempfile.TemporaryDirectory() as folder, fresh_database(database_url, Path(folder), "profile") as url:
+        env = {"DATABASE_URL": url, "INSTANCE_PATH": str(Path(folder) / "instance"), "MOBIEUS_SCIM_RATE_LIMIT": ""}
+        os.environ.update(env)
+        flask = [str(BIN / "flask"), "--app", "app"]
+        run = {"cwd": root, "check": True, "capture_output": True, "text": True}
+        subprocess.run([*flask, "db", "upgrade"], **run)
+        subprocess.run([*flask, "tenants", "create", "default"], **run)
+        issued = subprocess.run([*flask, "scim", "issue", "--tenant", "default", "--name", "profile"], **run)
+        token = issued.stdout.strip().splitlines()[-1]
+
+        sys.path.insert(0, str(root))
+        from app import create_app
+
+        app = create_app()
+        seeded = []
+        for i in range(users):
+            name = f"member{i}@example.com"
+            status, body = _call(app, _environ("POST", "/scim/v2/Users", user_document(name), token))
+            if status != 201:
+                raise SystemExit(f"seeding answered {status}: {body[:300]!r}")
+            seeded.append((json.loads(body)["id"], name))
+        yield app, token, seeded
+
+
+def phase_request(phase: str, seeded: list[tuple[str, str]], i: int) -> tuple[str, str, dict | None]:
+    """Return (method, path, body) of the i-th request of a phase, as bench/compare.py sends them."""
+    scim_id, name = seeded[i % len(seeded)]
+    return {
+        "get": ("GET", f"/scim/v2/Users/{scim_id}", None),
+        "filter": ("GET", f"/scim/v2/Users?filter=userName%20eq%20%22{name}%22", None),
+        "post": ("POST", "/scim/v2/Users", user_document(f"new-{phase}-{i}@example.com")),
+        "patch": (
+            "PATCH",
+            f"/scim/v2/Users/{scim_id}",
+            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": i % 2 == 0}}]},
+        ),
+        "list": ("GET", "/scim/v2/Users?count=100", None),
+    }[phase]
+
+
+def warm(app, token: str, phase: str, seeded: list[tuple[str, str]]) -> None:
+    """Send 50 requests of the phase first: caches and the pool as a running worker has them."""
+    for i in range(50):
+        _call(app, _environ(*phase_request(phase, seeded, 1_000_000 + i), token))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", default="get", choices=("get", "filter", "post", "patch", "list"))
+    parser.add_argument("--phase", default="get", choices=PHASES)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--database-url")
@@ -80,45 +138,9 @@ def main() -> None:
     parser.add_argument("--dump", help="also write the raw profile here, for pstats or snakeviz")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as folder, fresh_database(args.database_url, Path(folder), "profile") as url:
-        env = {"DATABASE_URL": url, "INSTANCE_PATH": str(Path(folder) / "instance"), "MOBIEUS_SCIM_RATE_LIMIT": ""}
-        os.environ.update(env)
-        flask = [str(BIN / "flask"), "--app", "app"]
-        run = {"cwd": ROOT, "check": True, "capture_output": True, "text": True}
-        subprocess.run([*flask, "db", "upgrade"], **run)
-        subprocess.run([*flask, "tenants", "create", "default"], **run)
-        issued = subprocess.run([*flask, "scim", "issue", "--tenant", "default", "--name", "profile"], **run)
-        token = issued.stdout.strip().splitlines()[-1]
-
-        sys.path.insert(0, str(ROOT))
-        from app import create_app
-
-        app = create_app()
-        seeded = []
-        for i in range(args.users):
-            name = f"member{i}@example.com"
-            status, body = _call(app, _environ("POST", "/scim/v2/Users", user_document(name), token))
-            if status != 201:
-                raise SystemExit(f"seeding answered {status}: {body[:300]!r}")
-            seeded.append((json.loads(body)["id"], name))
-
-        def request(i: int) -> tuple[str, str, dict | None]:
-            scim_id, name = seeded[i % len(seeded)]
-            return {
-                "get": ("GET", f"/scim/v2/Users/{scim_id}", None),
-                "filter": ("GET", f"/scim/v2/Users?filter=userName%20eq%20%22{name}%22", None),
-                "post": ("POST", "/scim/v2/Users", user_document(f"new{i}@example.com")),
-                "patch": (
-                    "PATCH",
-                    f"/scim/v2/Users/{scim_id}",
-                    {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": i % 2 == 0}}]},
-                ),
-                "list": ("GET", "/scim/v2/Users?count=100", None),
-            }[args.phase]
-
-        environs = [_environ(*request(i), token) for i in range(args.requests)]
-        for i in range(50):  # warm the caches and the pool, as a running worker has them
-            _call(app, _environ(*request(args.requests + i), token))
+    with prepared_app(args.database_url, args.users) as (app, token, seeded):
+        environs = [_environ(*phase_request(args.phase, seeded, i), token) for i in range(args.requests)]
+        warm(app, token, args.phase, seeded)
         profiler = cProfile.Profile()
         started_cpu = time.process_time()
         profiler.enable()
