@@ -2,7 +2,7 @@
 
 Revision ID: a8c2e6f4b1d9
 Revises: f3b9d1e7a2c4
-Create Date: 2026-12-06 10:00:00.000000
+Create Date: 2026-11-30 20:00:00.000000
 
 Each log row's requests were added to its credential's minute and hour rollups by a second statement from
 the app, in the row's transaction. These triggers add them in the statement that writes the row instead
