@@ -83,9 +83,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             # The request log's rows commit on a pool of their own, on the same file, whose connections never
             # wait for the disk: on one shared pool each log row paid two PRAGMAs to relax and restore the sync.
-            log_engine = create_engine(db.engine.url, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-            event.listen(log_engine, "connect", _sqlite_log_pragmas)
-            app.extensions[audit.ENGINE] = log_engine
+            # An in-memory database is one per connection's engine: there the log keeps to the app's engine.
+            if db.engine.url.database not in (None, "", ":memory:"):
+                log_engine = create_engine(db.engine.url, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+                event.listen(log_engine, "connect", _sqlite_log_pragmas)
+                app.extensions[audit.ENGINE] = log_engine
 
     init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)

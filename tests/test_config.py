@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app import create_app
 from models import db
+from services import audit
 
 WELL_KNOWN = ("DATABASE_URL", "SECRET_KEY", "TENANT_BASE_DOMAIN", "INSTANCE_PATH")
 
@@ -227,3 +228,25 @@ def test_workers_starting_together_agree_on_one_secret_key(instance, build, monk
     monkeypatch.setattr(os, "link", other_worker_wins)
     assert build().config["SECRET_KEY"] == "other-worker-key"
     assert sorted(p.name for p in instance.iterdir()) == ["secret_key"]
+
+
+# --- the request log's own SQLite engine --------------------------------------------------------------
+
+
+def test_a_sqlite_file_gives_the_request_log_an_engine_of_its_own_that_skips_the_fsync(instance, build):
+    app = build()  # the default: a SQLite file in instance/
+    log_engine = app.extensions[audit.ENGINE]
+    with app.app_context():
+        assert log_engine.url == db.engine.url and log_engine is not db.engine
+    with log_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    log_engine.dispose()
+
+
+def test_an_in_memory_sqlite_database_keeps_the_log_on_the_apps_engine(instance, build):
+    """Each engine would open a database of its own: the log's rows would land where nothing reads them."""
+    app = build(SQLALCHEMY_DATABASE_URI="sqlite://")
+    assert audit.ENGINE not in app.extensions
+    with app.app_context():
+        assert audit._engine() is db.engine
