@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, delete, literal_column, select
+from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, delete, literal_column, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -268,9 +268,18 @@ def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     live = and_(User.tenant_id == user.tenant_id, User.deprovisioned_at.is_(None))
     if user.id is not None:
         live = and_(live, User.id != user.id)
-    if new_name and db.session.scalar(select(User.id).where(live, User.user_name_ci == key).limit(1)):
+    taken = [User.user_name_ci == key] if new_name else []
+    if new_external_id:
+        taken.append(User.external_id == external_id)
+    # One question for both (an IdP's create sends both), each half through its own unique index: an OR of the two
+    # would send SQLite, which keeps no statistics, through every account of the tenant. Two rows are enough to
+    # tell: externalId is unique among live accounts, so of any two rows that match, one holds the userName if any
+    # does.
+    halves = [select(User.user_name_ci, User.external_id).where(live, term) for term in taken]
+    holders = db.session.execute(union_all(*halves).limit(2) if len(halves) > 1 else halves[0].limit(2)).all()
+    if new_name and any(holder.user_name_ci == key for holder in holders):
         raise Conflict("userName is already in use in this tenant", "userName")
-    if new_external_id and db.session.scalar(select(User.id).where(live, User.external_id == external_id).limit(1)):
+    if new_external_id and any(holder.external_id == external_id for holder in holders):
         raise Conflict("externalId is already in use in this tenant", "externalId")
 
 

@@ -28,6 +28,8 @@ EXPECTED = {
     "sqlite": {"get": 3, "filter": 3, "list": 4, "post": 6, "patch": 6},
     "postgresql": {"get": 3, "filter": 3, "list": 4, "post": 6, "patch": 6},
 }
+# How R5's question (services.provisioning.check_unique) begins.
+UNIQUENESS_QUESTION = "SELECT users.user_name_ci, users.external_id"
 
 
 def _user(name: str) -> dict:
@@ -268,8 +270,33 @@ def test_a_write_that_keeps_its_user_name_and_external_id_asks_no_uniqueness_que
     scim_id = scim.post("/Users", body).get_json()["id"]
     with statements() as seen:
         assert scim.put(f"/Users/{scim_id}", {**body, "displayName": "Kept"}).status_code == 200
-    assert not [s for s in seen if s.startswith("SELECT users.id") and "LIMIT" in s], seen
+    assert not [s for s in seen if s.startswith(UNIQUENESS_QUESTION)], seen
     with statements() as seen:
         taken = scim.put(f"/Users/{scim_id}", {**body, "externalId": "ext-other"})
     assert taken.status_code == 200
-    assert [s for s in seen if s.startswith("SELECT users.id") and "users.external_id =" in s]
+    assert [s for s in seen if s.startswith(UNIQUENESS_QUESTION) and "users.external_id =" in s]
+
+
+def test_a_create_asks_one_question_for_both_names_each_through_its_own_index(app, scim, seeded):
+    """R5 for an IdP's create (userName and externalId): one statement, never a walk over the tenant's accounts."""
+    body = {**_user("both@example.com"), "externalId": "ext-both"}
+    asked: list[tuple[str, tuple]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if statement.startswith(UNIQUENESS_QUESTION):
+            asked.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert scim.post("/Users", body).status_code == 201
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(asked) == 1
+    assert scim.post("/Users", {**_user("other@example.com"), "externalId": "ext-both"}).status_code == 409
+    if db.engine.dialect.name != "sqlite":
+        return  # PostgreSQL plans by statistics
+    with db.engine.connect() as connection:
+        plan = [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
+    assert any("uq_users_tenant_user_name" in step for step in plan), plan
+    assert any("uq_users_tenant_external_id" in step for step in plan), plan
+    assert not any(step.endswith("(tenant_id=?)") for step in plan), plan
