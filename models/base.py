@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, overload
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, String
+from sqlalchemy import DDL, MetaData, String, event
 from sqlalchemy.orm import DeclarativeBase
 
 from services.identifiers import check_folded_length, fold
@@ -35,6 +35,17 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+def install_with_tables(sqlite: tuple[str, ...], postgresql: tuple[str, ...]) -> None:
+    """Run these statements (triggers, their functions) on each database once `create_all` has made every table.
+
+    The schema the suite and a fresh install get is then the one the migrations install from the same text.
+    """
+    for dialect, statements in (("sqlite", sqlite), ("postgresql", postgresql)):
+        for statement in statements:
+            ddl = DDL(statement)  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL's constructor unannotated
+            event.listen(Model.metadata, "after_create", ddl.execute_if(dialect=dialect))
 
 
 def utcnow() -> datetime:

@@ -23,10 +23,10 @@ tests/test_migrations.py checks that the head revision has them.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, ForeignKey, Integer, event
+from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Model
+from models.base import Model, install_with_tables
 from models.roles import Role
 
 _RUNG = ", ".join(str(int(role)) for role in Role.SCIM_RUNG)
@@ -91,8 +91,5 @@ END $$""",
 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION scim_member_count_change()""",
 )
 
-# Once every table exists: the triggers name both `users` and `scim_member_counts`.
-for _dialect, _statements in (("sqlite", SQLITE_TRIGGERS), ("postgresql", POSTGRESQL_TRIGGERS)):
-    for _statement in _statements:
-        _ddl = DDL(_statement)  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL's constructor unannotated
-        event.listen(Model.metadata, "after_create", _ddl.execute_if(dialect=_dialect))
+# Once every table exists (models/base.py): the triggers name both `users` and `scim_member_counts`.
+install_with_tables(sqlite=SQLITE_TRIGGERS, postgresql=POSTGRESQL_TRIGGERS)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DDL, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Model, db, utcnow
+from models.base import Model, db, install_with_tables, utcnow
 
 if TYPE_CHECKING:
     from models.accounts import User
@@ -189,8 +189,5 @@ class OffboardingRequest(Model):
     credential: Mapped[ScimCredential | None] = relationship()
 
 
-# Once every table exists: the triggers name both `scim_requests` and `scim_request_rollups`.
-for _dialect, _statements in (("sqlite", SQLITE_ROLLUP_TRIGGERS), ("postgresql", POSTGRESQL_ROLLUP_TRIGGERS)):
-    for _statement in _statements:
-        _ddl = DDL(_statement)  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL's constructor unannotated
-        event.listen(Model.metadata, "after_create", _ddl.execute_if(dialect=_dialect))
+# Once every table exists (models/base.py): the triggers name both `scim_requests` and `scim_request_rollups`.
+install_with_tables(sqlite=SQLITE_ROLLUP_TRIGGERS, postgresql=POSTGRESQL_ROLLUP_TRIGGERS)
