@@ -8,14 +8,13 @@ one statement for one id, one for a page (the ORM loads took three). Writes keep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    CursorResult,
     Integer,
     Select,
     bindparam,
@@ -122,9 +121,16 @@ def _groups_postgresql() -> ColumnElement[Any]:
     return type_coerce(gathered, JSON).label("groups")
 
 
-def _reads(dialect: str, groups: ColumnElement[Any]) -> tuple[AnySelect, AnySelect, AnySelect]:
-    """Return the reads of one member by id, of a page, and of the members with one userName (folded), each with
-    its emails joined and groups gathered.
+class _Reads(NamedTuple):
+    """A dialect's member reads, each with the emails joined and the groups gathered."""
+
+    by_scim_id: AnySelect
+    page: AnySelect  # members_in adds which ids
+    by_user_name: AnySelect  # folded
+
+
+def _reads(dialect: str, groups: ColumnElement[Any]) -> _Reads:
+    """Build the reads of one member by id, of a page, and of the members with one userName.
 
     SQLite keeps no statistics: to save sorting the one or two members a userName finds, it would walk the tenant
     in id order through an index on tenant_id, or take the visibility terms' index. The list's filtered form of
@@ -139,7 +145,7 @@ def _reads(dialect: str, groups: ColumnElement[Any]) -> tuple[AnySelect, AnySele
         .where(scim_visible(bindparam("tenant_id")), _USERS.c.scim_id == bindparam("scim_id"))
         .order_by(_EMAILS.c.position)
     )
-    page = select(*columns).select_from(joined).order_by(_USERS.c.id, _EMAILS.c.position)  # members_in adds the ids
+    page = select(*columns).select_from(joined).order_by(_USERS.c.id, _EMAILS.c.position)
     by_user_name = (
         select(*columns)
         .select_from(joined)
@@ -149,13 +155,13 @@ def _reads(dialect: str, groups: ColumnElement[Any]) -> tuple[AnySelect, AnySele
         )
         .order_by(_USERS.c.id + 0 if dialect == "sqlite" else _USERS.c.id, _EMAILS.c.position)
     )
-    return by_scim_id, page, by_user_name
+    return _Reads(by_scim_id, page, by_user_name)
 
 
 # Built once per dialect; the values travel as bound parameters.
 _GROUPS = {"sqlite": _groups_sqlite(), "postgresql": _groups_postgresql()}
 _READS = {dialect: _reads(dialect, groups) for dialect, groups in _GROUPS.items()}
-# The groups of a member a write loaded as an entity (POST, PUT, PATCH render it afterwards).
+# The groups of a member a write loaded as an entity (a PUT or PATCH renders it afterwards; a new one has none).
 _GROUPS_OF = {
     dialect: select(groups).select_from(_USERS).where(_USERS.c.id == bindparam("user_id"))
     for dialect, groups in _GROUPS.items()
@@ -166,22 +172,18 @@ _EMAIL_AT = _USER_WIDTH + 2  # after the user's columns, its groups and the emai
 
 def scim_user(tenant_id: int, scim_id: str) -> MemberView:
     """Return the SCIM-visible member with this id, or raise NotFound alike for anyone else (R3)."""
-    connection = db.session.connection()
-    by_scim_id, _page, _by_name = _READS[connection.dialect.name]
-    rows = connection.execute(by_scim_id, {"tenant_id": tenant_id, "scim_id": scim_id}).all()
-    if not rows:
+    found = _members(_read(lambda reads: reads.by_scim_id, {"tenant_id": tenant_id, "scim_id": scim_id}))
+    if not found:
         raise user_not_found(tenant_id, User.scim_id == scim_id)
-    member = _member(rows[0])
-    member.emails = [Email(*row[_EMAIL_AT:]) for row in rows if row.email_id is not None]
-    return member
+    return found[0]
 
 
 def members_in(window: Select[int]) -> list[MemberView]:
     """Return the members whose ids `window` (a SELECT of user ids: one page of a list) holds, in id order, with
     their emails and groups: one statement, whatever the page's size."""
     connection = db.session.connection()
-    _by_scim_id, page_read, _by_name = _READS[connection.dialect.name]
-    return _members(connection.execute(page_read.where(_USERS.c.id.in_(window.scalar_subquery()))).all())
+    page = _READS[connection.dialect.name].page
+    return _members(connection.execute(page.where(_USERS.c.id.in_(window.scalar_subquery()))).all())
 
 
 def with_user_name(tenant_id: int, folded_user_name: str) -> list[MemberView]:
@@ -190,37 +192,42 @@ def with_user_name(tenant_id: int, folded_user_name: str) -> list[MemberView]:
     A statement built once: `userName eq` is the filter IdPs send before every create, and building a filtered
     page's statement anew (and its cache key, a walk of the whole statement) cost it a quarter of its CPU.
     """
+    return _members(_read(lambda reads: reads.by_user_name, {"tenant_id": tenant_id, "user_name_ci": folded_user_name}))
+
+
+def groups_of(user_id: int) -> list[tuple[str, str]]:
+    """Return the (scim_id, name) of each SCIM-visible cohort the member belongs to, in cohort id order."""
     connection = db.session.connection()
-    _by_scim_id, _page, by_user_name = _READS[connection.dialect.name]
-    parameters = {"tenant_id": tenant_id, "user_name_ci": folded_user_name}
-    return _members(connection.execute(by_user_name, parameters).all())
+    return _pairs(connection.execute(_GROUPS_OF[connection.dialect.name], {"user_id": user_id}).scalar())
+
+
+def _read(which: Callable[[_Reads], AnySelect], parameters: dict[str, Any]) -> Sequence[AnyRow]:
+    """Run one of the dialect's built-once reads on the session's connection, in its transaction.
+
+    On the connection rather than through the session: a statement whose clauses name ORM attributes (the
+    visibility clause) would get the ORM's result handling there, which these column reads do not use.
+    """
+    connection = db.session.connection()
+    return connection.execute(which(_READS[connection.dialect.name]), parameters).all()
 
 
 def _members(rows: Sequence[AnyRow]) -> list[MemberView]:
-    """Fold a read's rows (one per member and email, in member order) into members with their emails."""
+    """Fold a read's rows (one per member and email, in member order) into members with their emails and groups."""
     members: list[MemberView] = []
     member: MemberView | None = None
     for row in rows:
         if member is None or member.id != row[0]:
-            member = _member(row)
+            member = MemberView(*row[:_USER_WIDTH])
+            member.groups = _pairs(row.groups)
             members.append(member)
         if row.email_id is not None:
             member.emails.append(Email(*row[_EMAIL_AT:]))
     return members
 
 
-def groups_of(user_id: int) -> list[tuple[str, str]]:
-    """Return the (scim_id, name) of each SCIM-visible cohort the member belongs to, in cohort id order."""
-    connection = db.session.connection()
-    gathered = connection.execute(_GROUPS_OF[connection.dialect.name], {"user_id": user_id}).scalar()
+def _pairs(gathered: list[list[str]] | None) -> list[tuple[str, str]]:
+    """The groups as gathered in JSON ([[scim_id, name], ...], or NULL for none) as (scim_id, name) pairs."""
     return [(scim_id, name) for scim_id, name in gathered or ()]
-
-
-def _member(row: AnyRow) -> MemberView:
-    """Build a member from the user columns of a read's row, with its groups as (scim_id, name) pairs."""
-    member = MemberView(*row[:_USER_WIDTH])
-    member.groups = [(scim_id, name) for scim_id, name in row.groups or ()]
-    return member
 
 
 _VISIBLE_COUNT = select(ScimMemberCount.visible).where(ScimMemberCount.tenant_id == bindparam("tenant_id"))
@@ -228,14 +235,5 @@ _VISIBLE_COUNT = select(ScimMemberCount.visible).where(ScimMemberCount.tenant_id
 
 def visible_count(tenant_id: int) -> int:
     """Return how many members SCIM sees in the tenant: one row the database keeps (models/member_counts.py)."""
-    count: int | None = _execute(_VISIBLE_COUNT, {"tenant_id": tenant_id}).scalar()
+    count: int | None = db.session.connection().execute(_VISIBLE_COUNT, {"tenant_id": tenant_id}).scalar()
     return count or 0
-
-
-def _execute(statement: AnySelect, parameters: dict[str, Any] | None = None) -> CursorResult[*tuple[Any, ...]]:
-    """Run a read on the session's connection, in its transaction: rows come back as plain rows.
-
-    Through the session, a statement whose clauses name ORM attributes (the visibility clause, filters)
-    would get the ORM's result handling, which these column reads do not use.
-    """
-    return db.session.connection().execute(statement, parameters)
