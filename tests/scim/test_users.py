@@ -160,6 +160,29 @@ def test_r5_external_id_unique(scim):
     scim_error(scim.post("/Users", new_user("other@example.com", externalId="ext-1")), 409, "uniqueness")
 
 
+def test_r5_a_create_names_the_value_that_is_taken_and_the_user_name_first(scim):
+    """One question answers both checks (services.provisioning.check_unique); the answer still says which value."""
+    create(scim, externalId="ext-1")
+    create(scim, user_name="grace@example.com", externalId="ext-2")
+    name_taken = scim_error(scim.post("/Users", new_user(externalId="ext-new")), 409, "uniqueness")
+    assert "userName" in name_taken["detail"]
+    id_taken = scim_error(scim.post("/Users", new_user("new@example.com", externalId="ext-1")), 409, "uniqueness")
+    assert "externalId" in id_taken["detail"]
+    both = scim_error(scim.post("/Users", new_user("GRACE@example.com", externalId="ext-1")), 409, "uniqueness")
+    assert "userName" in both["detail"]  # held by another account than the externalId's
+    assert scim.post("/Users", new_user("new@example.com", externalId="ext-new")).status_code == 201
+
+
+def test_r5_a_user_name_held_only_by_a_fold_clash_account_cannot_be_taken_anew(scim):
+    """Accounts that only collided when the fold changed keep their own id in user_name_clash; the unique index then
+    lets a new clash-0 account share the key, so the check before the write is what refuses it."""
+    body = create(scim)
+    user = stored(body["id"])
+    user.user_name_clash = user.id
+    db.session.commit()
+    scim_error(scim.post("/Users", new_user("ADA.lovelace@example.com")), 409, "uniqueness")
+
+
 def test_r5_moving_a_member_onto_a_taken_external_id_is_409(scim):
     create(scim, externalId="ext-1")
     other = create(scim, user_name="grace@example.com", externalId="ext-2")
