@@ -1,7 +1,7 @@
 """Count the CPU instructions one SCIM request costs, in process under valgrind: a figure load cannot move.
 
 Run: .venv/bin/python bench/count_instructions.py [--phases get,filter,list,patch,post] [--requests 60]
-     [--users 100] [--database-url postgresql://postgres@127.0.0.1:5432/test] [--tree PATH]
+     [--users 100] [--database-url postgresql://postgres@127.0.0.1:5432/test] [--tree PATH] [--crud]
 
 On a shared two-core machine, CPU time per request moves by ±20 % from run to run, and so does the plain CRUD
 app it is compared with (bench/compare.py). An instruction count does not: the same tree gives the same count
@@ -10,6 +10,9 @@ valgrind's callgrind (apt-get install valgrind), makes the app as bench/profile_
 callgrind for its counts right before and right after each phase's requests, after 50 requests to warm up.
 Only this process is counted: the app's Python, SQLite's C, and the client side of psycopg, not the
 PostgreSQL server. `--tree` counts another checkout of the project (an older commit, say) with this script.
+`--crud` counts the plain CRUD baseline of bench/compare.py instead, through the same requests: the floor the
+hot path's target is stated against. Neither count holds gunicorn's own share, which both apps pay alike, so
+the ratio of the two counts is a little above the ratio of whole-process CPU that bench/compare.py reads.
 """
 
 from __future__ import annotations
@@ -33,15 +36,21 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--database-url")
     parser.add_argument("--tree", help="the project checkout to count (default: the one holding this script)")
+    parser.add_argument("--crud", action="store_true", help="count the plain CRUD baseline instead of the app")
     args = parser.parse_args()
     tree = Path(args.tree or Path(__file__).resolve().parent.parent).resolve()
     if _UNDER_VALGRIND not in os.environ:
         _restart_under_valgrind()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from profile_scim import _call, _environ, phase_request, prepared_app, warm
+    from profile_scim import _call, _environ, phase_request, prepared_app, prepared_crud_app, warm
 
     out = Path(os.environ[_UNDER_VALGRIND])
-    with prepared_app(args.database_url, args.users, root=tree) as (app, token, seeded):
+    prepared = (
+        prepared_crud_app(args.database_url, args.users)
+        if args.crud
+        else prepared_app(args.database_url, args.users, root=tree)
+    )
+    with prepared as (app, token, seeded):
         for phase in args.phases.split(","):
             warm(app, token, phase, seeded)
             environs = [_environ(*phase_request(phase, seeded, i), token) for i in range(args.requests)]

@@ -105,6 +105,26 @@ def prepared_app(
         yield app, token, seeded
 
 
+@contextmanager
+def prepared_crud_app(database_url: str | None, users: int) -> Iterator[tuple[Any, str, list[tuple[str, str]]]]:
+    """Yield (app, token, seeded) as prepared_app does, for the plain CRUD baseline (which reads no token)."""
+    with tempfile.TemporaryDirectory() as folder, fresh_database(database_url, Path(folder), "crud") as url:
+        os.environ["BASELINE_DATABASE_URL"] = url
+        from baselines.crud_app import create_app, db
+
+        app = create_app()
+        with app.app_context():
+            db.create_all()
+        seeded = []
+        for i in range(users):
+            name = f"member{i}@example.com"
+            status, body = _call(app, _environ("POST", "/scim/v2/Users", user_document(name), ""))
+            if status != 201:
+                raise SystemExit(f"seeding answered {status}: {body[:300]!r}")
+            seeded.append((json.loads(body)["id"], name))
+        yield app, "", seeded
+
+
 def phase_request(phase: str, seeded: list[tuple[str, str]], i: int) -> tuple[str, str, dict | None]:
     """Return (method, path, body) of the i-th request of a phase, as bench/compare.py sends them."""
     scim_id, name = seeded[i % len(seeded)]
