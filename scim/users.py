@@ -38,13 +38,13 @@ from services import member_reads, provisioning
 _user_schema = UserSchema()
 
 
-def _render(user: User | member_reads.MemberView, *, created: bool = False) -> dict[str, Any]:
-    # A read gathered the groups in the member's own statement; a write loaded the entity, without them. A member
-    # created in this transaction belongs to no cohort yet.
+def _render(user: member_reads.MemberView | User, groups: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Render a member: a read's view carries its groups; a write's entity comes with those its locked read found
+    (a member created in this transaction has none)."""
     if isinstance(user, member_reads.MemberView):
         groups = user.groups
-    else:
-        groups = [] if created else member_reads.groups_of(user.id)
+    elif groups is None:
+        raise AssertionError("a member's entity is rendered with the groups its write read")
     attributes, excluded = attribute_params()
     return project(user_resource(user, groups), USER_RESOURCE, attributes, excluded)
 
@@ -130,7 +130,7 @@ def create_user() -> Response:
     """Provision a member (201 with the full resource and its Location)."""
     profile = _profile(_user_body())
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
-    with answered_at_commit(partial(_render, created=True), User) as outcome, domain_errors():
+    with answered_at_commit(partial(_render, groups=[]), User) as outcome, domain_errors():
         provisioning.create_scim_user(g.scim_tenant, profile)
     g.scim_operation = "user.created"
     resource = outcome.built()
@@ -158,19 +158,19 @@ def _save(
     "user.reactivated" and "user.updated", so the first-sync checklist sees the profile update too.
     `intent(user)` says what the request asks of a member SCIM may not see (scim.refused), for the dashboard.
     """
-    seen: list[tuple[User, bool, tuple[object, ...]]] = []
+    seen: list[tuple[User, bool, tuple[object, ...], list[tuple[str, str]]]] = []
 
-    def planned(user: User) -> provisioning.ScimProfile | None:
-        seen.append((user, user.active, _profile_fields(user)))
+    def planned(user: User, groups: Any) -> provisioning.ScimProfile | None:
+        seen.append((user, user.active, _profile_fields(user), member_reads.pairs(groups)))
         return plan(user)
 
     def answer(_: object) -> tuple[dict[str, Any], bool, bool]:
-        user, _, before = seen[-1]
-        return _render(user), user.active, _profile_fields(user) != before
+        user, _, before, groups = seen[-1]
+        return _render(user, groups), user.active, _profile_fields(user) != before
 
     # The answer is built before COMMIT: after it, nothing is read that a lost connection could fail.
     with noticed(scim_id, intent), answered_at_commit(answer) as outcome, domain_errors():
-        provisioning.update_scim_user(g.scim_tenant, scim_id, planned)
+        provisioning.update_scim_user(g.scim_tenant, scim_id, planned, read_with=member_reads.groups_column())
     resource, active, profile_changed = outcome.built()
     was_active = seen[-1][1]  # the state the change was applied to
     operations: list[str] = []

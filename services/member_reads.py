@@ -161,11 +161,6 @@ def _reads(dialect: str, groups: ColumnElement[Any]) -> _Reads:
 # Built once per dialect; the values travel as bound parameters.
 _GROUPS = {"sqlite": _groups_sqlite(), "postgresql": _groups_postgresql()}
 _READS = {dialect: _reads(dialect, groups) for dialect, groups in _GROUPS.items()}
-# The groups of a member a write loaded as an entity (a PUT or PATCH renders it afterwards; a new one has none).
-_GROUPS_OF = {
-    dialect: select(groups).select_from(_USERS).where(_USERS.c.id == bindparam("user_id"))
-    for dialect, groups in _GROUPS.items()
-}
 _USER_WIDTH = len(_USER_COLUMNS)
 _EMAIL_AT = _USER_WIDTH + 2  # after the user's columns, its groups and the email's id
 
@@ -195,10 +190,12 @@ def with_user_name(tenant_id: int, folded_user_name: str) -> list[MemberView]:
     return _members(_read(lambda reads: reads.by_user_name, {"tenant_id": tenant_id, "user_name_ci": folded_user_name}))
 
 
-def groups_of(user_id: int) -> list[tuple[str, str]]:
-    """Return the (scim_id, name) of each SCIM-visible cohort the member belongs to, in cohort id order."""
-    connection = db.session.connection()
-    return _pairs(connection.execute(_GROUPS_OF[connection.dialect.name], {"user_id": user_id}).scalar())
+def groups_column() -> ColumnElement[Any]:
+    """The member's SCIM-visible groups, gathered in JSON, as a column over `users` (read them with `pairs`).
+
+    A write reads it with the member it locks (provisioning.update_scim_user), so its answer needs no statement more.
+    """
+    return _GROUPS[db.session.get_bind().dialect.name]
 
 
 def _read(which: Callable[[_Reads], AnySelect], parameters: dict[str, Any]) -> Sequence[AnyRow]:
@@ -218,14 +215,14 @@ def _members(rows: Sequence[AnyRow]) -> list[MemberView]:
     for row in rows:
         if member is None or member.id != row[0]:
             member = MemberView(*row[:_USER_WIDTH])
-            member.groups = _pairs(row.groups)
+            member.groups = pairs(row.groups)
             members.append(member)
         if row.email_id is not None:
             member.emails.append(Email(*row[_EMAIL_AT:]))
     return members
 
 
-def _pairs(gathered: list[list[str]] | None) -> list[tuple[str, str]]:
+def pairs(gathered: list[list[str]] | None) -> list[tuple[str, str]]:
     """The groups as gathered in JSON ([[scim_id, name], ...], or NULL for none) as (scim_id, name) pairs."""
     return [(scim_id, name) for scim_id, name in gathered or ()]
 

@@ -142,36 +142,44 @@ def create_scim_user(tenant: Tenant, profile: ScimProfile) -> User:
     return user
 
 
-def update_scim_user(tenant: Tenant, scim_id: str, plan: Callable[[User], ScimProfile | None]) -> User:
+def update_scim_user(
+    tenant: Tenant,
+    scim_id: str,
+    plan: Callable[[User, Any], ScimProfile | None],
+    *,
+    read_with: ColumnElement[Any] | None = None,
+) -> User:
     """Read, change and write a member in one write transaction (PUT, PATCH).
 
     `plan` gets the member as it is now, with the row locked, and returns the new profile (None: no change), so
     a PATCH is applied to what the last write left, never to a copy read before another request committed.
+    `read_with`, an expression over the member's row (SCIM's answer needs the member's groups), is read in the
+    same locked statement and given to `plan` beside the member (None without it): one statement less.
     """
 
-    def change(user: User) -> None:
-        profile = plan(user)
+    def change(user: User, alongside: Any) -> None:
+        profile = plan(user, alongside)
         if profile is not None:
             _apply_profile(user, profile, creating=False)
 
-    return _write_scim_user(tenant.id, User.scim_id == scim_id, change)
+    return _write_scim_user(tenant.id, User.scim_id == scim_id, change, read_with)
 
 
 def replace_scim_user(user: User, profile: ScimProfile) -> User:
     """Replace a member's IdP-owned profile with `profile`."""
     return _write_scim_user(
-        user.tenant_id, User.id == user.id, lambda row: _apply_profile(row, profile, creating=False)
+        user.tenant_id, User.id == user.id, lambda row, _: _apply_profile(row, profile, creating=False)
     )
 
 
 def deprovision(user: User) -> None:
     """DELETE over SCIM (R8): ban, leave SCIM cohorts, vanish from SCIM; the account stays."""
-    _write_scim_user(user.tenant_id, User.id == user.id, deprovision_row)
+    _write_scim_user(user.tenant_id, User.id == user.id, lambda row, _: deprovision_row(row))
 
 
 def deprovision_scim_user(tenant: Tenant, scim_id: str) -> None:
     """Deprovision the SCIM-visible user with this SCIM id (R8), or raise NotFound."""
-    _write_scim_user(tenant.id, User.scim_id == scim_id, deprovision_row)
+    _write_scim_user(tenant.id, User.scim_id == scim_id, lambda row, _: deprovision_row(row))
 
 
 def deprovision_row(row: User) -> None:
@@ -184,25 +192,43 @@ def deprovision_row(row: User) -> None:
     )
 
 
-def _write_scim_user(tenant_id: int, which: ColumnElement[bool], change: Callable[[User], None]) -> User:
+def _write_scim_user(
+    tenant_id: int,
+    which: ColumnElement[bool],
+    change: Callable[[User, Any], None],
+    read_with: ColumnElement[Any] | None = None,
+) -> User:
     """Apply a SCIM change to the locked, freshly read member in one write transaction.
 
     Re-read under the lock, the user may no longer be SCIM's to change (R3), e.g. an admin promoted them while
     the IdP's request was in flight: then it is the same NotFound as any hidden user. The version column stays
     as a second guard: should a writer that takes no lock change the row meanwhile, the UPDATE matches nothing
-    and the whole change runs once more on the new row.
+    and the whole change runs once more on the new row. `change` gets the member and what `read_with` read.
     """
     for attempt in (1, 2):
         try:
             with _unique_or_conflict(), write_transaction():
-                user = _scim_user(tenant_id, which, lock=True)
-                change(user)
+                user, alongside = _locked_scim_user(tenant_id, which, read_with)
+                change(user, alongside)
                 _flush()
             return user
         except StaleDataError:
             if attempt == 2:
                 raise ConcurrentChange("the user changed during this request; retry it") from None
     raise AssertionError("unreachable")
+
+
+def _locked_scim_user(
+    tenant_id: int, which: ColumnElement[bool], read_with: ColumnElement[Any] | None
+) -> tuple[User, Any]:
+    """Return the SCIM-visible member `which` selects, its row locked, and `read_with` read in the same statement."""
+    if read_with is None:
+        return _scim_user(tenant_id, which, lock=True), None
+    query = select(User, read_with).where(scim_visible(tenant_id), which).options(joinedload(User.emails))
+    row = db.session.execute(for_write(query, User)).unique().first()
+    if row is None:
+        raise user_not_found(tenant_id, which)
+    return row[0], row[1]
 
 
 def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:

@@ -404,6 +404,37 @@ def test_r2_deactivating_a_user_keeps_their_memberships(scim, super_admin):
     assert [g["value"] for g in scim.get(f"/Users/{ada['id']}").get_json()["groups"]] == [group["id"]]
 
 
+def test_a_write_answers_the_groups_a_read_shows_found_in_its_locked_read(scim, super_admin, tenant):
+    ada = create_user(scim, "ada@example.com")
+    eng = create_group(scim, "Engineering", members=[{"value": ada["id"]}])
+    sales = create_group(scim, "Sales", members=[{"value": ada["id"]}])
+    create_group(scim, "Support")
+    dashboard = Cohort(tenant_id=tenant.id, name="Local", name_ci="local", scim_managed=False)
+    db.session.add(dashboard)
+    db.session.commit()
+    user = db.session.scalar(select(User).where(User.scim_id == ada["id"]))
+    db.session.add(CohortMember(cohort_id=dashboard.id, user_id=user.id))
+    db.session.commit()
+    shown = scim.get(f"/Users/{ada['id']}").get_json()["groups"]
+    assert [g["value"] for g in shown] == [eng["id"], sales["id"]]
+
+    with statements() as seen:
+        patched = scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "value": {"displayName": "Ada L."}}))
+    assert patched.status_code == 200
+    assert patched.get_json()["groups"] == shown
+    # The groups come with the locked read of the member and its emails, not from a statement of their own.
+    reading_groups = [s for s in seen if "cohort_members" in s]
+    assert len(reading_groups) == 1 and "user_emails" in reading_groups[0], reading_groups
+
+    replaced = scim.put(f"/Users/{ada['id']}", {**ada, "displayName": "Ada Lovelace"})
+    assert replaced.status_code == 200
+    assert replaced.get_json()["groups"] == shown
+    assert (
+        scim.patch(f"/Users/{ada['id']}", patch({"op": "replace", "value": {"active": False}})).get_json()["groups"]
+        == shown
+    )
+
+
 def test_r8_deprovisioning_removes_the_user_from_scim_cohorts_only(scim, super_admin, tenant):
     ada = create_user(scim, "ada@example.com")
     group = create_group(scim, members=[{"value": ada["id"]}])
