@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
-from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -32,6 +31,7 @@ from api.problems import from_http_error, problem_response
 from cli import register as register_cli
 from converters import init_app as init_converters
 from extensions import csrf, htmx, limiter, migrate
+from json_provider import InOrderJSON
 from logsafe import Traceback
 from logsafe import init_app as init_log_escaping
 from models import db
@@ -52,12 +52,6 @@ vendor = Blueprint(
     static_folder=str(files("js_lib_htmx") / "static" / "htmx"),
     static_url_path="/static/vendor",
 )
-
-
-class _InOrderJSON(DefaultJSONProvider):
-    """Flask's JSON with keys in the order the code writes them: "schemas" and "id" first, as SCIM examples read."""
-
-    sort_keys = False
 
 
 class _App(Flask):
@@ -91,7 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the app."""
     app = _App(__name__, instance_relative_config=True, instance_path=config.instance_path(test_config))
     config.load(app, test_config)
-    app.json = _InOrderJSON(app)
+    app.json = InOrderJSON(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         # Behind TLS-terminating proxies: trust their X-Forwarded-* so links say https, the right
