@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, delete, literal_column, select, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Executable,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,6 +31,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
+from services.database import AnySelect
 from services.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, write_transaction
@@ -156,13 +168,41 @@ def update_scim_user(
     `read_with`, an expression over the member's row (SCIM's answer needs the member's groups), is read in the
     same locked statement and given to `plan` beside the member (None without it): one statement less.
     """
+    which = User.scim_id == scim_id
 
     def change(user: User, alongside: Any) -> None:
         profile = plan(user, alongside)
         if profile is not None:
             _apply_profile(user, profile, creating=False)
 
-    return _write_scim_user(tenant.id, User.scim_id == scim_id, change, read_with)
+    def read() -> tuple[User, Any]:
+        if read_with is None:
+            return _scim_user(tenant.id, which, lock=True), None
+        statement = _locked_by_scim_id(read_with)
+        row = db.session.execute(statement, {"tenant_id": tenant.id, "scim_id": scim_id}).unique().first()
+        if row is None:
+            raise user_not_found(tenant.id, which)
+        return row[0], row[1]
+
+    return _write_scim_user(tenant.id, which, change, read)
+
+
+# The locked read of a member by SCIM id with one more column, built once per column (kept with it, so an id
+# is never reused for another): a statement built per request computed its cache key each time, a walk of the
+# whole statement that cost more than the statement it saved.
+_LOCKED_READS: dict[int, tuple[ColumnElement[Any], AnySelect]] = {}
+
+
+def _locked_by_scim_id(read_with: ColumnElement[Any]) -> AnySelect:
+    built = _LOCKED_READS.get(id(read_with))
+    if built is None or built[0] is not read_with:
+        statement = (
+            select(User, read_with)
+            .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
+            .options(joinedload(User.emails))
+        )
+        built = _LOCKED_READS[id(read_with)] = (read_with, for_write(statement, User))
+    return built[1]
 
 
 def replace_scim_user(user: User, profile: ScimProfile) -> User:
@@ -196,19 +236,20 @@ def _write_scim_user(
     tenant_id: int,
     which: ColumnElement[bool],
     change: Callable[[User, Any], None],
-    read_with: ColumnElement[Any] | None = None,
+    read: Callable[[], tuple[User, Any]] | None = None,
 ) -> User:
     """Apply a SCIM change to the locked, freshly read member in one write transaction.
 
     Re-read under the lock, the user may no longer be SCIM's to change (R3), e.g. an admin promoted them while
     the IdP's request was in flight: then it is the same NotFound as any hidden user. The version column stays
     as a second guard: should a writer that takes no lock change the row meanwhile, the UPDATE matches nothing
-    and the whole change runs once more on the new row. `change` gets the member and what `read_with` read.
+    and the whole change runs once more on the new row. `read` locks and reads the member `which` selects and
+    anything read beside it, for `change` (by default the member alone).
     """
     for attempt in (1, 2):
         try:
             with _unique_or_conflict(), write_transaction():
-                user, alongside = _locked_scim_user(tenant_id, which, read_with)
+                user, alongside = read() if read is not None else (_scim_user(tenant_id, which, lock=True), None)
                 change(user, alongside)
                 _flush()
             return user
@@ -216,19 +257,6 @@ def _write_scim_user(
             if attempt == 2:
                 raise ConcurrentChange("the user changed during this request; retry it") from None
     raise AssertionError("unreachable")
-
-
-def _locked_scim_user(
-    tenant_id: int, which: ColumnElement[bool], read_with: ColumnElement[Any] | None
-) -> tuple[User, Any]:
-    """Return the SCIM-visible member `which` selects, its row locked, and `read_with` read in the same statement."""
-    if read_with is None:
-        return _scim_user(tenant_id, which, lock=True), None
-    query = select(User, read_with).where(scim_visible(tenant_id), which).options(joinedload(User.emails))
-    row = db.session.execute(for_write(query, User)).unique().first()
-    if row is None:
-        raise user_not_found(tenant_id, which)
-    return row[0], row[1]
 
 
 def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
@@ -291,22 +319,31 @@ def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     new_external_id = bool(external_id) and (user.id is None or external_id != user.external_id)
     if not (new_name or new_external_id):
         return
-    live = and_(User.tenant_id == user.tenant_id, User.deprovisioned_at.is_(None))
-    if user.id is not None:
-        live = and_(live, User.id != user.id)
-    taken = [User.user_name_ci == key] if new_name else []
-    if new_external_id:
-        taken.append(User.external_id == external_id)
-    # One question for both (an IdP's create sends both), each half through its own unique index: an OR of the two
-    # would send SQLite, which keeps no statistics, through every account of the tenant. Two rows are enough to
-    # tell: externalId is unique among live accounts, so of any two rows that match, one holds the userName if any
-    # does.
-    halves = [select(User.user_name_ci, User.external_id).where(live, term) for term in taken]
-    holders = db.session.execute(union_all(*halves).limit(2) if len(halves) > 1 else halves[0].limit(2)).all()
+    parameters = {"tenant_id": user.tenant_id, "user_id": user.id, "key": key, "external_id": external_id}
+    holders = db.session.execute(_holders(user.id is not None, new_name, new_external_id), parameters).all()
     if new_name and any(holder.user_name_ci == key for holder in holders):
         raise Conflict("userName is already in use in this tenant", "userName")
     if new_external_id and any(holder.external_id == external_id for holder in holders):
         raise Conflict("externalId is already in use in this tenant", "externalId")
+
+
+@lru_cache(maxsize=8)
+def _holders(updating: bool, name: bool, external_id: bool) -> Executable:
+    """R5's question for one shape of write, built once: building it per request cost a walk for its cache key.
+
+    One question for both values (an IdP's create sends both), each half through its own unique index: an OR of
+    the two would send SQLite, which keeps no statistics, through every account of the tenant. Two rows are
+    enough to tell: externalId is unique among live accounts, so of any two rows that match, one holds the
+    userName if any does.
+    """
+    live = and_(User.tenant_id == bindparam("tenant_id"), User.deprovisioned_at.is_(None))
+    if updating:
+        live = and_(live, User.id != bindparam("user_id"))
+    taken = [User.user_name_ci == bindparam("key")] if name else []
+    if external_id:
+        taken.append(User.external_id == bindparam("external_id"))
+    halves = [select(User.user_name_ci, User.external_id).where(live, term) for term in taken]
+    return union_all(*halves).limit(2) if len(halves) > 1 else halves[0].limit(2)
 
 
 def _flush() -> None:
