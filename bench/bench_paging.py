@@ -24,7 +24,7 @@ from servers import cpu_seconds
 from sqlalchemy import event, insert, select, text
 
 from models import Cohort, CohortMember, Role, User, UserEmail, db, utcnow
-from services import credentials, provisioning, tenants
+from services import credentials, tenants, visibility
 
 PAGE = 100
 GROUP_SIZE = 10  # members per SCIM group
@@ -212,7 +212,7 @@ def main() -> None:
             index = grow(tenant.id, other.id, 0, size, index)
             print(f"{db.engine.dialect.name}: tenant of {size:,} visible members ({index:,} accounts in all) "
                   f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-            visible = provisioning.scim_visible(tenant.id)
+            visible = visibility.scim_visible(tenant.id)
             someone = db.session.scalar(select(User.user_name).where(visible).order_by(User.id).offset(size // 3))
             tenants_by_size.append(
                 (

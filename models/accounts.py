@@ -53,7 +53,7 @@ class User(Model):
         ),
         Index("ix_users_tenant_email_ci", "tenant_id", "email_ci"),
         Index("ix_users_tenant_scim", "tenant_id", "scim_managed", "role"),
-        # The members SCIM lists (services.provisioning.scim_visible, with the rung as constants: scim.paging), in id
+        # The members SCIM lists (services.visibility.scim_visible, with the rung as constants: scim.paging), in id
         # order. It carries the columns of its WHERE so that SQLite counts and skips through it alone.
         Index(
             "ix_users_scim_visible",

@@ -33,7 +33,7 @@ _RUNG = ", ".join(str(int(role)) for role in Role.SCIM_RUNG)
 
 
 def visible_sql(row: str, true: str) -> str:
-    """The visibility rule (R1, R3, R8: services.provisioning.scim_visible) over the columns of `row`."""
+    """The visibility rule (R1, R3, R8: services.visibility.scim_visible) over the columns of `row`."""
     prefix = f"{row}." if row else ""
     return f"{prefix}scim_managed IS {true} AND {prefix}role IN ({_RUNG}) AND {prefix}deprovisioned_at IS NULL"
 

@@ -33,7 +33,7 @@ from scim.wire import (
     request_body,
     scim_response,
 )
-from services import member_reads, provisioning
+from services import member_reads, provisioning, visibility
 
 _user_schema = UserSchema()
 
@@ -93,7 +93,7 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
         matches = member_reads.with_user_name(tenant_id, user_name)
         return len(matches), _rendered(matches[offset : offset + limit], query) if limit > 0 else []
     filtered = parsed is not None
-    ids = select(User.id).where(provisioning.scim_visible_for_list(tenant_id, filtered=filtered))
+    ids = select(User.id).where(visibility.scim_visible_for_list(tenant_id, filtered=filtered))
     key: ColumnElement[int] = User.id.expression
     if parsed is not None:
         ids = ids.where(compile_filter(parsed, USER_FILTERS))

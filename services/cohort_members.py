@@ -1,6 +1,6 @@
 """Cohort membership as SCIM changes it (R7, R8): set-based, a few statements whatever the number of members.
 
-Only SCIM-visible users (services.provisioning.scim_visible) ever take part: they are the only members SCIM lists,
+Only SCIM-visible users (services.visibility.scim_visible) ever take part: they are the only members SCIM lists,
 the only ones it may add, and the only ones its removals and replacements can drop. Memberships of anyone else
 (promoted, local or deprovisioned users) are left exactly as they are. An id to add that SCIM cannot see is
 skipped and counted, never refused: one such id must not cost the IdP every other change of its push (R7).
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Cohort, CohortMember, User, db, utcnow
 from services.database import rows_affected
-from services.provisioning import scim_visible, scim_visible_by_id
+from services.visibility import scim_visible, scim_visible_by_id
 
 T = TypeVar("T")
 

@@ -31,8 +31,9 @@ from models import (
 )
 from services import roles
 from services.errors import InvalidInput, NotFound
-from services.provisioning import check_unique, scim_visible
+from services.provisioning import check_unique
 from services.transactions import for_write, write_transaction
+from services.visibility import scim_visible
 
 ABOVE_MEMBER = "only members (role 1 or 2) can be handed to the identity provider: SCIM never owns a higher role (R1)"
 ALREADY_SCIM = "this account is already managed by the identity provider"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 
 from models import ScimMemberCount, Tenant, User, db
-from services.provisioning import scim_visible
 from services.transactions import write_transaction
+from services.visibility import scim_visible
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from models import Cohort, CohortMember, Role, ScimMemberCount, User, UserEmail, db
 from services.database import AnyRow, AnySelect, Rfc3339
-from services.provisioning import scim_visible, scim_visible_for_list, user_not_found
+from services.provisioning import user_not_found
+from services.visibility import scim_visible, scim_visible_for_list
 
 _USERS = User.__table__
 _EMAILS = UserEmail.__table__

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from models import EmailToken, Role, User, db, utcnow
 from services import accounts, directory, provisioning, roles, tenants
-from services.provisioning import ScimProfile, scim_visible
+from services.provisioning import ScimProfile
+from services.visibility import scim_visible
 from tests.admin import sign_in
 from tests.conftest import statements
 from tests.helpers import fresh

@@ -16,7 +16,7 @@ from scim.definitions import ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER, USER
 from scim.filter_maps import USER_FILTERS
 from scim.filters import compile_filter
 from services.identifiers import fold
-from services.provisioning import scim_visible
+from services.visibility import scim_visible
 from tests.conftest import scim_error
 from tests.scim.test_groups import create_group, patch
 

@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 
 from models import db
 from scim import paging
-from services import audit, provisioning
+from services import audit, visibility
 from tests.conftest import statements
 from tests.helpers import GROUP, PATCH_OP, USER
 
@@ -259,9 +259,9 @@ def test_postgresql_finds_a_pages_groups_through_the_members_user_index(app, sci
 
 def test_the_lists_visibility_clause_is_built_once_per_tenant_and_shape(app, tenant):
     """Building it cost a filtered list 10% of its CPU (bench/profile_scim.py --phase filter)."""
-    first = provisioning.scim_visible_for_list(tenant.id, filtered=True)
-    assert provisioning.scim_visible_for_list(tenant.id, filtered=True) is first
-    assert provisioning.scim_visible_for_list(tenant.id, filtered=False) is not first
+    first = visibility.scim_visible_for_list(tenant.id, filtered=True)
+    assert visibility.scim_visible_for_list(tenant.id, filtered=True) is first
+    assert visibility.scim_visible_for_list(tenant.id, filtered=False) is not first
 
 
 def test_a_write_that_keeps_its_user_name_and_external_id_asks_no_uniqueness_question(scim):

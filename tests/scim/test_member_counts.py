@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 
 from models import Role, User, db
-from services import accounts, member_reads, provisioning, roles, tenants
+from services import accounts, member_reads, provisioning, roles, tenants, visibility
 from tests.concurrency import run_together
 from tests.conftest import ScimClient
 from tests.helpers import USER
@@ -18,7 +18,7 @@ from tests.helpers import USER
 def _counted(tenant_id: int) -> int:
     """What the rule says: the tenant's members SCIM can see, counted row by row."""
     db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(User).where(provisioning.scim_visible(tenant_id)))
+    return db.session.scalar(select(func.count()).select_from(User).where(visibility.scim_visible(tenant_id)))
 
 
 def _kept(tenant_id: int) -> int:
