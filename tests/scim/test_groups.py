@@ -381,16 +381,21 @@ def test_delete_hides_the_group_but_the_cohort_and_members_stay(scim, super_admi
 # --- users' groups, R2 and R8 ---------------------------------------------------------------------------------------
 
 
+def _also_in_a_dashboard_cohort(tenant, scim_id: str) -> None:
+    """Put the member in a cohort made on the dashboard, which SCIM never shows."""
+    dashboard = Cohort(tenant_id=tenant.id, name="Local", name_ci="local", scim_managed=False)
+    db.session.add(dashboard)
+    db.session.commit()
+    user = db.session.scalar(select(User).where(User.scim_id == scim_id))
+    db.session.add(CohortMember(cohort_id=dashboard.id, user_id=user.id))
+    db.session.commit()
+
+
 def test_users_groups_attribute_lists_their_scim_groups_only(scim, super_admin, tenant):
     ada = create_user(scim, "ada@example.com")
     eng = create_group(scim, "Engineering", members=[{"value": ada["id"]}])
     create_group(scim, "Sales")
-    dashboard = Cohort(tenant_id=tenant.id, name="Local", name_ci="local", scim_managed=False)
-    db.session.add(dashboard)
-    db.session.commit()
-    user = db.session.scalar(select(User).where(User.scim_id == ada["id"]))
-    db.session.add(CohortMember(cohort_id=dashboard.id, user_id=user.id))
-    db.session.commit()
+    _also_in_a_dashboard_cohort(tenant, ada["id"])
     groups = scim.get(f"/Users/{ada['id']}").get_json()["groups"]
     assert groups == [{"value": eng["id"], "$ref": eng["meta"]["location"], "display": "Engineering", "type": "direct"}]
 
@@ -409,12 +414,7 @@ def test_a_write_answers_the_groups_a_read_shows_found_in_its_locked_read(scim, 
     eng = create_group(scim, "Engineering", members=[{"value": ada["id"]}])
     sales = create_group(scim, "Sales", members=[{"value": ada["id"]}])
     create_group(scim, "Support")
-    dashboard = Cohort(tenant_id=tenant.id, name="Local", name_ci="local", scim_managed=False)
-    db.session.add(dashboard)
-    db.session.commit()
-    user = db.session.scalar(select(User).where(User.scim_id == ada["id"]))
-    db.session.add(CohortMember(cohort_id=dashboard.id, user_id=user.id))
-    db.session.commit()
+    _also_in_a_dashboard_cohort(tenant, ada["id"])
     shown = scim.get(f"/Users/{ada['id']}").get_json()["groups"]
     assert [g["value"] for g in shown] == [eng["id"], sales["id"]]
 
