@@ -35,9 +35,15 @@ class ScimRequest(Model):
         # "Latest N for a credential" and "counts by status since T" are range scans on this.
         Index("ix_scim_requests_credential_at", "credential_id", "at", "status"),
         Index("ix_scim_requests_tenant_at", "tenant_id", "at"),
-        # The conflict target of the upsert that counts refusals into one row per bucket. NULLs never
-        # clash, so requests recorded one by one (bucket NULL) are unaffected.
-        Index("uq_scim_requests_bucket", "bucket", unique=True),
+        # The conflict target of the upsert that counts refusals into one row per bucket. Partial: a request
+        # recorded on its own (bucket NULL, nearly every row) never clashes, so it adds no entry to the index.
+        Index(
+            "uq_scim_requests_bucket",
+            "bucket",
+            unique=True,
+            sqlite_where=db.text("bucket IS NOT NULL"),
+            postgresql_where=db.text("bucket IS NOT NULL"),
+        ),
         # Keyset pages of the public request-log API and the dashboard's history walk the log in id
         # order, per tenant or per credential; the status-class forms serve "only 4xx" and the like
         # (services/request_log.py writes the class as `status / 100` to match these expressions).

@@ -188,7 +188,11 @@ def _write(row: dict[str, Any], counted: bool, dialect: str) -> tuple[Insert, di
 def _upsert(dialect: str) -> Insert:
     """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
     statement = _UPSERT_INSERTS[dialect](ScimRequest)
-    return statement.on_conflict_do_update(index_elements=[ScimRequest.bucket], set_={"count": ScimRequest.count + 1})
+    return statement.on_conflict_do_update(
+        index_elements=[ScimRequest.bucket],
+        index_where=ScimRequest.bucket.is_not(None),  # the unique index is partial (models/request_log.py)
+        set_={"count": ScimRequest.count + 1},
+    )
 
 
 def _text(value: str | None, limit: int) -> str:
