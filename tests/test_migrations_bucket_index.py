@@ -10,8 +10,7 @@ from sqlalchemy import Connection, insert, select, text
 from models import ScimRequest, db
 from services import audit
 from tests.test_migrations import _keep_logging, migrated_app, postgres_app, schema_differences  # noqa: F401
-from tests.test_migrations_paging import insert_accounts
-from tests.test_migrations_rollup_triggers import AT, _log_row
+from tests.test_migrations_rollup_triggers import AT, _log_row, tenant_with_credential
 
 BEFORE = "a8c2e6f4b1d9"
 MINUTE = datetime(2025, 3, 14, 20, 5)
@@ -30,18 +29,6 @@ def _bucket_index(connection: Connection) -> str:
     return " ".join(definition.replace("(", " ").replace(")", " ").split())
 
 
-def _tenant_with_credential(connection: Connection) -> None:
-    """Tenant 1 and its credential 1, which the log rows name."""
-    insert_accounts(connection, accounts={})
-    connection.execute(
-        text(
-            "INSERT INTO scim_credentials (id, tenant_id, name, token_hash, token_hint, created_at)"
-            " VALUES (1, 1, 'IdP', :hash, 'hint', :at)"
-        ),
-        {"hash": "0" * 64, "at": AT},
-    )
-
-
 def _count_once_more(connection: Connection) -> None:
     """Count one more refusal into bucket "k" with the app's own upsert."""
     row = _log_row(429, MINUTE, bucket="k", count=1, failure="too_many_failures")
@@ -51,7 +38,7 @@ def _count_once_more(connection: Connection) -> None:
 def _upgrade_keeps_counted_rows_and_counts_into_them() -> None:
     flask_migrate.upgrade(revision=BEFORE)
     with db.engine.begin() as connection:
-        _tenant_with_credential(connection)
+        tenant_with_credential(connection)
         connection.execute(insert(ScimRequest), [_log_row(200, AT, count=1), _log_row(404, AT, count=3)])
         connection.execute(
             insert(ScimRequest), _log_row(429, MINUTE, bucket="k", count=57, failure="too_many_failures")

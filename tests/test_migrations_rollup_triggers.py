@@ -24,8 +24,8 @@ def _log_row(status: int, at: datetime, **values) -> dict:
             "status": status, "duration_ms": 1.0, **values}  # fmt: skip
 
 
-def _logged_before(connection: Connection) -> None:
-    """A tenant, its credential, and two log rows with the rollups the app wrote for them before this revision."""
+def tenant_with_credential(connection: Connection) -> None:
+    """Tenant 1 and its credential 1, which the log rows name."""
     insert_accounts(connection, accounts={})
     connection.execute(
         text(
@@ -34,6 +34,11 @@ def _logged_before(connection: Connection) -> None:
         ),
         {"hash": "0" * 64, "at": AT},
     )
+
+
+def _logged_before(connection: Connection) -> None:
+    """A tenant, its credential, and two log rows with the rollups the app wrote for them before this revision."""
+    tenant_with_credential(connection)
     connection.execute(insert(ScimRequest), [_log_row(200, AT), _log_row(404, AT, count=3)])
     minute, hour = AT.replace(second=0, microsecond=0), AT.replace(minute=0, second=0, microsecond=0)
     connection.execute(
