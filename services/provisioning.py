@@ -13,15 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Executable,
-    and_,
-    bindparam,
-    delete,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, delete, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
