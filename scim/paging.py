@@ -22,32 +22,20 @@ FORWARD_WALK = 1_000
 
 
 Row = TypeVar("Row")
+# window(descending, offset, limit): the rows at [offset, offset + limit) of the list in key order, or counted
+# from its end when descending, returned in key order.
+Window = Callable[[bool, int, int], list[Row]]
 
 
-def page_of(
-    ids: Select[int],
-    key: ColumnElement[int],
-    offset: int,
-    limit: int,
-    load: Callable[[Select[int]], list[Row]],
-    known_total: Callable[[], int] | None = None,
-) -> tuple[int, list[Row]]:
-    """Return (total, rows) for the slice [offset, offset + limit) of `ids` in `key` order.
+def page_of(offset: int, limit: int, window: Window[Row], count: Callable[[], int]) -> tuple[int, list[Row]]:
+    """Return (total, rows) for the slice [offset, offset + limit) of a list that `window` reads and `count` counts.
 
-    `ids` selects the key of every matching row; `load(window)` returns the rows whose key `window` (a SELECT of
-    keys) holds, in key order. A page that is not full is the last one, so its total needs no count. `known_total`,
-    when given, says how many rows `ids` selects without counting them (a count the database keeps).
+    A page that is not full is the last one, so its total needs no count.
     """
-
-    def count() -> int:
-        if known_total is not None:
-            return known_total()
-        return db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
-
     if limit <= 0:
         return count(), []
     if offset <= FORWARD_WALK:
-        rows = load(ids.order_by(key).offset(offset).limit(limit))
+        rows = window(False, offset, limit)
         if len(rows) < limit and (rows or offset == 0):
             return offset + len(rows), rows
         return count(), rows
@@ -56,6 +44,25 @@ def page_of(
         return total, []
     after = total - offset - limit  # rows past the page
     if after >= offset:
-        return total, load(ids.order_by(key).offset(offset).limit(limit))
+        return total, window(False, offset, limit)
     # The page is nearer the end: step back over the `after` rows past it (none, if the page is the last).
-    return total, load(ids.order_by(key.desc()).offset(max(after, 0)).limit(min(limit, total - offset)))
+    return total, window(True, max(after, 0), min(limit, total - offset))
+
+
+def over(
+    ids: Select[int], key: ColumnElement[int], load: Callable[[Select[int]], list[Row]]
+) -> tuple[Window[Row], Callable[[], int]]:
+    """Return the window and the count of the list `ids` selects (the key of every matching row), in `key` order.
+
+    `load(window)` returns the rows whose key `window` (a SELECT of keys) holds, in key order. Both are built per
+    request: a filtered list's statement depends on its filter. The unfiltered member list has statements built
+    once instead (services/member_reads.visible_window).
+    """
+
+    def window(descending: bool, offset: int, limit: int) -> list[Row]:
+        return load(ids.order_by(key.desc() if descending else key).offset(offset).limit(limit))
+
+    def count() -> int:
+        return db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
+
+    return window, count

@@ -92,16 +92,15 @@ def find_users(query: Query, offset: int, limit: int) -> tuple[int, list[dict[st
     if user_name is not None:  # the filter IdPs send before every create: a statement built once, few rows
         matches = member_reads.with_user_name(tenant_id, user_name)
         return len(matches), _rendered(matches[offset : offset + limit], query) if limit > 0 else []
-    filtered = parsed is not None
-    ids = select(User.id).where(visibility.scim_visible_for_list(tenant_id, filtered=filtered))
-    key: ColumnElement[int] = User.id.expression
-    if parsed is not None:
-        ids = ids.where(compile_filter(parsed, USER_FILTERS))
-        if db.engine.dialect.name == "sqlite":
-            key = User.id + 0  # SQLite would walk the tenant in id order to save a sort of the few matches
-    # Unfiltered, the total is the count the database keeps, not a walk over every visible member.
-    kept_total = None if filtered else (lambda: member_reads.visible_count(tenant_id))
-    total, users = paging.page_of(ids, key, offset, limit, member_reads.members_in, kept_total)
+    if parsed is None:  # the whole list: statements built once, and the total the database keeps
+        window = partial(member_reads.visible_window, tenant_id)
+        total, users = paging.page_of(offset, limit, window, lambda: member_reads.visible_count(tenant_id))
+        return total, _rendered(users, query)
+    ids = select(User.id).where(visibility.scim_visible_for_list(tenant_id, filtered=True))
+    ids = ids.where(compile_filter(parsed, USER_FILTERS))
+    # SQLite would walk the tenant in id order to save a sort of the few matches.
+    key: ColumnElement[int] = User.id + 0 if db.engine.dialect.name == "sqlite" else User.id.expression
+    total, users = paging.page_of(offset, limit, *paging.over(ids, key, member_reads.members_in))
     return total, _rendered(users, query)
 
 

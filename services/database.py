@@ -117,12 +117,16 @@ def discard(session: Session | None = None) -> None:
             raise
 
 
+# Built once: every SCIM write on PostgreSQL asks it, and a statement built per call is walked for its cache key.
+_TRANSACTION_ID = text("SELECT txid_current()")
+
+
 def transaction_id(connection: Connection | Session) -> int | None:
     """Return the id of the open transaction on PostgreSQL (None elsewhere), to settle its COMMIT later."""
     bind = connection.get_bind() if isinstance(connection, Session) else connection
     if bind.dialect.name != "postgresql":
         return None
-    return int(connection.execute(text("SELECT txid_current()")).scalar_one())
+    return int(connection.execute(_TRANSACTION_ID).scalar_one())
 
 
 def committed(xid: int, *, attempts: int = 20, pause: float = 0.05) -> bool | None:

@@ -128,6 +128,8 @@ class _Reads(NamedTuple):
     by_scim_id: AnySelect
     page: AnySelect  # members_in adds which ids
     by_user_name: AnySelect  # folded
+    visible_forward: AnySelect  # a window of the unfiltered list, counted from its start
+    visible_backward: AnySelect  # counted from its end
 
 
 def _reads(dialect: str, groups: ColumnElement[Any]) -> _Reads:
@@ -156,7 +158,17 @@ def _reads(dialect: str, groups: ColumnElement[Any]) -> _Reads:
         )
         .order_by(_USERS.c.id + 0 if dialect == "sqlite" else _USERS.c.id, _EMAILS.c.position)
     )
-    return _Reads(by_scim_id, page, by_user_name)
+    return _Reads(by_scim_id, page, by_user_name, _visible(page, dialect, False), _visible(page, dialect, True))
+
+
+def _visible(page: AnySelect, dialect: str, descending: bool) -> AnySelect:
+    """`page` for the window [offset, offset + limit) of the tenant's SCIM-visible members in id order (from the end
+    when `descending`): the unfiltered list, which Okta's imports page through. Its ids come from an index-only walk
+    of `ix_users_scim_visible`, whose terms the list's form of the rule repeats."""
+    ids = select(_USERS.c.id).where(scim_visible_for_list(bindparam("tenant_id"), filtered=False, dialect=dialect))
+    ordered = ids.order_by(_USERS.c.id.desc() if descending else _USERS.c.id)
+    window = ordered.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer))
+    return page.where(_USERS.c.id.in_(window.scalar_subquery()))
 
 
 # Built once per dialect; the values travel as bound parameters.
@@ -180,6 +192,17 @@ def members_in(window: Select[int]) -> list[MemberView]:
     connection = db.session.connection()
     page = _READS[connection.dialect.name].page
     return _members(connection.execute(page.where(_USERS.c.id.in_(window.scalar_subquery()))).all())
+
+
+def visible_window(tenant_id: int, descending: bool, offset: int, limit: int) -> list[MemberView]:
+    """Return the window [offset, offset + limit) of the tenant's SCIM-visible members (counted from the end when
+    `descending`), in id order, with their emails and groups: a statement built once, unlike a filtered page's,
+    whose building and cache key cost the unfiltered list 4 % of its CPU."""
+    connection = db.session.connection()
+    reads = _READS[connection.dialect.name]
+    statement = reads.visible_backward if descending else reads.visible_forward
+    parameters = {"tenant_id": tenant_id, "offset": offset, "limit": limit}
+    return _members(connection.execute(statement, parameters).all())
 
 
 def with_user_name(tenant_id: int, folded_user_name: str) -> list[MemberView]:
