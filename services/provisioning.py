@@ -111,22 +111,17 @@ def update_scim_user(
     return _write_scim_user(tenant.id, which, change, read)
 
 
-# The locked read of a member by SCIM id with one more column, built once per column (kept with it, so an id
-# is never reused for another): a statement built per request computed its cache key each time, a walk of the
-# whole statement that cost more than the statement it saved.
-_LOCKED_READS: dict[int, tuple[ColumnElement[Any], AnySelect]] = {}
-
-
+@lru_cache(maxsize=8)
 def _locked_by_scim_id(read_with: ColumnElement[Any]) -> AnySelect:
-    built = _LOCKED_READS.get(id(read_with))
-    if built is None or built[0] is not read_with:
-        statement = (
-            select(User, read_with)
-            .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
-            .options(joinedload(User.emails))
-        )
-        built = _LOCKED_READS[id(read_with)] = (read_with, for_write(statement, User))
-    return built[1]
+    """The locked read of a member by SCIM id with `read_with` beside it, built once per column: a statement built
+    per request computed its cache key each time, a walk of the whole statement that cost more than the statement
+    it saved. (Clauses hash by identity, so each column is its own entry.)"""
+    statement = (
+        select(User, read_with)
+        .where(scim_visible(bindparam("tenant_id")), User.scim_id == bindparam("scim_id"))
+        .options(joinedload(User.emails))
+    )
+    return for_write(statement, User)
 
 
 def replace_scim_user(user: User, profile: ScimProfile) -> User:
