@@ -14,16 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Executable, Insert, case, delete, func, insert, select
+from sqlalchemy import Insert, Table, bindparam, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 import logsafe
 from models import ScimCredential, ScimRequest, db, utcnow
 from services import database, rollups
+from services.driver_writes import DriverTransaction
 
 log = logsafe.logger(__name__)
 
@@ -58,8 +59,11 @@ class RequestRecord:
 
 # Where app.py keeps the SQLite log's own engine, in `app.extensions`.
 ENGINE = "request_log_engine"
-# A row of its own: built once, so each request reuses its cache key and compiled form.
-_INSERT = insert(ScimRequest)
+# The columns a log row is written with; every write names them all, so its SQL is rendered once.
+_TABLE = cast(Table, ScimRequest.__table__)
+_VALUES = {column.name: bindparam(column.name, type_=column.type) for column in _TABLE.c if column.name != "id"}
+# A row of its own. Inline: nothing is read back (PostgreSQL would otherwise be asked to return the new id).
+_INSERT = insert(_TABLE).values(_VALUES).inline()
 # Both dialects spell the upsert INSERT ... ON CONFLICT (bucket) DO UPDATE.
 _UPSERT_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
     "postgresql": postgresql.insert,
@@ -91,12 +95,13 @@ def record(entry: RequestRecord) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         xid: int | None = None
         try:
-            with _engine().begin() as connection:
+            # On the driver, its SQL rendered once: SQLAlchemy's Connection cost more than the row (driver_writes).
+            with DriverTransaction(_engine()) as transaction:
                 # Stamped once a connection is held, on every attempt: readers of the log rely on a row
                 # committing within moments of its time stamp (services/request_log.py), and a wait for a
                 # pooled connection or a retry would break that.
                 row["at"] = utcnow()
-                xid, noted = _insert(connection, row, entry.counted)
+                xid, noted = _insert(transaction, row, entry.counted)
             rollups.remember(noted)
             return
         except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
@@ -114,19 +119,22 @@ def record(entry: RequestRecord) -> None:
             return
 
 
-def _insert(connection: Connection, row: dict[str, Any], counted: bool) -> tuple[int | None, list[tuple[int, str]]]:
+def _insert(
+    transaction: DriverTransaction, row: dict[str, Any], counted: bool
+) -> tuple[int | None, list[tuple[int, str]]]:
     """Write the row (or count it in); return the transaction's id (PostgreSQL) and the first-seens it noted.
 
     The row's statement also adds it to its rollups: the log table's triggers do (models/request_log.py).
     """
-    statement, values = _write(row, counted, connection.dialect.name)
+    dialect = transaction.dialect.name
+    statement, values = _write(row, counted, dialect)
     xid = None
-    if connection.dialect.name == "postgresql":
-        xid = int(connection.execute(_with_xid(statement), values).scalar_one())
+    if dialect == "postgresql":
+        xid = int(transaction.returned(_with_xid(statement), values))
     else:
-        connection.execute(statement, values)
+        transaction.execute(statement, values)
     # In the same transaction, after the insert: a row and its first-seen operations commit together or not at all.
-    return xid, rollups.note_first_seen(connection, row)
+    return xid, rollups.note_first_seen(transaction, row)
 
 
 def _engine() -> Engine:
@@ -136,7 +144,7 @@ def _engine() -> Engine:
 
 
 @cache
-def _with_xid(statement: Insert) -> Executable:
+def _with_xid(statement: Insert) -> Insert:
     """Return the write with RETURNING txid_current() and `SET LOCAL synchronous_commit = off`, built once.
 
     Both ride on the INSERT's round trip (see database.RELAXED_COMMIT); built once per statement, so each
@@ -170,7 +178,7 @@ def lost_rows() -> int:
 def _write(row: dict[str, Any], counted: bool, dialect: str) -> tuple[Insert, dict[str, Any]]:
     """Return the insert of a row of its own, or the upsert that counts it into its bucket's row, with its values."""
     if not counted or dialect not in _UPSERT_INSERTS:
-        return _INSERT, row
+        return _INSERT, {**row, "count": 1, "bucket": None}
     minute = row["at"].replace(second=0, microsecond=0)
     key = (
         row["tenant_id"],
@@ -187,7 +195,7 @@ def _write(row: dict[str, Any], counted: bool, dialect: str) -> tuple[Insert, di
 @cache
 def _upsert(dialect: str) -> Insert:
     """Build once per dialect: INSERT ... ON CONFLICT (bucket) DO UPDATE SET count = count + 1."""
-    statement = _UPSERT_INSERTS[dialect](ScimRequest)
+    statement = _UPSERT_INSERTS[dialect](_TABLE).values(_VALUES).inline()
     return statement.on_conflict_do_update(
         index_elements=[ScimRequest.bucket],
         index_where=ScimRequest.bucket.is_not(None),  # the unique index is partial (models/request_log.py)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Insert, Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from models import ScimCredential, ScimCredentialOperation, ScimRequest, ScimRequestRollup, db
+from services.driver_writes import DriverTransaction
 
 MINUTE, HOUR = 1, 60
 # Minute rollups serve the last hour only; a day of them is plenty for clocks and late readers.
@@ -37,27 +38,35 @@ _KNOWN_LIMIT = 100_000
 _known_lock = threading.Lock()
 
 
-def note_first_seen(connection: Connection, row: dict[str, Any]) -> list[tuple[int, str]]:
+def note_first_seen(transaction: DriverTransaction, row: dict[str, Any]) -> list[tuple[int, str]]:
     """Note the operations of a logged successful request that its credential makes for the first time.
 
     Returns the first-seen pairs it wrote, for `remember` once the transaction has committed. The row's
     rollups are not written here: the log table's triggers add them.
     """
     credential_id = row["credential_id"]
-    insert = _INSERTS.get(connection.dialect.name)
-    if credential_id is None or insert is None or row["status"] >= 300:
+    dialect = transaction.dialect.name
+    if credential_id is None or dialect not in _INSERTS or row["status"] >= 300:
         return []
     pairs = [
         (credential_id, op)
         for op in (row.get("operation") or "").split()
         if (credential_id, op) not in _KNOWN_FIRST_SEEN
     ]
-    if pairs:
-        seen = insert(ScimCredentialOperation).values(
-            [{"credential_id": credential_id, "operation": op, "first_at": row["at"]} for _, op in pairs]
+    for _, op in pairs:
+        transaction.execute(
+            _first_seen(dialect), {"credential_id": credential_id, "operation": op, "first_at": row["at"]}
         )
-        connection.execute(seen.on_conflict_do_nothing(index_elements=["credential_id", "operation"]))
     return pairs
+
+
+@cache
+def _first_seen(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING of one first-seen operation, built once per dialect."""
+    table = cast(Table, ScimCredentialOperation.__table__)
+    values = {name: bindparam(name, type_=table.c[name].type) for name in ("credential_id", "operation", "first_at")}
+    statement = _INSERTS[dialect](table).values(values)
+    return statement.on_conflict_do_nothing(index_elements=["credential_id", "operation"])
 
 
 def forget_first_seen() -> None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import close_all_sessions
 
 import config
@@ -22,6 +22,7 @@ from app import create_app
 from models import Role, db
 from services import accounts, audit, credentials, rollups, tenants
 from tests.admin import sign_in
+from tests.helpers import driver_statements
 
 SCIM = "/scim/v2"
 
@@ -187,18 +188,9 @@ def scim_anonymous(client, tenant) -> ScimClient:
 def statements():
     """Record the SQL statements the app runs (executemany counts once), to prove set-based work."""
     seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
     engines = {db.engine, audit._engine()}  # the request log's own engine too, on SQLite
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with driver_statements(engines, lambda _cursor, statement: seen.append(statement)):
         yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 def scim_error(response, status: int, scim_type: str | None = None) -> dict:

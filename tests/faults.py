@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 import config
 from models import db
+from tests.helpers import driver_statements
 
 TERMINATE = text(
     "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
@@ -67,18 +68,15 @@ def kill_before(app, admin: Engine, wanted: Callable[[str], bool], times: int = 
     """
     hit: list[str] = []
 
-    def before(connection, _cursor, statement, *_args) -> None:
+    def before(cursor, statement: str) -> None:
         if len(hit) < times and wanted(statement):
             hit.append(statement)
-            terminate_one(admin, connection.connection.dbapi_connection.info.backend_pid)
+            terminate_one(admin, cursor.connection.info.backend_pid)
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with driver_statements([engine], before):
         yield hit
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @contextmanager

@@ -7,8 +7,12 @@ shows as a failing test instead of agreeing with itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from models import User, db
 
@@ -53,3 +57,34 @@ def require_redis():
     except redis.RedisError:
         pytest.skip("needs Redis at 127.0.0.1:6379 to share limiter counts")
     return client
+
+
+@contextmanager
+def driver_statements(engines: Iterable[Engine], before: Callable[[Any, str], None]) -> Iterator[None]:
+    """Call `before(cursor, statement)` ahead of every statement the engines' dialects hand their drivers.
+
+    Watched where the dialect executes, not through the engine's cursor events: the request log's row is written
+    below SQLAlchemy's Connection (services/driver_writes.py), and must be seen (and broken) like any other.
+    """
+    dialects = {id(engine.dialect): engine.dialect for engine in engines}.values()
+    replaced = [(dialect, name, vars(dialect).get(name)) for dialect in dialects for name in _DRIVER_CALLS]
+    for dialect, name, _ in replaced:
+        original = getattr(dialect, name)
+
+        def watched(cursor, statement, *args, _original=original, **kwargs):
+            before(cursor, statement)
+            return _original(cursor, statement, *args, **kwargs)
+
+        setattr(dialect, name, watched)
+    try:
+        yield
+    finally:
+        for dialect, name, previous in reversed(replaced):  # as they were, so such watches can nest
+            if previous is None:
+                delattr(dialect, name)
+            else:
+                setattr(dialect, name, previous)
+
+
+# The dialect methods through which SQLAlchemy, and services/driver_writes.py, hand a statement to the driver.
+_DRIVER_CALLS = ("do_execute", "do_executemany", "do_execute_no_params")

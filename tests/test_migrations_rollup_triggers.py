@@ -20,8 +20,11 @@ LATER = datetime(2025, 3, 14, 20, 5, 1, 5)
 
 
 def _log_row(status: int, at: datetime, **values) -> dict:
+    """A log row with every column the app's upsert names (services/audit.py renders it once, all values bound)."""
     return {"tenant_id": 1, "credential_id": 1, "at": at, "method": "GET", "path": "/scim/v2/Users",
-            "status": status, "duration_ms": 1.0, **values}  # fmt: skip
+            "status": status, "duration_ms": 1.0, "ip": None, "user_agent": None, "operation": None,
+            "failure": None, "reason": None, "skipped_members": None, "count": 1, "bucket": None,
+            **values}  # fmt: skip
 
 
 def tenant_with_credential(connection: Connection) -> None:
