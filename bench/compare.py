@@ -1,11 +1,12 @@
 """Our SCIM hot path beside a plain CRUD app and the scim2-server package, in one run, under one gunicorn setup.
 
 Run: .venv/bin/python bench/compare.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
-     [--requests 2000] [--clients 8] [--users 1000] [--only ours,crud,peer]
+     [--requests 2000] [--rounds 4] [--clients 8] [--users 1000] [--only ours,crud,peer]
 
-Each server runs under gunicorn with 2 gthread workers x 4 threads on 127.0.0.1. The same client
-(8 threads, keep-alive connections) drives five phases; server CPU per request is read from /proc
-(user + system time of the gunicorn processes), which is steadier than wall time on a shared machine.
+Each server runs under gunicorn with 2 gthread workers x 4 threads on 127.0.0.1, all of them at once. The same
+client (8 threads, keep-alive connections) drives five phases; at each phase the servers take turns, `--rounds`
+times, so the machine's load falls on all of them alike. Server CPU per request is read from /proc (user +
+system time of the gunicorn processes), which is steadier than wall time on a shared machine.
 The peer (`pip install scim2-server`) is skipped when it is not installed. The rate limit is off for
 our app: this measures the app, not the limiter.
 """
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,7 +92,7 @@ def drive(server: Gunicorn, phase: str, seeded, requests: int, clients: int) -> 
     elapsed = time.perf_counter() - started
     sent = per_client * clients
     cpu = server.cpu_seconds() - cpu_before
-    return {"rps": sent / elapsed, "cpu_ms": cpu / sent * 1000, "statuses": statuses}
+    return {"rps": sent / elapsed, "cpu_ms": cpu / sent * 1000, "statuses": statuses, "sent": sent, "elapsed": elapsed}
 
 
 def seed_over_http(server: Gunicorn, users: int) -> list[tuple[str, str]]:
@@ -152,7 +154,8 @@ def peer_ids(server: Gunicorn) -> list[tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="PostgreSQL server URL; a fresh database per app is made and dropped")
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per phase and app, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="turns the apps take at each phase")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--only", default="ours,crud,peer")
@@ -162,25 +165,56 @@ def main() -> None:
         print("scim2-server is not installed: the peer is skipped (pip install scim2-server)")
         wanted.remove("peer")
 
-    results: dict[str, dict[str, dict]] = {}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as running:
         work = Path(folder)
+        servers: dict[str, tuple[Gunicorn, list[tuple[str, str]]]] = {}
         for name in wanted:
-            with fresh_database(args.database_url, work, name) as database_url:
-                server = {
-                    "ours": lambda: ours(database_url, work),
-                    "crud": lambda: crud(database_url, work),
-                    "peer": lambda: peer(work, args.users),
-                }[name]()
-                with server.running():
-                    seeded = peer_ids(server) if name == "peer" else seed_over_http(server, args.users)
-                    results[name] = {
-                        phase: drive(server, phase, seeded, args.requests, args.clients) for phase in PHASES
-                    }
-                for phase, figures in results[name].items():
-                    rate, cpu = figures["rps"], figures["cpu_ms"]
-                    print(f"{name:5} {phase:24} {rate:8.0f} req/s  {cpu:6.2f} ms CPU/req  {figures['statuses']}")
+            database_url = running.enter_context(fresh_database(args.database_url, work, name))
+            server = start(name, database_url, work, args.users)
+            running.enter_context(server.running())
+            servers[name] = (server, peer_ids(server) if name == "peer" else seed_over_http(server, args.users))
+        results = take_turns(servers, args)
+        for name, phases in results.items():
+            for phase, figures in phases.items():
+                rate, cpu = figures["rps"], figures["cpu_ms"]
+                print(f"{name:5} {phase:24} {rate:8.0f} req/s  {cpu:6.2f} ms CPU/req  {figures['statuses']}")
     report(results, args)
+
+
+def start(name: str, database_url: str, work: Path, users: int) -> Gunicorn:
+    """Prepare one of the compared apps (not yet running)."""
+    if name == "ours":
+        return ours(database_url, work)
+    if name == "crud":
+        return crud(database_url, work)
+    return peer(work, users)
+
+
+def take_turns(servers: dict[str, tuple[Gunicorn, list]], args) -> dict[str, dict[str, dict]]:
+    """Drive every phase on all the apps, which run side by side and take turns in rounds.
+
+    A change in the machine's load during a phase then falls on every app alike, not on whichever ran then:
+    on a shared machine that moved one app's figure by a third from one run to the next.
+    """
+    results: dict[str, dict[str, dict]] = {name: {} for name in servers}
+    share = max(args.clients, args.requests // args.rounds)
+    for phase in PHASES:
+        turns: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, (server, seeded) in servers.items():
+                turns[name].append(drive(server, phase, seeded, share, args.clients))
+        for name, taken in turns.items():
+            sent = sum(t["sent"] for t in taken)
+            statuses: dict[int, int] = {}
+            for t in taken:
+                for status, count in t["statuses"].items():
+                    statuses[status] = statuses.get(status, 0) + count
+            results[name][phase] = {
+                "rps": sent / sum(t["elapsed"] for t in taken),
+                "cpu_ms": sum(t["cpu_ms"] * t["sent"] for t in taken) / sent,
+                "statuses": statuses,
+            }
+    return results
 
 
 def report(results: dict, args) -> None:
