@@ -103,13 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
-            # The request log's rows commit on a pool of their own, on the same file, whose connections never
-            # wait for the disk: on one shared pool each log row paid two PRAGMAs to relax and restore the sync.
-            # An in-memory database is one per connection's engine: there the log keeps to the app's engine.
-            if db.engine.url.database not in (None, "", ":memory:"):
-                log_engine = create_engine(db.engine.url, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-                event.listen(log_engine, "connect", _sqlite_log_pragmas)
-                app.extensions[audit.ENGINE] = log_engine
+        _install_log_engine(app)
 
     init_converters(app)  # before any blueprint: their routes use <id:...>
     init_scim(app)
@@ -159,6 +153,37 @@ def _sqlite_log_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoo
     _sqlite_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _install_log_engine(app: Flask) -> None:
+    """Give the request log's rows a pool of their own, whose connections never wait for the disk to commit.
+
+    SQLite: a second engine on the same file, its connections opened with synchronous=NORMAL (on one shared pool
+    each log row paid two PRAGMAs to relax and restore the sync). An in-memory database is one per engine: there
+    the log keeps to the app's engine. PostgreSQL: connections in autocommit with synchronous_commit off, so a
+    log row is one statement and one round trip instead of BEGIN, INSERT and COMMIT (services/audit.py).
+    """
+    options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    if db.engine.dialect.name == "sqlite" and db.engine.url.database not in (None, "", ":memory:"):
+        log_engine = create_engine(db.engine.url, **options)
+        event.listen(log_engine, "connect", _sqlite_log_pragmas)
+    elif db.engine.dialect.name == "postgresql":
+        log_engine = create_engine(db.engine.url, **{**options, "isolation_level": "AUTOCOMMIT"})
+        event.listen(log_engine, "connect", _postgresql_log_settings)
+    else:
+        return
+    app.extensions[audit.ENGINE] = log_engine
+
+
+def _postgresql_log_settings(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """The request log's own connections: their commits do not wait for the WAL to reach the disk (see design.md).
+
+    Set for the session, outside any transaction (a SET inside one would end with it at the pool's rollback).
+    """
+    dbapi_connection.autocommit = True  # the engine asks for it too; this must not depend on the order of the two
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET synchronous_commit = off")
     cursor.close()
 
 

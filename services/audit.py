@@ -92,8 +92,9 @@ def record(entry: RequestRecord) -> None:
         "reason": _text(entry.reason, 80) or None,
         "skipped_members": entry.skipped_members or None,
     }
+    pairs = rollups.unseen_operations(row)
     for attempt in range(1, ATTEMPTS + 1):
-        xid: int | None = None
+        progress = _Progress()
         try:
             # On the driver, its SQL rendered once: SQLAlchemy's Connection cost more than the row (driver_writes).
             with DriverTransaction(_engine()) as transaction:
@@ -101,13 +102,13 @@ def record(entry: RequestRecord) -> None:
                 # committing within moments of its time stamp (services/request_log.py), and a wait for a
                 # pooled connection or a retry would break that.
                 row["at"] = utcnow()
-                xid, noted = _insert(transaction, row, entry.counted)
-            rollups.remember(noted)
+                _insert(transaction, row, entry.counted, pairs, progress)
+            rollups.remember(pairs)
             return
         except Exception as error:  # noqa: BLE001 - the audit must never break the response it describes
-            if xid is not None and database.unavailable(error):
-                # The connection died during COMMIT: ask whether the row is in before writing it twice.
-                settled = database.committed(xid)
+            if database.unavailable(error) and (progress.xid is not None or progress.alone):
+                # The connection died as the row committed: ask whether it is in before writing it twice.
+                settled = database.committed(progress.xid) if progress.xid is not None else _is_logged(row)
                 if settled:
                     return
                 if settled is None:
@@ -119,38 +120,81 @@ def record(entry: RequestRecord) -> None:
             return
 
 
-def _insert(
-    transaction: DriverTransaction, row: dict[str, Any], counted: bool
-) -> tuple[int | None, list[tuple[int, str]]]:
-    """Write the row (or count it in); return the transaction's id (PostgreSQL) and the first-seens it noted.
+@dataclass
+class _Progress:
+    """How far one attempt at a row got, for settling it if its connection dies before the answer comes."""
 
-    The row's statement also adds it to its rollups: the log table's triggers do (models/request_log.py).
+    xid: int | None = None  # its transaction's id, noted before COMMIT (PostgreSQL)
+    alone: bool = False  # sent as one statement that commits as it runs (PostgreSQL)
+
+
+def _insert(
+    transaction: DriverTransaction,
+    row: dict[str, Any],
+    counted: bool,
+    first_seen: list[tuple[int, str]],
+    progress: _Progress,
+) -> None:
+    """Write the row (or count it in) and its first-seen operations (services/rollups.py), together or not at all.
+
+    The row's statement also adds it to its rollups: the log table's triggers do (models/request_log.py). On
+    PostgreSQL the log's connections autocommit (app.py): a row of its own is one statement and one round trip,
+    which its content settles if the answer is lost. A count, which its content cannot settle, and a row with
+    first-seen operations open a transaction, whose id, noted before COMMIT, settles it.
     """
     dialect = transaction.dialect.name
     statement, values = _write(row, counted, dialect)
-    xid = None
+    if dialect == "postgresql" and not counted and not first_seen:
+        progress.alone = True
+        transaction.execute(statement, values)
+        return
     if dialect == "postgresql":
-        xid = int(transaction.returned(_with_xid(statement), values))
+        transaction.begin()
+        progress.xid = int(transaction.returned(_with_xid(statement), values))
     else:
         transaction.execute(statement, values)
-    # In the same transaction, after the insert: a row and its first-seen operations commit together or not at all.
-    return xid, rollups.note_first_seen(transaction, row)
+    rollups.note_first_seen(transaction, first_seen, row["at"])
+
+
+def _is_logged(row: dict[str, Any]) -> bool | None:
+    """Ask a fresh connection whether this row of its own is in the log: True, False, or None if no answer came.
+
+    Its time stamp is to the microsecond and taken afresh on every attempt, so with its credential (or tenant),
+    method, path and status it names one request. Asked through the index that starts with the credential or
+    the tenant.
+    """
+    log_row = _TABLE.c
+    owner = (
+        log_row.credential_id == row["credential_id"]
+        if row["credential_id"] is not None
+        else log_row.tenant_id.is_(None)
+        if row["tenant_id"] is None
+        else log_row.tenant_id == row["tenant_id"]
+    )
+    question = select(log_row.id).where(
+        owner,
+        log_row.at == row["at"],
+        log_row.method == row["method"],
+        log_row.path == row["path"],
+        log_row.status == row["status"],
+        log_row.bucket.is_(None),
+    )
+    settled = database.ask_afresh(lambda connection: connection.execute(question.limit(1)).first() is not None)
+    if settled is None:
+        log.warning("could not learn whether a request-log row was written after its connection was lost")
+    return settled
 
 
 def _engine() -> Engine:
-    """The engine log rows are written with: on SQLite one of their own (app.py), whose commits skip the fsync."""
+    """The engine log rows are written with: one of their own (app.py), whose commits do not wait for the disk."""
     engine: Engine | None = current_app.extensions.get(ENGINE)
     return engine or db.engine
 
 
 @cache
 def _with_xid(statement: Insert) -> Insert:
-    """Return the write with RETURNING txid_current() and `SET LOCAL synchronous_commit = off`, built once.
-
-    Both ride on the INSERT's round trip (see database.RELAXED_COMMIT); built once per statement, so each
-    request pays neither for building nor for compiling it.
-    """
-    return statement.returning(func.txid_current(), database.RELAXED_COMMIT)
+    """Return the write with RETURNING txid_current(), built once: the id rides on the INSERT's round trip."""
+    return statement.returning(func.txid_current())
 
 
 def _give_up(status: int, error: Exception, attempts: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, TypeAlias, cast
 
 from sqlalchemy import (
@@ -129,28 +130,48 @@ def transaction_id(connection: Connection | Session) -> int | None:
     return int(connection.execute(_TRANSACTION_ID).scalar_one())
 
 
-def committed(xid: int, *, attempts: int = 20, pause: float = 0.05) -> bool | None:
+def committed(xid: int) -> bool | None:
     """Ask a fresh connection whether transaction `xid` committed: True, False, or None if no answer came.
 
     When a connection dies during COMMIT, the transaction may have committed or not. PostgreSQL keeps
     its outcome (txid_status); it may still read "in progress" for a moment while the ended backend
-    finishes, and the fresh connection may fail too while the server restarts, so ask a few times.
+    finishes, so that answer is asked again.
+    """
+
+    def outcome(connection: Connection) -> bool | None:
+        status = connection.execute(text("SELECT txid_status(:xid)"), {"xid": xid}).scalar_one_or_none()
+        if status == "committed":
+            return True
+        if status in ("aborted", None):  # None: too old to know, which a moment ago cannot be
+            return False
+        return None  # in progress: ask again
+
+    settled = ask_afresh(outcome)
+    if settled is None:
+        log.warning("could not learn whether a transaction committed after its connection was lost")
+    return settled
+
+
+def ask_afresh(
+    question: Callable[[Connection], bool | None], *, attempts: int = 20, pause: float = 0.05
+) -> bool | None:
+    """Ask `question` on a fresh connection until it answers True or False; None if it never did.
+
+    For settling a write whose connection died before its reply came: the fresh connection may fail too while
+    the server restarts, so it is asked a few times, a moment apart.
     """
     for attempt in range(attempts):
         if attempt:
             time.sleep(pause)
         try:
             with db.engine.connect() as connection:
-                status = connection.execute(text("SELECT txid_status(:xid)"), {"xid": xid}).scalar_one_or_none()
+                answer = question(connection)
         except exc.SQLAlchemyError as error:
             if not unavailable(error):
                 raise
             continue
-        if status == "committed":
-            return True
-        if status in ("aborted", None):  # None: too old to know, which a moment ago cannot be
-            return False
-    log.warning("could not learn whether a transaction committed after its connection was lost")
+        if answer is not None:
+            return answer
     return None
 
 
@@ -158,10 +179,8 @@ def committed(xid: int, *, attempts: int = 20, pause: float = 0.05) -> bool | No
 # crash loses nothing: PostgreSQL's WAL record is written before COMMIT returns, SQLite's WAL frame is in the file.
 # Only an operating-system crash or power loss can drop the last moments of log rows (PostgreSQL: at most
 # 3 x wal_writer_delay, 0.6 s by default; SQLite: the rows since the last fully synced commit). The data stays
-# consistent either way. On PostgreSQL this is `SET LOCAL synchronous_commit = off`, spelled as a function so it
-# rides on the INSERT's RETURNING instead of costing a round trip of its own. On SQLite the log writes through an
-# engine of its own whose connections are opened with `synchronous=NORMAL` (app.py, services/audit.py).
-RELAXED_COMMIT = func.set_config("synchronous_commit", "off", True)
+# consistent either way. The log writes through an engine of its own (app.py): on SQLite its connections are opened
+# with `synchronous=NORMAL`, on PostgreSQL with `synchronous_commit = off`, in autocommit (services/audit.py).
 
 
 def driver_in_transaction(connection: Connection) -> bool:

@@ -88,6 +88,13 @@ class DriverTransaction:
         self._guarded(lambda: self.dialect.do_execute(cursor, rendered.sql, parameters, None), rendered.sql, cursor)
         return cursor
 
+    def begin(self) -> None:
+        """Open a transaction block on a connection that autocommits (the request log's on PostgreSQL); a driver
+        that opens one itself before a statement (sqlite3, psycopg outside autocommit) needs none."""
+        if getattr(self._connection().dbapi_connection, "autocommit", False) is True:
+            cursor = self._connection().cursor()
+            self._guarded(lambda: self.dialect.do_execute_no_params(cursor, "BEGIN", None), "BEGIN", cursor)
+
     def returned(self, statement: ClauseElement, values: dict[str, Any]) -> Any:
         """Run a statement that returns one row (INSERT ... RETURNING); return that row's first value."""
         row = self.execute(statement, values).fetchone()

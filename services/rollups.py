@@ -38,26 +38,26 @@ _KNOWN_LIMIT = 100_000
 _known_lock = threading.Lock()
 
 
-def note_first_seen(transaction: DriverTransaction, row: dict[str, Any]) -> list[tuple[int, str]]:
-    """Note the operations of a logged successful request that its credential makes for the first time.
-
-    Returns the first-seen pairs it wrote, for `remember` once the transaction has committed. The row's
-    rollups are not written here: the log table's triggers add them.
-    """
+def unseen_operations(row: dict[str, Any]) -> list[tuple[int, str]]:
+    """The operations of a logged successful request that its credential makes for the first time, as far as this
+    process knows: the (credential id, operation) pairs its log row must note, then `remember` once committed."""
     credential_id = row["credential_id"]
-    dialect = transaction.dialect.name
-    if credential_id is None or dialect not in _INSERTS or row["status"] >= 300:
+    if credential_id is None or row["status"] >= 300:
         return []
-    pairs = [
+    return [
         (credential_id, op)
         for op in (row.get("operation") or "").split()
         if (credential_id, op) not in _KNOWN_FIRST_SEEN
     ]
-    for _, op in pairs:
-        transaction.execute(
-            _first_seen(dialect), {"credential_id": credential_id, "operation": op, "first_at": row["at"]}
-        )
-    return pairs
+
+
+def note_first_seen(transaction: DriverTransaction, pairs: list[tuple[int, str]], at: datetime) -> None:
+    """Note first-seen operations in the log row's transaction (the row's rollups are its table's triggers' work)."""
+    dialect = transaction.dialect.name
+    if dialect not in _INSERTS:
+        return
+    for credential_id, op in pairs:
+        transaction.execute(_first_seen(dialect), {"credential_id": credential_id, "operation": op, "first_at": at})
 
 
 @cache

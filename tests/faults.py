@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 import config
 from models import db
+from services import audit
 from tests.helpers import driver_statements
 
 TERMINATE = text(
@@ -60,8 +61,11 @@ def terminate_one(admin: Engine, pid: int) -> None:
 
 
 @contextmanager
-def kill_before(app, admin: Engine, wanted: Callable[[str], bool], times: int = 1) -> Iterator[list[str]]:
-    """End the app's connection just before it runs a statement `wanted` accepts, `times` times.
+def kill_before(
+    app, admin: Engine, wanted: Callable[[str], bool], times: int = 1, *, log: bool = True
+) -> Iterator[list[str]]:
+    """End the app's connection just before it runs a statement `wanted` accepts, `times` times (on the request
+    log's own engine too, unless `log` is False).
 
     The statement then meets a dead connection, exactly as when the server goes away mid-request.
     Yields the statements that were hit.
@@ -74,8 +78,8 @@ def kill_before(app, admin: Engine, wanted: Callable[[str], bool], times: int = 
             terminate_one(admin, cursor.connection.info.backend_pid)
 
     with app.app_context():
-        engine = db.engine
-    with driver_statements([engine], before):
+        engines = [db.engine, audit._engine()] if log else [db.engine]
+    with driver_statements(engines, before):
         yield hit
 
 
@@ -99,14 +103,15 @@ def kill_at_rollback(app, admin: Engine) -> Iterator[list[int]]:
 
 
 @contextmanager
-def lose_commit(app, admin: Engine, *, reply_only: bool) -> Iterator[list[int]]:
-    """End the app's connection at its next COMMIT: before the server runs it, or (reply_only) just after.
+def lose_commit(app, admin: Engine, *, reply_only: bool, log: bool = False) -> Iterator[list[int]]:
+    """End the app's connection at its next COMMIT (the request log's, with `log`): before the server runs it, or
+    (reply_only) just after.
 
     With reply_only the transaction really commits and then its connection dies, so the client
     sees the error a lost reply gives: the case where only the server knows what happened.
     """
     with app.app_context():
-        dialect = db.engine.dialect
+        dialect = (audit._engine() if log else db.engine).dialect
     original = dialect.do_commit
     hit: list[int] = []
 
@@ -129,14 +134,35 @@ def lose_commit(app, admin: Engine, *, reply_only: bool) -> Iterator[list[int]]:
         del dialect.do_commit
 
 
-# The request log's own transaction (its row, whose triggers add its rollups, and a first-seen operation)
-# runs after the request's COMMIT by design, on a connection of its own.
-LOG_WRITES = ("INSERT INTO scim_requests", "INSERT INTO scim_credential_operations")
+@contextmanager
+def lose_reply(app, admin: Engine, wanted: Callable[[str], bool], *, reply_only: bool) -> Iterator[list[int]]:
+    """End the app's connection at its next statement `wanted` accepts: before the server runs it, or (reply_only)
+    just after, so that a statement that commits as it runs (autocommit) has committed and its answer is lost."""
+    hit: list[int] = []
+    lost: list[bool] = []
+
+    def before(cursor, statement: str) -> None:
+        if not hit and wanted(statement):
+            hit.append(cursor.connection.info.backend_pid)
+            if not reply_only:
+                terminate_one(admin, hit[0])
+
+    def after(cursor, _statement: str) -> None:
+        if reply_only and hit and not lost:  # right after the statement `before` picked
+            lost.append(True)
+            terminate_one(admin, hit[0])
+            cursor.connection.execute("SELECT 1")  # the dead connection's own error, where the answer was due
+
+    with app.app_context():
+        engines = [db.engine, audit._engine()]
+    with driver_statements(engines, before, after=after):
+        yield hit
 
 
 @contextmanager
 def kill_after_commit(app, admin: Engine) -> Iterator[list[str]]:
-    """End the app's connection before any statement that follows a COMMIT (the request log's own writes aside)."""
+    """End the app's connection before any statement that follows a COMMIT. The request log's own transaction runs
+    after the request's COMMIT by design, on an engine of its own (app.py), which is left alone."""
     committed: list[bool] = []
 
     def after(_connection) -> None:
@@ -146,8 +172,7 @@ def kill_after_commit(app, admin: Engine) -> Iterator[list[str]]:
         engine = db.engine
     event.listen(engine, "commit", after)
     try:
-        after_commit = lambda s: bool(committed) and not s.startswith(LOG_WRITES)  # noqa: E731
-        with kill_before(app, admin, after_commit) as hit:
+        with kill_before(app, admin, lambda _statement: bool(committed), log=False) as hit:
             yield hit
     finally:
         event.remove(engine, "commit", after)

@@ -60,8 +60,14 @@ def require_redis():
 
 
 @contextmanager
-def driver_statements(engines: Iterable[Engine], before: Callable[[Any, str], None]) -> Iterator[None]:
-    """Call `before(cursor, statement)` ahead of every statement the engines' dialects hand their drivers.
+def driver_statements(
+    engines: Iterable[Engine],
+    before: Callable[[Any, str], None],
+    *,
+    after: Callable[[Any, str], None] | None = None,
+) -> Iterator[None]:
+    """Call `before(cursor, statement)` ahead of every statement the engines' dialects hand their drivers (and
+    `after` once the driver has run it).
 
     Watched where the dialect executes, not through the engine's cursor events: the request log's row is written
     below SQLAlchemy's Connection (services/driver_writes.py), and must be seen (and broken) like any other.
@@ -73,7 +79,10 @@ def driver_statements(engines: Iterable[Engine], before: Callable[[Any, str], No
 
         def watched(cursor, statement, *args, _original=original, **kwargs):
             before(cursor, statement)
-            return _original(cursor, statement, *args, **kwargs)
+            result = _original(cursor, statement, *args, **kwargs)
+            if after is not None:
+                after(cursor, statement)
+            return result
 
         setattr(dialect, name, watched)
     try:

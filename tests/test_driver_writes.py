@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import bindparam, exc, insert, select, text
 
 from models import ScimRequest, db
-from services import audit, database, driver_writes
+from services import audit, credentials, database, driver_writes
 from services.driver_writes import DriverTransaction
 
 AT = datetime(2025, 3, 14, 19, 41, 23, 78282)
@@ -92,3 +92,22 @@ def test_an_operational_error_reads_as_the_database_being_unavailable(app):
 def test_a_value_left_open_is_refused_before_the_driver_sees_it(app):
     with app.app_context(), pytest.raises(KeyError), DriverTransaction(db.engine) as transaction:
         transaction.execute(audit._INSERT, {"status": 200})
+
+
+@pytest.mark.parametrize("owner", ["credential", "tenant", "neither"])
+def test_a_row_is_found_by_its_content_when_its_answer_was_lost(tenant, owner):
+    """What settles a row sent alone (PostgreSQL's autocommit) whose connection died before the answer came."""
+    issued = credentials.issue(tenant, "IdP")[0] if owner == "credential" else None
+    row = _row(
+        tenant_id=tenant.id if owner != "neither" else None,
+        credential_id=issued.id if issued else None,
+        at=datetime(2025, 3, 14, 19, 41, 23, 78282),
+    )
+    assert audit._is_logged(row) is False
+    with DriverTransaction(db.engine) as transaction:
+        transaction.execute(audit._INSERT, row)
+    assert audit._is_logged(row) is True
+    # A microsecond later, another path or another status is another request.
+    assert audit._is_logged({**row, "at": row["at"].replace(microsecond=78283)}) is False
+    assert audit._is_logged({**row, "path": "/scim/v2/Groups"}) is False
+    assert audit._is_logged({**row, "status": 404}) is False

@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from models import Role, ScimCredential, ScimRequest, db, utcnow
 from services import accounts, audit, credentials, rollups, tenants, tokens
+from services.driver_writes import DriverTransaction
 from tests.admin import sign_in
 from tests.helpers import reread
 
@@ -42,13 +43,12 @@ def logged(credential, status=200, operation=None, failure=None, user_agent=OKTA
         bucket=kw.pop("bucket", None),
     )
     db.session.add(row)
-    db.session.flush()
-    # The insert's triggers added its rollups; as services/audit.py does in the row's transaction, note its
-    # first-seen operations.
-    rollups.note_first_seen(
-        db.session.connection(), {c.key: getattr(row, c.key) for c in ScimRequest.__table__.columns}
-    )
     db.session.commit()
+    # The insert's triggers added its rollups; as services/audit.py does (there in the row's own transaction),
+    # note its first-seen operations.
+    values = {c.key: getattr(row, c.key) for c in ScimRequest.__table__.columns}
+    with DriverTransaction(db.engine) as transaction:
+        rollups.note_first_seen(transaction, rollups.unseen_operations(values), values["at"])
     return row
 
 

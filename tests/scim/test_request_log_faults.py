@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models import ScimRequest, db
 from services import audit
 from tests.conftest import ScimClient
-from tests.faults import admin_engine, kill_before, lose_commit, named_app, require_postgresql
+from tests.faults import admin_engine, kill_before, lose_commit, lose_reply, named_app, require_postgresql
 
 
 def is_log_insert(statement: str) -> bool:
@@ -62,10 +62,26 @@ def test_a_row_given_up_is_counted_and_logged_with_the_count_and_status_only(fau
 
 
 @pytest.mark.parametrize("reply_only", [True, False])
-def test_a_log_commit_interrupted_leaves_exactly_one_row(faulty, scim_token, database_url, reply_only):
-    # A GET commits nothing of its own: the first COMMIT is the request log's.
+def test_a_log_row_whose_answer_is_lost_is_written_exactly_once(faulty, scim_token, database_url, reply_only):
+    """A row of its own is one statement that commits as it runs (the log's connections autocommit): when the
+    connection dies around it, the row's content tells whether it is in."""
+    client = ScimClient(faulty.test_client(), scim_token)
+    assert client.get("/Users").status_code == 200  # its first-seen operation noted: the next row stands alone
     lost = audit.lost_rows()
-    with admin_engine(database_url) as admin, lose_commit(faulty, admin, reply_only=reply_only) as hit:
+    with admin_engine(database_url) as admin, lose_reply(faulty, admin, is_log_insert, reply_only=reply_only) as hit:
+        response = client.get("/Users")
+    assert hit
+    assert response.status_code == 200
+    assert [r.status for r in rows()] == [200, 200]
+    assert audit.lost_rows() == lost
+
+
+@pytest.mark.parametrize("reply_only", [True, False])
+def test_a_log_commit_interrupted_leaves_exactly_one_row(faulty, scim_token, database_url, reply_only):
+    """A row with a first-seen operation (a credential's first search) commits in a transaction, whose id settles
+    a COMMIT whose answer was lost."""
+    lost = audit.lost_rows()
+    with admin_engine(database_url) as admin, lose_commit(faulty, admin, reply_only=reply_only, log=True) as hit:
         response = ScimClient(faulty.test_client(), scim_token).get("/Users")
     assert hit
     assert response.status_code == 200
