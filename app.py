@@ -162,7 +162,8 @@ def _install_log_engine(app: Flask) -> None:
     SQLite: a second engine on the same file, its connections opened with synchronous=NORMAL (on one shared pool
     each log row paid two PRAGMAs to relax and restore the sync). An in-memory database is one per engine: there
     the log keeps to the app's engine. PostgreSQL: connections in autocommit with synchronous_commit off, so a
-    log row is one statement and one round trip instead of BEGIN, INSERT and COMMIT (services/audit.py).
+    log row is one statement and one round trip instead of BEGIN, INSERT and COMMIT (services/audit.py); a SCIM
+    GET reads on the same pool, without BEGIN and ROLLBACK (services/database.read_without_transaction).
     """
     options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
     if db.engine.dialect.name == "sqlite" and db.engine.url.database not in (None, "", ":memory:"):
@@ -171,6 +172,7 @@ def _install_log_engine(app: Flask) -> None:
     elif db.engine.dialect.name == "postgresql":
         log_engine = create_engine(db.engine.url, **{**options, "isolation_level": "AUTOCOMMIT"})
         event.listen(log_engine, "connect", _postgresql_log_settings)
+        app.extensions[database.AUTOCOMMIT_ENGINE] = log_engine  # SCIM's GETs read on it too (scim/__init__.py)
     else:
         return
     app.extensions[audit.ENGINE] = log_engine

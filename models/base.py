@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import DDL, MetaData, String, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from services.identifiers import check_folded_length, fold
@@ -26,7 +28,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Where a session keeps the engine its reads go to for the rest of the request (`Session.info`), when they do not
+# go to the app's own: services/database.read_without_transaction.
+READS_ENGINE = "reads_engine"
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session, whose statements go to the engine the request chose for its reads, if it did."""
+
+    def get_bind(
+        self, mapper: Any = None, clause: Any = None, bind: Engine | Connection | None = None, **kwargs: Any
+    ) -> Engine | Connection:
+        reads: Engine | None = self.info.get(READS_ENGINE)
+        if reads is not None and bind is None:
+            return reads
+        return super().get_bind(mapper, clause, bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 # The class every model subclasses. `db.Model` is built when `db` is created (flask-sqlalchemy copies Base's body
 # onto its own mixins), so a type checker sees only a variable; it is told the truth that matters to it instead:

@@ -15,6 +15,7 @@ from scim import errors
 from scim.audit import record_request
 from scim.auth import authenticate
 from scim.throttle import check_rate_limit
+from services import database
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -29,6 +30,8 @@ _RESOURCES = {
 }
 _SEGMENT = re.compile(r"^(/scim/v2)(/+)([^/]+)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Methods no SCIM view writes for: their statements need no transaction around them.
+_READ_ONLY = frozenset({"GET", "HEAD"})
 
 
 def is_scim_path(path: str) -> bool:
@@ -81,6 +84,7 @@ def _before_scim_request() -> None:
     if not is_scim_path(request.path):
         return
     g.scim_started = time.perf_counter()
+    database.read_without_transaction(request.method in _READ_ONLY)
     authenticate()
     if _CONTROL.search(request.path):
         # No id holds a control character, and PostgreSQL cannot even compare one with NUL: answer exactly as
@@ -95,6 +99,7 @@ def _after_scim_request(response: Response) -> Response:
         if request.method == "OPTIONS" and response.status_code == 200 and _automatic_options():
             _answer_options(response)
         record_request(response)
+        database.read_without_transaction(False)  # for whatever else the session serves before it is closed
     return response
 
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeAlias, cast
 
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -26,6 +27,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 import logsafe
 from models import db
+from models.base import READS_ENGINE
 
 # A result row, or a SELECT, of any columns: SQLAlchemy types them by their tuple of column types.
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
@@ -181,6 +183,32 @@ def ask_afresh(
 # 3 x wal_writer_delay, 0.6 s by default; SQLite: the rows since the last fully synced commit). The data stays
 # consistent either way. The log writes through an engine of its own (app.py): on SQLite its connections are opened
 # with `synchronous=NORMAL`, on PostgreSQL with `synchronous_commit = off`, in autocommit (services/audit.py).
+
+
+# Where app.py keeps the engine whose connections autocommit (PostgreSQL's, in `app.extensions`).
+AUTOCOMMIT_ENGINE = "autocommit_engine"
+
+
+def read_without_transaction(wanted: bool) -> None:
+    """Send this request's statements to connections that autocommit (PostgreSQL), for a request that only reads;
+    or, when not `wanted`, to the app's own (a session can outlive a request: the suite's app context does).
+
+    Under READ COMMITTED each statement reads a snapshot of its own inside a transaction or not, so nothing
+    changes but the BEGIN and ROLLBACK around the reads: two of a SCIM GET's round trips. Chosen before the
+    request's first statement; `write_transaction()` refuses to run on such a session. Elsewhere it does
+    nothing (SQLite's driver opens no transaction for reads).
+    """
+    session = db.session()
+    engine = current_app.extensions.get(AUTOCOMMIT_ENGINE)
+    if wanted and engine is not None and not session.in_transaction():
+        session.info[READS_ENGINE] = engine
+    else:
+        session.info.pop(READS_ENGINE, None)
+
+
+def reads_without_transaction(session: Session) -> bool:
+    """Tell whether `session` reads on autocommit connections (read_without_transaction)."""
+    return session.info.get(READS_ENGINE) is not None
 
 
 def driver_in_transaction(connection: Connection) -> bool:

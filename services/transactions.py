@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from models import db
 from models.base import Base
-from services.database import AnySelect, driver_in_transaction
+from services.database import AnySelect, driver_in_transaction, reads_without_transaction
 
 _ACTIVE = "write_transaction"
 S = TypeVar("S", bound="AnySelect")
@@ -54,6 +54,8 @@ def write_transaction() -> Iterator[None]:
 
 
 def _begin(session: Session) -> None:
+    if reads_without_transaction(session):
+        raise AssertionError("a request that reads on autocommit connections does not write")
     connection = session.connection()
     # pysqlite began no transaction while only SELECTs ran (each ran on its own): take the write lock now. If it
     # has begun one, a write ran in it, which already holds SQLite's write lock until the commit.
