@@ -198,9 +198,11 @@ def read_without_transaction(wanted: bool) -> None:
     request's first statement; `write_transaction()` refuses to run on such a session. Elsewhere it does
     nothing (SQLite's driver opens no transaction for reads).
     """
-    session = db.session()
     engine = current_app.extensions.get(AUTOCOMMIT_ENGINE)
-    if wanted and engine is not None and not session.in_transaction():
+    if engine is None:
+        return  # never chosen here
+    session = db.session()
+    if wanted and not session.in_transaction():
         session.info[READS_ENGINE] = engine
     else:
         session.info.pop(READS_ENGINE, None)
