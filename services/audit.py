@@ -57,7 +57,7 @@ class RequestRecord:
     skipped_members: int | None = None
 
 
-# Where app.py keeps the SQLite log's own engine, in `app.extensions`.
+# Where app.py keeps the log's own engine, in `app.extensions` (none for an in-memory SQLite database).
 ENGINE = "request_log_engine"
 # The columns a log row is written with; every write names them all, so its SQL is rendered once.
 _TABLE = cast(Table, ScimRequest.__table__)

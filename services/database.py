@@ -177,15 +177,14 @@ def ask_afresh(
     return None
 
 
-# The request log's commit does not wait for the disk (R11 rows only; every other write still does). A process
-# crash loses nothing: PostgreSQL's WAL record is written before COMMIT returns, SQLite's WAL frame is in the file.
-# Only an operating-system crash or power loss can drop the last moments of log rows (PostgreSQL: at most
-# 3 x wal_writer_delay, 0.6 s by default; SQLite: the rows since the last fully synced commit). The data stays
-# consistent either way. The log writes through an engine of its own (app.py): on SQLite its connections are opened
-# with `synchronous=NORMAL`, on PostgreSQL with `synchronous_commit = off`, in autocommit (services/audit.py).
-
-
-# Where app.py keeps the engine whose connections autocommit (PostgreSQL's, in `app.extensions`).
+# The request log's commit does not wait for the disk (R11 rows only; every other write still does). A crash of the
+# app's process loses nothing. On SQLite, whose WAL frame is in the file when COMMIT returns, only an operating-system
+# crash or power loss can drop the rows since the last fully synced commit. On PostgreSQL a crash of the server can
+# too: an asynchronous commit's WAL waits up to 3 x wal_writer_delay (0.6 s by default) for the WAL writer. The data
+# stays consistent either way. The log writes through an engine of its own (app.py): on SQLite its connections are
+# opened with `synchronous=NORMAL`, on PostgreSQL with `synchronous_commit = off`, in autocommit (services/audit.py).
+# That PostgreSQL engine is also the one SCIM's reads without a transaction use; app.py keeps it in `app.extensions`
+# here:
 AUTOCOMMIT_ENGINE = "autocommit_engine"
 
 
