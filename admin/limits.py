@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request, Response
 from flask_limiter import RequestLimit, RouteLimit
 from limits import parse_many
@@ -148,6 +148,12 @@ class HardenedSessionInterface(SecureCookieSessionInterface):
         if self.sessionless(request.path):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's own, which for a session nothing touched (every SCIM request's) sets no cookie and no Vary only
+        after working out the cookie's name, domain, path and flags; here that costs nothing."""
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)

@@ -132,3 +132,15 @@ def test_a_tenant_subdomain_cannot_share_or_set_the_cookie(make_app, app, super_
     planted.set_cookie("session", client.get_cookie("__Host-session", domain="default.example.com").value)
     response = planted.get("/admin/learn/scim-credentials", base_url="https://default.example.com")
     assert response.status_code == 302
+
+
+def test_a_session_nothing_touched_sets_no_cookie_and_no_vary(app, tenant, super_admin):
+    """SCIM requests (whose cookie is left unread) and static files answer without the session's cookie or
+    `Vary: Cookie`; a page that reads the session says so, and one that changes it sets the cookie."""
+    _, token = credentials.issue(tenant, "IdP")
+    for response in (ScimClient(app.test_client(), token).get("/Users"), app.test_client().get("/static/css/app.css")):
+        assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    signed_in = app.test_client()
+    sign_in(signed_in, super_admin)
+    assert "Cookie" in signed_in.get("/admin/learn/scim-credentials").headers["Vary"]
+    assert "session=" in signed_in.post("/admin/logout").headers["Set-Cookie"]  # signed out, with a flash
