@@ -124,11 +124,28 @@ def discard(session: Session | None = None) -> None:
 _TRANSACTION_ID = text("SELECT txid_current()")
 
 
+# Where a session keeps the id of its open transaction once a statement has read it (`Session.info`): with the
+# transaction it belongs to, since a session outlives its transactions.
+_NOTED_ID = "transaction_id"
+
+
+def note_transaction_id(session: Session, xid: int) -> None:
+    """Remember the id a statement of the session's open transaction read (txid_current()), for transaction_id."""
+    session.info[_NOTED_ID] = (session.get_transaction(), int(xid))
+
+
 def transaction_id(connection: Connection | Session) -> int | None:
-    """Return the id of the open transaction on PostgreSQL (None elsewhere), to settle its COMMIT later."""
+    """Return the id of the open transaction on PostgreSQL (None elsewhere), to settle its COMMIT later.
+
+    A session's transaction whose id a statement already read (note_transaction_id) costs no round trip.
+    """
     bind = connection.get_bind() if isinstance(connection, Session) else connection
     if bind.dialect.name != "postgresql":
         return None
+    if isinstance(connection, Session):
+        noted = connection.info.pop(_NOTED_ID, None)
+        if noted is not None and noted[0] is not None and noted[0] is connection.get_transaction():
+            return int(noted[1])
     return int(connection.execute(_TRANSACTION_ID).scalar_one())
 
 
