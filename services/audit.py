@@ -164,13 +164,12 @@ def _is_logged(row: dict[str, Any]) -> bool | None:
     the tenant.
     """
     log_row = _TABLE.c
-    owner = (
-        log_row.credential_id == row["credential_id"]
-        if row["credential_id"] is not None
-        else log_row.tenant_id.is_(None)
-        if row["tenant_id"] is None
-        else log_row.tenant_id == row["tenant_id"]
-    )
+    if row["credential_id"] is not None:
+        owner = log_row.credential_id == row["credential_id"]
+    elif row["tenant_id"] is not None:
+        owner = log_row.tenant_id == row["tenant_id"]
+    else:
+        owner = log_row.tenant_id.is_(None)
     question = select(log_row.id).where(
         owner,
         log_row.at == row["at"],
