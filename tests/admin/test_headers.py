@@ -144,3 +144,15 @@ def test_a_session_nothing_touched_sets_no_cookie_and_no_vary(app, tenant, super
     sign_in(signed_in, super_admin)
     assert "Cookie" in signed_in.get("/admin/learn/scim-credentials").headers["Vary"]
     assert "session=" in signed_in.post("/admin/logout").headers["Set-Cookie"]  # signed out, with a flash
+
+
+def test_a_header_the_response_set_itself_is_kept_whatever_its_case(app):
+    from flask import Response
+
+    from security_headers import _add_headers
+
+    with app.test_request_context("/admin/login"):
+        response = _add_headers(Response("x", headers={"content-security-policy": "default-src 'none'"}))
+    assert response.headers.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
