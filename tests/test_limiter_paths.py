@@ -27,7 +27,26 @@ def hook_calls(monkeypatch) -> list[str]:
 
 
 @pytest.fixture
-def limited_client(make_app, tenant, hook_calls):
+def later_hook_calls(monkeypatch) -> list[tuple[str, str]]:
+    """Record each path Flask-Limiter's after-request and teardown hooks run for (bound when the app is made)."""
+    calls: list[tuple[str, str]] = []
+    inject, release = Limiter._Limiter__inject_headers, Limiter._Limiter__release_context  # type: ignore[attr-defined]
+
+    def inject_spy(self, response):
+        calls.append(("after", request.path))
+        return inject(self, response)
+
+    def release_spy(self, error=None):
+        calls.append(("teardown", request.path))
+        return release(self, error)
+
+    monkeypatch.setattr(Limiter, "_Limiter__inject_headers", inject_spy)
+    monkeypatch.setattr(Limiter, "_Limiter__release_context", release_spy)
+    return calls
+
+
+@pytest.fixture
+def limited_client(make_app, tenant, hook_calls, later_hook_calls):
     """A client of an app whose limits are on, as in production (the suite turns them off elsewhere).
 
     Made after the spy is in place: Flask-Limiter binds its hook when the app is made.
@@ -47,6 +66,20 @@ def test_every_other_path_still_goes_through_it(limited_client, hook_calls):
     for path in ("/admin/login", "/api/v1/openapi.json", "/scim/v2-not-scim"):
         limited_client.get(path, headers={"Host": "localhost"})
     assert hook_calls == ["/admin/login", "/api/v1/openapi.json", "/scim/v2-not-scim"]
+
+
+def test_scim_requests_skip_its_after_request_and_teardown_hooks_too(limited_client, scim_token, later_hook_calls):
+    scim = ScimClient(limited_client, scim_token)
+    response = scim.get("/Users")
+    assert response.status_code == 200 and response.mimetype == "application/scim+json"
+    assert scim.get("/NoSuchThing").status_code == 404
+    assert later_hook_calls == []
+
+
+def test_other_paths_still_get_them_with_the_response_intact(limited_client, later_hook_calls):
+    response = limited_client.get("/admin/login", headers={"Host": "localhost"})
+    assert response.status_code == 200 and b"<form" in response.data
+    assert later_hook_calls == [("after", "/admin/login"), ("teardown", "/admin/login")]
 
 
 def test_the_skip_is_registered_once_however_many_apps(make_app):
