@@ -16,7 +16,7 @@ from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import event, text
 from sqlalchemy.sql.cache_key import HasCacheKey
 
-from models import db
+from models import accounts, db
 from scim import paging
 from services import audit, database, visibility
 from services.transactions import write_transaction
@@ -372,3 +372,18 @@ def test_a_transaction_id_a_statement_read_serves_its_own_transaction_only(app):
             second = database.transaction_id(session)
             assert second is not None and second != first
             assert second == session.execute(text("SELECT txid_current()")).scalar_one()
+
+
+def test_a_patch_that_changes_nothing_writes_nothing(scim, seeded, monkeypatch):
+    """Entra re-asserts unchanged values every cycle: such a PATCH answers 200, leaves the row as it was and
+    assigns nothing, so neither the model's folds nor the ORM's flush run for it (services.provisioning._assign)."""
+    folds: list[object] = []
+    monkeypatch.setattr(accounts, "fold_profile", lambda profile: folds.append(profile) or {})
+    before = scim.get(f"/Users/{seeded[1]}").get_json()
+    unchanged = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": True}}]}
+    with statements() as seen:
+        response = scim.patch(f"/Users/{seeded[1]}", unchanged)
+    assert response.status_code == 200
+    assert response.get_json() == before
+    assert not [s for s in seen if s.startswith("UPDATE users")], seen
+    assert folds == []
