@@ -23,6 +23,10 @@ _WORD = re.compile(r'[^\s()\[\]"]+')
 _NAME = re.compile(r"\$ref|[A-Za-z][A-Za-z0-9_-]*")  # RFC 7644 ATTRNAME, plus `$ref`
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
+# What follows a string's opening quote, up to and including its closing one.
+_STRING_REST = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
+# Control characters may stand unescaped in a filter's strings, as they did with json.loads(strict=False).
+_STRING_DECODER = json.JSONDecoder(strict=False)
 
 Value = str | int | float | bool | None
 
@@ -126,22 +130,18 @@ def _tokenize(text: str) -> list[_Token]:
 
 def _read_string(text: str, start: int) -> tuple[str, int]:
     """Read a JSON string literal (RFC 7644 compValue uses JSON's escapes: \\" \\\\ \\u00e9 ...)."""
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2  # whatever is escaped cannot end the string; json.loads validates it below
-        elif text[i] == '"':
-            try:
-                value = json.loads(text[start : i + 1], strict=False)
-                value.encode("utf-8")  # rejects an unpaired \ud800 the database could not store
-            except (ValueError, UnicodeEncodeError):
-                raise InvalidFilter(f"The string at position {start + 1} has an invalid escape sequence.") from None
-            if "\x00" in value:  # PostgreSQL text cannot hold NUL, so comparing with one fails there
-                raise InvalidFilter(f"The string at position {start + 1} contains a NUL character.")
-            return value, i + 1
-        else:
-            i += 1
-    raise InvalidFilter(f"The string starting at position {start + 1} is not terminated.")
+    # Its end found by one regex in C: an escape cannot end it, whatever it escapes (json decodes them below).
+    end = _STRING_REST.match(text, start + 1)
+    if end is None:
+        raise InvalidFilter(f"The string starting at position {start + 1} is not terminated.")
+    try:
+        value = _STRING_DECODER.decode(text[start : end.end()])
+        value.encode("utf-8")  # rejects an unpaired \ud800 the database could not store
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidFilter(f"The string at position {start + 1} has an invalid escape sequence.") from None
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL, so comparing with one fails there
+        raise InvalidFilter(f"The string at position {start + 1} contains a NUL character.")
+    return value, end.end()
 
 
 def _describe(token: _Token) -> str:

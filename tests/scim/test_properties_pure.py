@@ -6,8 +6,10 @@ time (derandomized, no example database), so a failure in CI is a failure on eve
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,6 +55,21 @@ def test_a_filter_compiles_to_sql_for_both_databases_or_is_invalid_filter(text):
 @given(gen.asts)
 def test_parsing_a_spelled_out_filter_gives_back_its_tree(tree):
     assert parse_filter(gen.spell(tree)) == tree
+
+
+@gen.examples(1000)
+@given(st.text(max_size=40), st.booleans())
+def test_a_filters_string_reads_as_json_reads_it(value, ascii_only):
+    """Any text written as a JSON string comes back whole; one left open, or ending in an escape, is refused."""
+    written = json.dumps(value, ensure_ascii=ascii_only)
+    storable = "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    try:
+        assert parse_filter(f"userName eq {written}").value == value and storable
+    except InvalidFilter:
+        assert not storable
+    for unterminated in (written[:-1], written[:-1] + "\\"):
+        with pytest.raises(InvalidFilter, match="not terminated"):
+            parse_filter(f"userName eq {unterminated}")
 
 
 @gen.examples(1500)
