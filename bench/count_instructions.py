@@ -1,6 +1,6 @@
 """Count the CPU instructions one SCIM request costs, in process under valgrind: a figure load cannot move.
 
-Run: .venv/bin/python bench/count_instructions.py [--phases get,filter,list,patch,post] [--requests 60]
+Run: .venv/bin/python bench/count_instructions.py [--phases get,filter,list,patch,post,deactivate] [--requests 60]
      [--users 100] [--database-url postgresql://postgres@127.0.0.1:5432/test] [--tree PATH] [--crud]
 
 On a shared two-core machine, CPU time per request moves by ±20 % from run to run, and so does the plain CRUD

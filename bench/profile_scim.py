@@ -72,7 +72,9 @@ def _call(app, environ: dict) -> tuple[int, bytes]:
     return int(status[0].split()[0]), body
 
 
-PHASES = ("get", "filter", "post", "patch", "list")
+PHASES = ("get", "filter", "post", "patch", "deactivate", "list")
+# The index of the first warm-up request (`warm`): a phase's counted requests come before it.
+WARM_FROM = 1_000_000
 
 
 @contextmanager
@@ -126,8 +128,20 @@ def prepared_crud_app(database_url: str | None, users: int) -> Iterator[tuple[An
 
 
 def phase_request(phase: str, seeded: list[tuple[str, str]], i: int) -> tuple[str, str, dict | None]:
-    """Return (method, path, body) of the i-th request of a phase, as bench/compare.py sends them."""
+    """Return (method, path, body) of the i-th request of a phase, as bench/compare.py sends them.
+
+    `deactivate` is a PATCH that always changes the member: the counted requests (i below `WARM_FROM`, fewer
+    than the members) each deactivate an active one, and the warm-up's re-assert `active` on others. The
+    `patch` phase alternates, as bench/compare.py does, so half of its requests change nothing.
+    """
     scim_id, name = seeded[i % len(seeded)]
+    if phase == "deactivate":
+        active = i >= WARM_FROM
+        return (
+            "PATCH",
+            f"/scim/v2/Users/{scim_id}",
+            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": active}}]},
+        )
     return {
         "get": ("GET", f"/scim/v2/Users/{scim_id}", None),
         "filter": ("GET", f"/scim/v2/Users?filter=userName%20eq%20%22{name}%22", None),
@@ -144,7 +158,7 @@ def phase_request(phase: str, seeded: list[tuple[str, str]], i: int) -> tuple[st
 def warm(app, token: str, phase: str, seeded: list[tuple[str, str]]) -> None:
     """Send 50 requests of the phase first: caches and the pool as a running worker has them."""
     for i in range(50):
-        _call(app, _environ(*phase_request(phase, seeded, 1_000_000 + i), token))
+        _call(app, _environ(*phase_request(phase, seeded, WARM_FROM + i), token))
 
 
 def main() -> None:
