@@ -231,9 +231,10 @@ def _apply_profile(user: User, profile: ScimProfile, *, creating: bool) -> None:
 def _assign(user: User, creating: bool, **values: Any) -> None:
     """Set the attributes whose values change (on a new member, all of them).
 
-    Each assignment runs the model's validators (the folds, the profile's folded copy) and the ORM's change events:
-    a PATCH of `active` that reassigned the whole profile spent 6 % of its CPU on it. A value kept needs neither:
-    its folded column already holds its fold, as every upgrade folds all rows again (README, Names and Unicode).
+    Each assignment runs the model's validators (the folds, the profile's folded copy) and the ORM's change events,
+    and leaves the member dirty: a PATCH that changed nothing (Entra re-sends unchanged values every cycle) ran a
+    unit of work that wrote nothing. A value kept needs none of it: its folded column already holds its fold, as
+    every upgrade folds all rows again (README, Names and Unicode).
     """
     for name, value in values.items():
         if creating or getattr(user, name) != value:
