@@ -80,7 +80,10 @@ def answered_at_commit(build: Callable[[Any], T] | None = None, target: Any = No
 
 # Listened for once, on every session, rather than added and removed on the one session around each write:
 # SQLAlchemy's event registry made that pair cost a SCIM write 40-50 us. Sessions with no open block return at once.
+# A new instance arrives one of two ways: added to be flushed (transient to pending), or already INSERTed and
+# attached as loaded (detached to persistent: services/direct_inserts.py, a member's create).
 @event.listens_for(Session, "transient_to_pending")
+@event.listens_for(Session, "detached_to_persistent")
 def _added(session: Session, instance: Any) -> None:
     pending = session.info.get(_PENDING)
     if pending is None or pending.created or not isinstance(pending.target, type):

@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
 from services import database
 from services.database import AnySelect
+from services.direct_inserts import insert_as_loaded
 from services.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from services.identifiers import check_identifier, fold
 from services.transactions import for_write, write_transaction
@@ -70,12 +71,16 @@ def user_not_found(tenant_id: int, which: ColumnElement[bool]) -> NotFound:
 
 
 def create_scim_user(tenant: Tenant, profile: ScimProfile) -> User:
-    """Provision a member: role 2 (or 1 if sent inactive), unverified email (R1, R2, R4)."""
+    """Provision a member: role 2 (or 1 if sent inactive), unverified email (R1, R2, R4).
+
+    The member and their emails are written with one INSERT each, not through the unit of work, which cost a
+    create three times what its rows cost the database; the member returned is in the session as if just read.
+    """
     tenant_id = tenant.id
     with _unique_or_conflict(), write_transaction():
         user = User(tenant_id=tenant_id, scim_managed=True, role=Role.MEMBER)
         _apply_profile(user, profile, creating=True)
-        db.session.add(user)
+        insert_as_loaded(user)
     return user
 
 
