@@ -17,11 +17,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, insert
+from sqlalchemy import Connection, Insert, Table, func, insert
 from sqlalchemy.orm import Mapper, RelationshipDirection, make_transient_to_detached
 
 from models import db
 from models.base import Base
+from services import database
 
 
 def insert_as_loaded(instance: Base) -> None:
@@ -34,7 +35,9 @@ def insert_as_loaded(instance: Base) -> None:
     session = db.session()
     connection = session.connection()
     mapper = _mapper(type(instance))
-    _insert(connection, instance, mapper)
+    xid = _insert(connection, instance, mapper, with_transaction_id=connection.dialect.name == "postgresql")
+    if xid is not None:
+        database.note_transaction_id(session, xid)
     children = []
     for relationship, pairs in _collections(mapper):
         for child in instance.__dict__.get(relationship, ()):
@@ -48,12 +51,23 @@ def insert_as_loaded(instance: Base) -> None:
     session.add(instance)  # cascades to the children: persistent, in the identity map, no INSERT pending
 
 
-def _insert(connection: Connection, instance: Base, mapper: Mapper[Any]) -> None:
-    """INSERT one instance's row and give the instance the primary key the database chose."""
-    inserted = connection.execute(_statement(mapper.local_table), _row(instance, mapper)).inserted_primary_key
-    if inserted is None:
-        raise AssertionError("an INSERT of one row has its primary key")
-    setattr(instance, _primary_key(mapper), inserted[0])
+def _insert(connection: Connection, instance: Base, mapper: Mapper[Any], *, with_transaction_id: bool = False) -> Any:
+    """INSERT one instance's row and give the instance the primary key the database chose.
+
+    `with_transaction_id` (PostgreSQL): the same statement returns the transaction's id, which settles a COMMIT
+    whose answer is lost (scim/commits.py), so the write needs no round trip of its own to ask for it. Writing the
+    row gives the transaction its id anyway. Returns that id, or None.
+    """
+    result = connection.execute(_statement(mapper.local_table, with_transaction_id), _row(instance, mapper))
+    if with_transaction_id:
+        key, xid = result.one()
+    else:
+        inserted = result.inserted_primary_key
+        if inserted is None:
+            raise AssertionError("an INSERT of one row has its primary key")
+        key, xid = inserted[0], None
+    setattr(instance, _primary_key(mapper), key)
+    return xid
 
 
 def _row(instance: Base, mapper: Mapper[Any]) -> dict[str, Any]:
@@ -118,6 +132,9 @@ def _collections(mapper: Mapper[Any]) -> tuple[tuple[str, tuple[tuple[str, str],
 
 
 @lru_cache(maxsize=16)
-def _statement(table: Table) -> Insert:
-    """One INSERT per table, built once: the same object each time, so its compiled form is found by identity."""
+def _statement(table: Table, with_transaction_id: bool) -> Insert:
+    """One INSERT per table and form, built once: the same object each time, so its compiled form is found at once."""
+    if with_transaction_id:
+        (key,) = table.primary_key.columns
+        return insert(table).returning(key, func.txid_current())
     return insert(table)
