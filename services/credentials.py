@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import ScimCredential, Tenant, User, db, utcnow
 from models.credentials import credential_state
-from services import bearer_secrets
+from services import bearer_secrets, driver_reads
 from services.errors import Conflict, InvalidInput
 from services.transactions import for_write, write_transaction
 from services.validation import SLUG
@@ -76,8 +76,8 @@ class PresentedCredential:
 _CREDENTIALS = ScimCredential.__table__
 _TENANTS = Tenant.__table__
 # The credential and its tenant in one indexed lookup: the hot path of every SCIM request. Built once, of plain
-# columns (no ORM entities to load or track); the values travel as bound parameters, so each request pays
-# neither for building the statement nor compiling it.
+# columns (no ORM entities to load or track), and run on the driver (services/driver_reads.py); the values travel
+# as bound parameters, so each request pays neither for building the statement nor compiling it.
 _BY_DIGEST_AND_SLUG = (
     select(
         _CREDENTIALS.c.id,
@@ -100,10 +100,10 @@ def find_on_host(slug: str, digest: str | None) -> PresentedCredential | None:
     """
     if digest is None:
         return None
-    row = db.session.execute(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug}).first()
-    if row is None:
+    found = driver_reads.rows(_BY_DIGEST_AND_SLUG, {"digest": digest, "slug": slug})  # the digest is unique
+    if not found:
         return None
-    credential_id, tenant_id, disabled_at, revoked_at, tenant_slug, learn_scim = row
+    credential_id, tenant_id, disabled_at, revoked_at, tenant_slug, learn_scim = found[0]
     return PresentedCredential(
         credential_id, tenant_id, disabled_at, revoked_at, HostTenant(tenant_id, tenant_slug, learn_scim)
     )

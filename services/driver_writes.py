@@ -7,7 +7,8 @@ has the figures). Here the statements stay SQLAlchemy's, compiled once per diale
 processors (SQLite keeps DATETIME as text), and run through the dialect's own `do_execute` and `do_commit`.
 The engine's pool still checks connections out, pings, recycles and resets them. A driver error comes back as
 SQLAlchemy's own (an OperationalError stays one), the connection invalidated if it was lost, so callers tell
-a lost connection as they do everywhere else (services/database.py).
+a lost connection as they do everywhere else (services/database.py). The hot path's reads render their
+statements here too (services/driver_reads.py).
 """
 
 from __future__ import annotations
@@ -46,12 +47,18 @@ class _Rendered:
 
 
 @lru_cache(maxsize=64)
-def _render(statement: ClauseElement, dialect: Dialect) -> _Rendered:
-    """Compile `statement` for `dialect` once. Every value the statement leaves open must come with each call."""
+def render(statement: ClauseElement, dialect: Dialect) -> _Rendered:
+    """Compile `statement` for `dialect` once. Every value the statement leaves open must come with each call.
+
+    A statement built once serves many calls, so its SQL must not depend on its values: a list bound to an
+    IN (SQLAlchemy renders one placeholder per item, per execution) is refused.
+    """
     compiled = statement.compile(dialect=dialect)
     if not isinstance(compiled, SQLCompiler):
         raise TypeError("only SQL statements are rendered for the driver")
     binds = {name: bind for bind, name in compiled.bind_names.items()}  # by the name the SQL gives each
+    if any(bind.expanding for bind in binds.values()):
+        raise TypeError("a statement with an expanding IN list is rendered per execution, not once")
     processors = {}
     for name, bind in binds.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -82,7 +89,7 @@ class DriverTransaction:
 
     def execute(self, statement: ClauseElement, values: dict[str, Any]) -> DBAPICursor:
         """Run a statement with its values; return the driver's cursor, to read what it returned."""
-        rendered = _render(statement, self.dialect)
+        rendered = render(statement, self.dialect)
         parameters = rendered.parameters(values)
         cursor = self._connection().cursor()
         self._guarded(lambda: self.dialect.do_execute(cursor, rendered.sql, parameters, None), rendered.sql, cursor)
@@ -120,14 +127,18 @@ class DriverTransaction:
 
     def _guarded(self, run: Callable[[], Any], sql: str, cursor: DBAPICursor | None = None) -> Any:
         """Run a driver call; raise a driver error as SQLAlchemy's, without the parameters (they hold addresses)."""
-        driver_error = self.dialect.loaded_dbapi.Error
         try:
             return run()
-        except driver_error as error:
+        except self.dialect.loaded_dbapi.Error as error:
             pooled = self._pooled
             lost = pooled is not None and self.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if lost and pooled is not None:
                 pooled.invalidate(error)
-            raise exc.DBAPIError.instance(
-                sql, None, error, driver_error, hide_parameters=True, connection_invalidated=lost, dialect=self.dialect
-            ) from error
+            raise as_sqlalchemy_error(self.dialect, error, sql, lost) from error
+
+
+def as_sqlalchemy_error(dialect: Dialect, error: Exception, sql: str, lost: bool) -> exc.StatementError:
+    """Return a driver's error as SQLAlchemy would raise it (an OperationalError stays one), without its values."""
+    return exc.DBAPIError.instance(
+        sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, connection_invalidated=lost, dialect=dialect
+    )

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from models import Cohort, CohortMember, Role, ScimMemberCount, User, UserEmail, db
-from services.database import AnyRow, AnySelect, Rfc3339
+from services import driver_reads
+from services.database import AnySelect, Rfc3339
 from services.provisioning import user_not_found
 from services.visibility import scim_visible, scim_visible_for_list
 
@@ -175,7 +176,10 @@ def _visible(page: AnySelect, dialect: str, descending: bool) -> AnySelect:
 _GROUPS = {"sqlite": _groups_sqlite(), "postgresql": _groups_postgresql()}
 _READS = {dialect: _reads(dialect, groups) for dialect, groups in _GROUPS.items()}
 _USER_WIDTH = len(_USER_COLUMNS)
-_EMAIL_AT = _USER_WIDTH + 2  # after the user's columns, its groups and the email's id
+# Where a row holds what follows the user's columns: their groups, the email's id, then the email's columns.
+_GROUPS_AT = _USER_WIDTH
+_EMAIL_ID_AT = _USER_WIDTH + 1
+_EMAIL_AT = _USER_WIDTH + 2
 
 
 def scim_user(tenant_id: int, scim_id: str) -> MemberView:
@@ -219,26 +223,23 @@ def groups_column() -> ColumnElement[Any]:
     return _GROUPS[db.session.get_bind().dialect.name]
 
 
-def _read(which: Callable[[_Reads], AnySelect], parameters: dict[str, Any]) -> Sequence[AnyRow]:
-    """Run one of the dialect's built-once reads on the session's connection, in its transaction.
-
-    On the connection rather than through the session: a statement whose clauses name ORM attributes (the
-    visibility clause) would get the ORM's result handling there, which these column reads do not use.
-    """
+def _read(which: Callable[[_Reads], AnySelect], parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    """Run one of the dialect's built-once reads on the session's connection, in its transaction, on the driver
+    (services/driver_reads.py): SQLAlchemy's result handling cost more than these statements."""
     connection = db.session.connection()
-    return connection.execute(which(_READS[connection.dialect.name]), parameters).all()
+    return driver_reads.fetch_all(connection, which(_READS[connection.dialect.name]), parameters)
 
 
-def _members(rows: Sequence[AnyRow]) -> list[MemberView]:
+def _members(rows: Sequence[Sequence[Any]]) -> list[MemberView]:
     """Fold a read's rows (one per member and email, in member order) into members with their emails and groups."""
     members: list[MemberView] = []
     member: MemberView | None = None
     for row in rows:
         if member is None or member.id != row[0]:
             member = MemberView(*row[:_USER_WIDTH])
-            member.groups = pairs(row.groups)
+            member.groups = pairs(row[_GROUPS_AT])
             members.append(member)
-        if row.email_id is not None:
+        if row[_EMAIL_ID_AT] is not None:
             member.emails.append(Email(*row[_EMAIL_AT:]))
     return members
 

@@ -47,11 +47,11 @@ def test_a_row_written_on_the_driver_is_stored_as_sqlalchemy_stores_it(app):
 
 def test_a_statement_is_rendered_once_per_dialect(app):
     with app.app_context():
-        before = driver_writes._render.cache_info()
+        before = driver_writes.render.cache_info()
         for _ in range(3):
             with DriverTransaction(db.engine) as transaction:
                 transaction.execute(audit._INSERT, _row())
-        after = driver_writes._render.cache_info()
+        after = driver_writes.render.cache_info()
         assert after.misses - before.misses <= 1
         assert after.hits - before.hits >= 2
 
