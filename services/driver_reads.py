@@ -20,23 +20,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.sql import CompoundSelect, Select
 
 from models import db
-from services.database import AnySelect
 from services.driver_writes import as_sqlalchemy_error, render
 
+# What runs here: a SELECT, or a UNION of them.
+AnyQuery: TypeAlias = "Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]"
 
-def rows(statement: AnySelect, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+
+def rows(statement: AnyQuery, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Return every row `statement` selects with these values, on the session's connection."""
     return fetch_all(db.session.connection(), statement, values)
 
 
-def fetch_all(connection: Connection, statement: AnySelect, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+def fetch_all(connection: Connection, statement: AnyQuery, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Return every row `statement` selects with these values, on this connection, each as SQLAlchemy reads it."""
     dialect = connection.dialect
     rendered = render(statement, dialect)
@@ -71,7 +74,7 @@ def _close(cursor: DBAPICursor, dialect: Dialect) -> None:
 
 
 @lru_cache(maxsize=64)
-def _result_processors(statement: AnySelect, dialect: Dialect) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+def _result_processors(statement: AnyQuery, dialect: Dialect) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
     """(position, processor) of each selected column whose driver value needs one for `dialect`, in order."""
     columns = statement.selected_columns
     processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]

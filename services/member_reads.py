@@ -254,5 +254,5 @@ _VISIBLE_COUNT = select(ScimMemberCount.visible).where(ScimMemberCount.tenant_id
 
 def visible_count(tenant_id: int) -> int:
     """Return how many members SCIM sees in the tenant: one row the database keeps (models/member_counts.py)."""
-    count: int | None = db.session.connection().execute(_VISIBLE_COUNT, {"tenant_id": tenant_id}).scalar()
-    return count or 0
+    counted = driver_reads.rows(_VISIBLE_COUNT, {"tenant_id": tenant_id})
+    return int(counted[0][0]) if counted else 0

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, bindparam, delete, func, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Cohort, CohortMember, Role, Tenant, User, UserEmail, db, utcnow
-from services import database
+from services import database, driver_reads
 from services.database import AnySelect
 from services.direct_inserts import insert_as_loaded
 from services.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
@@ -270,15 +270,16 @@ def check_unique(user: User, user_name: str, external_id: str | None) -> None:
     if not (new_name or new_external_id):
         return
     parameters = {"tenant_id": user.tenant_id, "user_id": user.id, "key": key, "external_id": external_id}
-    holders = db.session.execute(_holders(user.id is not None, new_name, new_external_id), parameters).all()
-    if new_name and any(holder.user_name_ci == key for holder in holders):
+    # On the driver (services/driver_reads.py), in the write transaction: a create asks this every time.
+    holders = driver_reads.rows(_holders(user.id is not None, new_name, new_external_id), parameters)
+    if new_name and any(holder_name == key for holder_name, _ in holders):
         raise Conflict("userName is already in use in this tenant", "userName")
-    if new_external_id and any(holder.external_id == external_id for holder in holders):
+    if new_external_id and any(holder_id == external_id for _, holder_id in holders):
         raise Conflict("externalId is already in use in this tenant", "externalId")
 
 
 @lru_cache(maxsize=8)
-def _holders(updating: bool, name: bool, external_id: bool) -> Executable:
+def _holders(updating: bool, name: bool, external_id: bool) -> driver_reads.AnyQuery:
     """R5's question for one shape of write, built once: building it per request cost a walk for its cache key.
 
     One question for both values (an IdP's create sends both), each half through its own unique index: an OR of
