@@ -36,7 +36,16 @@ AnyQuery: TypeAlias = "Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...
 
 def rows(statement: AnyQuery, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Return every row `statement` selects with these values, on the session's connection."""
-    return fetch_all(db.session.connection(), statement, values)
+    return fetch_all(session_connection(), statement, values)
+
+
+def session_connection() -> Connection:
+    """The connection the session's transaction runs on, with what the session holds flushed first, as
+    `Session.execute` would: a read sees this request's own pending changes (unless autoflush is off)."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection()
 
 
 def fetch_all(connection: Connection, statement: AnyQuery, values: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -226,7 +226,7 @@ def groups_column() -> ColumnElement[Any]:
 def _read(which: Callable[[_Reads], AnySelect], parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
     """Run one of the dialect's built-once reads on the session's connection, in its transaction, on the driver
     (services/driver_reads.py): SQLAlchemy's result handling cost more than these statements."""
-    connection = db.session.connection()
+    connection = driver_reads.session_connection()
     return driver_reads.fetch_all(connection, which(_READS[connection.dialect.name]), parameters)
 
 

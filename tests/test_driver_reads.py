@@ -90,3 +90,12 @@ def test_a_driver_error_comes_back_as_sqlalchemys_without_its_values(app):
     assert "424242" not in str(raised.value)
     assert isinstance(raised.value, exc.OperationalError | exc.ProgrammingError)
     db.session.rollback()
+
+
+def test_a_read_sees_what_the_session_holds_unflushed_as_session_execute_would(app, tenant, members):
+    tenant_id = tenant.id  # read first: loading an expired attribute would flush the change below itself
+    member = db.session.scalar(select(User).where(User.scim_id == members[1]))
+    member.user_name = "renamed@example.com"  # pending: not flushed yet
+    found = member_reads.with_user_name(tenant_id, "renamed@example.com")
+    assert [m.scim_id for m in found] == [members[1]]
+    db.session.rollback()
