@@ -59,10 +59,7 @@ def fetch_all(connection: Connection, statement: AnyQuery, values: dict[str, Any
         dialect.do_execute(cursor, rendered.sql, rendered.parameters(values), None)
         fetched = cursor.fetchall()
     except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-        if lost:
-            connection.invalidate(error)
-        raise as_sqlalchemy_error(dialect, error, rendered.sql, lost) from error
+        raise as_sqlalchemy_error(dialect, error, rendered.sql, connection, cursor) from error
     finally:
         _close(cursor, dialect)
     if not processors:

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import exc
-from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPICursor, DBAPIModule
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -130,15 +130,27 @@ class DriverTransaction:
         try:
             return run()
         except self.dialect.loaded_dbapi.Error as error:
-            pooled = self._pooled
-            lost = pooled is not None and self.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-            if lost and pooled is not None:
-                pooled.invalidate(error)
-            raise as_sqlalchemy_error(self.dialect, error, sql, lost) from error
+            raise as_sqlalchemy_error(self.dialect, error, sql, self._pooled, cursor) from error
 
 
-def as_sqlalchemy_error(dialect: Dialect, error: Exception, sql: str, lost: bool) -> exc.StatementError:
-    """Return a driver's error as SQLAlchemy would raise it (an OperationalError stays one), without its values."""
+def as_sqlalchemy_error(
+    dialect: Dialect,
+    error: DBAPIModule.Error,
+    sql: str,
+    connection: PoolProxiedConnection | Connection | None,
+    cursor: DBAPICursor | None = None,
+) -> exc.StatementError:
+    """Return a driver's error as SQLAlchemy would raise it (an OperationalError stays one), without its values.
+
+    If the error lost `connection` (a pooled one, or the SQLAlchemy Connection a session holds), it is invalidated
+    first, as SQLAlchemy's own error handling does, so the pool drops it and callers read the error as "unavailable".
+    """
+    lost = False
+    if connection is not None:
+        pooled = connection.connection if isinstance(connection, Connection) else connection
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
     return exc.DBAPIError.instance(
         sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, connection_invalidated=lost, dialect=dialect
     )

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, exc, select
 
 from models import Role, User, db, utcnow
-from services import credentials, driver_reads, member_reads
+from services import credentials, database, driver_reads, member_reads
+from tests.faults import admin_engine, require_postgresql, terminate_one
 from tests.helpers import GROUP, USER
 
 
@@ -98,4 +99,19 @@ def test_a_read_sees_what_the_session_holds_unflushed_as_session_execute_would(a
     member.user_name = "renamed@example.com"  # pending: not flushed yet
     found = member_reads.with_user_name(tenant_id, "renamed@example.com")
     assert [m.scim_id for m in found] == [members[1]]
+    db.session.rollback()
+
+
+def test_a_lost_connection_is_invalidated_and_reads_as_unavailable(app, database_url, members):
+    """As SQLAlchemy's own error handling does: the session's Connection is marked dead, not handed back to the pool
+    to fail again, and the error tells callers the database is unavailable (a 503)."""
+    require_postgresql(database_url)
+    connection = db.session.connection()
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with admin_engine(database_url) as admin:
+        terminate_one(admin, pid)
+    with pytest.raises(exc.DBAPIError) as raised:
+        driver_reads.fetch_all(connection, credentials._BY_DIGEST_AND_SLUG, {"digest": "x", "slug": "default"})
+    assert raised.value.connection_invalidated and database.unavailable(raised.value)
+    assert connection.invalidated
     db.session.rollback()

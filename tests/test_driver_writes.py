@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import bindparam, exc, insert, select, text
+from sqlalchemy import bindparam, exc, func, insert, select, text
 
 from models import ScimRequest, db
 from services import audit, credentials, database, driver_writes
 from services.driver_writes import DriverTransaction
+from tests.faults import admin_engine, require_postgresql, terminate_one
 
 AT = datetime(2025, 3, 14, 19, 41, 23, 78282)
 
@@ -87,6 +88,21 @@ def test_an_operational_error_reads_as_the_database_being_unavailable(app):
         # SQLite says "no such table" with an OperationalError, PostgreSQL with a ProgrammingError.
         expected = db.engine.dialect.name == "sqlite"
         assert database.unavailable(raised.value) is expected
+
+
+def test_a_lost_connection_is_invalidated_so_the_pool_drops_it(app, database_url):
+    require_postgresql(database_url)
+    backend = select(func.pg_backend_pid())
+    with app.app_context(), pytest.raises(exc.DBAPIError), DriverTransaction(db.engine) as transaction:
+        pid = transaction.execute(backend, {}).fetchone()[0]
+        pooled = transaction._connection()
+        with admin_engine(database_url) as admin:
+            terminate_one(admin, pid)
+        with pytest.raises(exc.DBAPIError) as raised:
+            transaction.execute(backend, {})
+        assert raised.value.connection_invalidated and database.unavailable(raised.value)
+        assert not pooled.is_valid  # at once, not only when the pool fails to reset it
+        raise raised.value
 
 
 def test_a_value_left_open_is_refused_before_the_driver_sees_it(app):
